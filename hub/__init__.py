@@ -1,0 +1,1 @@
+"""Runtime Hub: durable JSON workflows on Ray actors."""

@@ -1,0 +1,162 @@
+"""Records that cross process boundaries: what the store keeps and what clients read back.
+
+Every message between actors, the store and clients is one of these pydantic models; no bare
+dicts cross a process. Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_EXECUTION
+
+
+_TERMINAL_EXECUTION = frozenset(
+    {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
+)
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=False, extra="forbid")
+
+
+class ErrorInfo(_Record):
+    """A failure as users see it: what went wrong, why (category) and where."""
+
+    message: str
+    category: str
+    attempts: int = 1
+    retryable: bool = False
+    node_id: str | None = None
+
+
+class StepRecord(_Record):
+    node_id: str
+    node_type: str
+    status: StepStatus
+    attempts: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    input: dict[str, Any] | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds() * 1000)
+
+
+class ExecutionRecord(_Record):
+    id: str
+    workflow_id: str
+    workflow_version: str
+    status: ExecutionStatus
+    trigger: str = "api"
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    steps: list[StepRecord] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class WorkflowRecord(_Record):
+    id: str
+    version: str
+    name: str | None = None
+    description: str | None = None
+    definition: dict[str, Any]
+    diagnostics: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(_Record):
+    """One state change of an execution. ``seq`` is assigned by the Recorder (0 = not yet)."""
+
+    execution_id: str
+    type: str
+    seq: int = 0
+    ts: datetime = Field(default_factory=utcnow)
+    node_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class LogEntry(_Record):
+    execution_id: str
+    seq: int
+    ts: datetime
+    level: str
+    node_id: str | None
+    source: str
+    message: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- Writes: what the Recorder applies to the store, batched into one transaction. -------------
+
+
+class CreateExecution(_Record):
+    kind: Literal["create_execution"] = "create_execution"
+    record: ExecutionRecord
+
+
+class UpdateExecution(_Record):
+    kind: Literal["update_execution"] = "update_execution"
+    execution_id: str
+    status: ExecutionStatus | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: ErrorInfo | None = None
+    outputs: dict[str, Any] | None = None
+
+
+class UpsertStep(_Record):
+    kind: Literal["upsert_step"] = "upsert_step"
+    execution_id: str
+    step: StepRecord
+
+
+class AppendEvent(_Record):
+    """An event; a ``log`` event (data: level, message, source, metadata) also lands in
+    ``execution_logs``."""
+
+    kind: Literal["append_event"] = "append_event"
+    event: Event
+
+
+StoreWrite = Annotated[
+    CreateExecution | UpdateExecution | UpsertStep | AppendEvent, Field(discriminator="kind")
+]
