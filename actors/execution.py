@@ -1,0 +1,180 @@
+"""The ExecutionActor: runs one execution at a time, leased from the supervisor's warm pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from hub.admission import LoadBalancer
+from hub.compiler import compile_workflow
+from hub.errors import ErrorCategory, StepFailed
+from hub.nodes import NodeCall, NodeResult
+from hub.plan import ExecutionPlan, PlanNode
+from hub.records import ErrorInfo, ExecutionRecord, StoreWrite
+from hub.runner import ExecutionRunner
+
+
+class RecorderJournal:
+    """Ships writes to the Recorder in order: batched on a short timer, or at once and awaited
+    on ``flush`` (which returns when they are durable)."""
+
+    def __init__(self, recorder: Any, delay_s: float) -> None:
+        self.recorder = recorder
+        self.delay_s = delay_s
+        self.buffer: list[StoreWrite] = []
+        self.lock = asyncio.Lock()
+        self.timer: asyncio.TimerHandle | None = None
+        self.shipping: set[asyncio.Task[None]] = set()
+
+    def emit(self, write: StoreWrite) -> None:
+        self.buffer.append(write)
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.delay_s, self._schedule_ship)
+
+    def _schedule_ship(self) -> None:
+        self.timer = None
+        task = asyncio.get_running_loop().create_task(self._ship())
+        self.shipping.add(task)
+        task.add_done_callback(self.shipping.discard)
+
+    async def _ship(self) -> None:
+        async with self.lock:  # one call in flight at a time keeps the writes in order
+            if self.buffer:
+                batch, self.buffer = self.buffer, []
+                await self.recorder.record.remote(batch)
+
+    async def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        async with self.lock:
+            batch, self.buffer = self.buffer, []
+            await self.recorder.commit.remote(batch)
+
+
+@ray.remote(num_cpus=0, max_concurrency=1000)
+class ExecutionActor:
+    def __init__(
+        self, recorder: Any, supervisor_name: str, namespace: str, flush_ms: float
+    ) -> None:
+        self.recorder = recorder
+        self.supervisor_name = supervisor_name
+        self.namespace = namespace
+        self.flush_s = flush_ms / 1000
+        self.plans: OrderedDict[tuple[str, str], ExecutionPlan] = OrderedDict()
+        self.balancers: dict[str, LoadBalancer[Any]] = {}
+        self.runner: ExecutionRunner | None = None
+        self._supervisor: Any = None
+
+    def supervisor(self) -> Any:
+        if self._supervisor is None:
+            self._supervisor = ray.get_actor(self.supervisor_name, namespace=self.namespace)
+        return self._supervisor
+
+    def plan(self, definition: dict[str, Any]) -> ExecutionPlan:
+        key = (str(definition["id"]), str(definition.get("version", "1")))
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = compile_workflow(definition).raise_for_errors()
+            self.plans[key] = plan
+            if len(self.plans) > 256:
+                self.plans.popitem(last=False)
+        return plan
+
+    async def run(
+        self,
+        definition: dict[str, Any],
+        record: ExecutionRecord,
+        families: list[str],
+        env: dict[str, str],
+    ) -> ExecutionRecord:
+        if self.runner is not None:
+            raise RuntimeError("this ExecutionActor is already running an execution")
+        self.runner = ExecutionRunner(
+            self.plan(definition),
+            record,
+            dispatch=self.dispatch,
+            journal=RecorderJournal(self.recorder, self.flush_s),
+            enabled_families=frozenset(families),
+            env=env,
+        )
+        try:
+            return await self.runner.run()
+        finally:
+            self.runner = None  # recycled: nothing of this execution stays behind
+
+    async def cancel(self, execution_id: str, reason: str) -> bool:
+        if self.runner is None or self.runner.record.id != execution_id:
+            return False
+        self.runner.cancel(reason)
+        return True
+
+    # --- node pools -------------------------------------------------------------------------
+
+    async def balancer(self, node_type: str, refresh: bool = False) -> LoadBalancer[Any]:
+        balancer = self.balancers.get(node_type)
+        if balancer is None or refresh:
+            size, concurrency, members = await self.supervisor().node_pool.remote(node_type)
+            if balancer is None:
+                balancer = self.balancers[node_type] = LoadBalancer(concurrency, size)
+            balancer.set_members(members)
+        return balancer
+
+    async def dispatch(self, node: PlanNode, call: NodeCall, timeout_s: float | None) -> NodeResult:
+        type_name = node.node_type.name
+        balancer = await self.balancer(type_name)
+        member = balancer.pick()
+        if member is None and balancer.should_grow():
+            balancer.set_members(await self.supervisor().grow_node_pool.remote(type_name))
+            member = balancer.pick()
+        if member is None:
+            member = balancer.least_loaded()
+        balancer.acquire(member)
+        ref = member.run.remote(call)
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await ref
+        except TimeoutError:
+            await self.stop_call(node, member, ref)
+            raise StepFailed(
+                f"step timed out after {timeout_s:g}s",
+                category=ErrorCategory.TIMEOUT,
+                retryable=True,
+            ) from None
+        except asyncio.CancelledError:
+            await asyncio.shield(self.stop_call(node, member, ref))
+            raise
+        except RayActorError as exc:
+            await self.replace(type_name, member)
+            raise StepFailed(
+                f"the {type_name} node process died during the step ({type(exc).__name__})",
+                category=ErrorCategory.NODE_ERROR,
+                retryable=True,
+            ) from None
+        finally:
+            balancer.release(member)
+        if isinstance(result, ErrorInfo):
+            raise StepFailed(
+                result.message, category=ErrorCategory(result.category), retryable=result.retryable
+            )
+        assert isinstance(result, NodeResult)
+        return result
+
+    async def stop_call(self, node: PlanNode, member: Any, ref: Any) -> None:
+        """Stop an abandoned call: an isolated node's process is replaced (the only way to stop
+        a running thread); other calls are cancelled in their actor."""
+        if node.node_type.isolated:
+            await self.replace(node.node_type.name, member)
+        else:
+            ray.cancel(ref)
+
+    async def replace(self, node_type: str, member: Any) -> None:
+        members = await self.supervisor().replace_node_actor.remote(node_type, member)
+        self.balancers[node_type].set_members(members)
+
+    async def ping(self) -> bool:
+        return self.runner is None

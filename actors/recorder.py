@@ -1,0 +1,83 @@
+"""The Recorder: the only writer to the store, and the source of live event streams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from hub.recording import EventCache, GroupCommitter
+from hub.records import Event, ExecutionRecord, LogEntry, StoreWrite, WorkflowRecord
+from hub.store import Store
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=10_000)
+class RecorderActor:
+    def __init__(self, database_url: str) -> None:
+        self.store = Store(database_url)
+        self.cache = EventCache()
+        self.committer = GroupCommitter(self.store.apply, self.store.max_event_seq, self.cache)
+
+    async def record(self, writes: Sequence[StoreWrite]) -> None:
+        """Queue writes without waiting for them (control-flow steps, events)."""
+        self.committer.submit(writes, wait=False)
+
+    async def commit(self, writes: Sequence[StoreWrite]) -> None:
+        """Queue writes and return once they, and everything queued before, are durable."""
+        future = self.committer.submit(writes, wait=True)
+        assert future is not None
+        await future
+
+    async def events(self, execution_id: str, after_seq: int = 0, wait_s: float = 0) -> list[Event]:
+        """Events after ``after_seq``; waits up to ``wait_s`` for new ones (long poll)."""
+        loop_deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            signal = self.cache.signal(execution_id)
+            found = self.cache.after(execution_id, after_seq)
+            if found is None:
+                found = await asyncio.to_thread(self.store.events_after, execution_id, after_seq)
+            remaining = loop_deadline - asyncio.get_running_loop().time()
+            if found or remaining <= 0 or self.cache.terminated(execution_id):
+                return found
+            try:
+                await asyncio.wait_for(signal.wait(), remaining)
+            except TimeoutError:
+                return []
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        await self.committer.drain()
+        return await asyncio.to_thread(self.store.get_execution, execution_id)
+
+    async def list_executions(self, **filters: Any) -> list[ExecutionRecord]:
+        await self.committer.drain()
+        return await asyncio.to_thread(lambda: self.store.list_executions(**filters))
+
+    async def find_by_idempotency_key(self, key: str) -> ExecutionRecord | None:
+        return await asyncio.to_thread(self.store.find_execution_by_idempotency_key, key)
+
+    async def non_terminal_executions(self) -> list[ExecutionRecord]:
+        await self.committer.drain()
+        return await asyncio.to_thread(self.store.non_terminal_executions)
+
+    async def logs(self, execution_id: str, **filters: Any) -> list[LogEntry]:
+        await self.committer.drain()
+        return await asyncio.to_thread(lambda: self.store.logs(execution_id, **filters))
+
+    async def save_workflow(self, record: WorkflowRecord) -> None:
+        await self.committer.drain()
+        await asyncio.to_thread(self.store.save_workflow, record)
+
+    async def get_workflow(self, workflow_id: str, version: str | None = None) -> WorkflowRecord:
+        return await asyncio.to_thread(self.store.get_workflow, workflow_id, version)
+
+    async def list_workflows(self) -> list[WorkflowRecord]:
+        return await asyncio.to_thread(self.store.list_workflows)
+
+    async def flush(self) -> dict[str, Any]:
+        await self.committer.drain()
+        return self.committer.stats()
+
+    async def ping(self) -> str:
+        return self.store.url

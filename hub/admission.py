@@ -1,0 +1,125 @@
+"""Admission and leasing decisions for the supervisor: who runs now, who waits, which warm
+actor a run gets. Plain objects, so the policies are unit-tested without Ray."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+H = TypeVar("H")
+
+
+class AdmissionQueue:
+    """At most ``limit`` executions run at once; the rest wait in FIFO order."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("max_concurrent_executions must be at least 1")
+        self.limit = limit
+        self.running: set[str] = set()
+        self.waiting: OrderedDict[str, None] = OrderedDict()
+
+    def submit(self, execution_id: str) -> bool:
+        """True when the execution may start now; otherwise it is queued."""
+        if len(self.running) < self.limit and not self.waiting:
+            self.running.add(execution_id)
+            return True
+        self.waiting[execution_id] = None
+        return False
+
+    def finished(self, execution_id: str) -> list[str]:
+        """Mark an execution done; returns the queued executions that may start now."""
+        self.running.discard(execution_id)
+        self.waiting.pop(execution_id, None)
+        return self.admit()
+
+    def admit(self) -> list[str]:
+        started = []
+        while self.waiting and len(self.running) < self.limit:
+            execution_id, _ = self.waiting.popitem(last=False)
+            self.running.add(execution_id)
+            started.append(execution_id)
+        return started
+
+    def withdraw(self, execution_id: str) -> bool:
+        """Remove a queued execution (cancelled before it started)."""
+        return self.waiting.pop(execution_id, None) is not None
+
+    def position(self, execution_id: str) -> int | None:
+        for i, queued in enumerate(self.waiting):
+            if queued == execution_id:
+                return i
+        return None
+
+
+class WarmPool(Generic[H]):
+    """Idle actors kept warm so a run never waits for a process to start.
+
+    ``lease`` hands out an idle actor or makes a new one; ``release`` keeps it warm while
+    fewer than ``size`` are idle, else returns False so the caller destroys it.
+    """
+
+    def __init__(self, size: int, make: Callable[[], H]) -> None:
+        self.size = size
+        self.make = make
+        self.idle: list[H] = []
+        self.created = 0
+
+    def fill(self) -> None:
+        while len(self.idle) < self.size:
+            self.idle.append(self._new())
+
+    def lease(self) -> tuple[H, bool]:
+        """An actor and whether it was warm."""
+        if self.idle:
+            return self.idle.pop(), True
+        return self._new(), False
+
+    def release(self, handle: H) -> bool:
+        if len(self.idle) < self.size:
+            self.idle.append(handle)
+            return True
+        return False
+
+    def _new(self) -> H:
+        self.created += 1
+        return self.make()
+
+
+class LoadBalancer(Generic[H]):
+    """Pick the least-loaded actor of a node pool; say when the pool should grow."""
+
+    def __init__(self, concurrency: int, max_size: int) -> None:
+        self.concurrency = concurrency
+        self.max_size = max_size
+        self.members: list[H] = []
+        self.in_flight: dict[int, int] = {}
+
+    def set_members(self, members: list[H]) -> None:
+        self.members = list(members)
+        self.in_flight = {id(m): self.in_flight.get(id(m), 0) for m in self.members}
+
+    def pick(self) -> H | None:
+        """The least-busy member with spare capacity, or None when all are saturated."""
+        best = min(self.members, key=lambda m: self.in_flight[id(m)], default=None)
+        if best is None or self.in_flight[id(best)] >= self.concurrency:
+            return None
+        return best
+
+    def should_grow(self) -> bool:
+        return self.pick() is None and len(self.members) < self.max_size
+
+    def least_loaded(self) -> H:
+        return min(self.members, key=lambda m: self.in_flight[id(m)])
+
+    def acquire(self, member: H) -> None:
+        self.in_flight[id(member)] = self.in_flight.get(id(member), 0) + 1
+
+    def release(self, member: H) -> None:
+        if id(member) in self.in_flight:
+            self.in_flight[id(member)] -= 1
+
+    def remove(self, member: H) -> None:
+        self.members = [m for m in self.members if m is not member]
+        self.in_flight.pop(id(member), None)

@@ -1,0 +1,325 @@
+"""The ``hub`` command line. Scripts read it, so its output and exit codes are a contract:
+
+- exit 0: success (``run``: the execution completed);
+- exit 1: the execution failed or was cancelled, or the runtime reported an error;
+- exit 2: bad usage, an invalid workflow, or invalid inputs (the message names the field).
+
+Errors are one line on stderr; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.errors import HubError, InputsInvalid, NotFound, WorkflowInvalid
+from hub.settings import hub_home
+from hub.views import UsageError, execution_json, parse_inputs
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _history() -> Any:
+    """The store, read directly: history needs no running runtime."""
+    from hub.runtime import read_runtime
+    from hub.store import Store, database_url_from_env
+
+    home = hub_home()
+    info = read_runtime(home)
+    return Store(info.database_url if info else database_url_from_env(home))
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from hub.client import Client
+
+    result = Client.validate(args.file)
+    if args.json:
+        _print_json({"ok": result.ok, "diagnostics": [d.to_dict() for d in result.diagnostics]})
+    else:
+        from hub.console import print_diagnostics
+
+        print_diagnostics(args.file, result.diagnostics, ok=result.ok)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    import hub
+
+    with hub.connect() as client:
+        record = client.register(args.file)
+    if args.json:
+        _print_json(record.model_dump(mode="json", exclude={"definition"}))
+    else:
+        print(f"registered {record.id} version {record.version}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import hub
+    from hub.console import RunDisplay
+
+    inputs = parse_inputs(args.input or [], args.inputs)
+    if args.json or args.no_wait:
+        with hub.connect() as client:
+            record = client.run(
+                args.workflow,
+                inputs,
+                version=args.version,
+                wait=not args.no_wait,
+                idempotency_key=args.idempotency_key,
+                trigger="cli",
+            )
+        if args.json:
+            _print_json(execution_json(record))
+        else:
+            print(record.id)
+        return EXIT_OK if args.no_wait or record.status.value == "completed" else EXIT_FAILED
+    display = RunDisplay()
+    display.starting()
+    with hub.connect() as client:
+        display.connected(client)
+        record = client.run(
+            args.workflow,
+            inputs,
+            version=args.version,
+            wait=False,
+            idempotency_key=args.idempotency_key,
+            trigger="cli",
+        )
+        display.started(record)
+        for event in client.watch(record.id):
+            display.event(event)
+        final = client.wait(record.id)
+    display.finished(final)
+    return EXIT_OK if final.status.value == "completed" else EXIT_FAILED
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from hub.runtime import start_background
+
+    started = time.monotonic()
+    info = start_background(hub_home(), port=args.port, dashboard_port=args.dashboard_port)
+    if args.json:
+        _print_json(info.model_dump(mode="json"))
+        return EXIT_OK
+    print(f"runtime up in {time.monotonic() - started:.1f}s")
+    print(f"  ray address : {info.address}")
+    print(f"  dashboard   : {info.dashboard_url}")
+    print(f"  history     : {info.database_url}")
+    print(f"  logs        : {Path(info.home) / 'logs'}")
+    print("stop it with: hub down")
+    return EXIT_OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from hub.runtime import stop_background
+
+    info = stop_background(hub_home())
+    print("runtime stopped" if info else "no runtime was running")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hub.runtime import read_runtime
+
+    info = read_runtime(hub_home())
+    if info is None:
+        data: dict[str, Any] = {"running": False, "home": str(hub_home())}
+    else:
+        import hub
+
+        client = hub.connect()
+        data = {"running": True, "address": info.address, **client.status()}
+    if args.json:
+        _print_json(data)
+    elif not data["running"]:
+        print(f"no runtime is running (HUB_HOME={data['home']}); start one with: hub up")
+    else:
+        print(f"runtime at {data['address']}  dashboard {data['dashboard_url']}")
+        print(
+            f"  executions: {data['running']} running, {data['queued']} queued "
+            f"(limit {data['max_concurrent_executions']})"
+        )
+        print(f"  execution actors: {data['execution_actors']}")
+        print(f"  node pools: {data['node_pools'] or 'none yet'}")
+        print(f"  history: {data['database_url']}")
+    return EXIT_OK
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from hub.console import print_executions
+
+    with _history() as store:
+        records = store.list_executions(
+            status=args.status, workflow_id=args.workflow, limit=args.limit
+        )
+    if args.json:
+        _print_json([execution_json(r) for r in records])
+    else:
+        print_executions(records)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from hub.console import print_execution
+
+    with _history() as store:
+        record = store.get_execution(args.id)
+    if args.json:
+        _print_json(execution_json(record))
+    else:
+        print_execution(record)
+    return EXIT_OK
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from hub.console import print_log
+
+    with _history() as store:
+        execution_id = store.get_execution(args.id).id
+        seq = 0
+        while True:
+            for entry in store.logs(execution_id, after_seq=seq, level=args.level):
+                seq = entry.seq
+                print_log(entry)
+            if not args.follow or store.get_execution(execution_id).status.terminal:
+                return EXIT_OK
+            time.sleep(0.5)
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    import hub
+    from hub.runtime import read_runtime
+
+    if read_runtime(hub_home()) is None:
+        raise HubError(
+            "no runtime is running (start one with: hub up); "
+            "runs of an embedded runtime end with the command that started them"
+        )
+    with hub.connect() as client:
+        record = client.cancel(args.id)
+    print(f"{record.id} {record.status.value}")
+    return EXIT_OK
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, like every usage error here
+        self.exit(
+            EXIT_USAGE,
+            f"hub: error: {message} (see hub {self.prog.split()[-1]} --help)\n"
+            if " " in self.prog
+            else f"hub: error: {message}\n",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hub", description="Runtime Hub: durable JSON workflows on Ray.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check a workflow file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("register", help="register a workflow file (a new version)")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_register)
+
+    p = sub.add_parser("run", help="run a workflow file or a registered workflow id")
+    p.add_argument("workflow", help="a workflow file (registered first) or a workflow id")
+    p.add_argument("--version", help="which version of a registered workflow (default: latest)")
+    p.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        metavar="KEY=VALUE",
+        help="one input; VALUE is parsed as JSON when it can be, else a string",
+    )
+    p.add_argument("--inputs", metavar="JSON", help="all inputs as a JSON object")
+    p.add_argument("--json", action="store_true", help="print the execution record as JSON")
+    p.add_argument("--no-wait", action="store_true", help="print the execution id and return")
+    p.add_argument("--idempotency-key", help="a second run with the same key returns the first")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("up", help="start a background runtime")
+    p.add_argument("--port", type=int, default=6380, help="Ray GCS port (default 6380)")
+    p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="stop the background runtime")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", help="show the background runtime")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("ls", help="list executions, newest first")
+    p.add_argument(
+        "--status", choices=["queued", "running", "paused", "completed", "failed", "cancelled"]
+    )
+    p.add_argument("--workflow", help="only executions of this workflow id")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("show", help="show one execution (an id or a unique prefix)")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("logs", help="print an execution's logs")
+    p.add_argument("id")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
+    p.add_argument("--level", choices=["debug", "info", "warn", "error"])
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("cancel", help="cancel a queued or running execution")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_cancel)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        print("hub: interrupted", file=sys.stderr)
+        return 130
+    except (WorkflowInvalid, InputsInvalid, NotFound, UsageError) as exc:
+        _report(exc, args.debug)
+        return EXIT_USAGE
+    except (HubError, TimeoutError, OSError) as exc:
+        _report(exc, args.debug)
+        return EXIT_FAILED
+
+
+def _report(exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    print(f"hub: error: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The Python client: ``hub.connect()`` and what a script or notebook does with it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hub.compiler import CompileResult, compile_workflow
+from hub.errors import HubError, NotFound, RuntimeUnavailable
+from hub.recording import TERMINAL_EVENTS
+from hub.records import Event, ExecutionRecord, LogEntry, WorkflowRecord
+from hub.runtime import Connection, attach
+
+WorkflowRef = str | Path | dict[str, Any]
+
+
+def load_document(source: str | Path) -> dict[str, Any]:
+    """Read a workflow file (JSON; YAML when PyYAML is installed and the name says .yaml)."""
+    path = Path(source)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise HubError(f"cannot read workflow file {path}: {exc.strerror}") from None
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise HubError("reading YAML workflows needs PyYAML (pip install pyyaml)") from None
+        data = yaml.safe_load(text)
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HubError(
+                f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+    if not isinstance(data, dict):
+        raise HubError(f"{path} must hold a JSON object (a workflow document)")
+    return data
+
+
+def _call(ref: Any, timeout_s: float | None = None) -> Any:
+    """Wait for an actor call; the one place Ray errors become HubErrors on the client side."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    try:
+        return ray.get(ref, timeout=timeout_s)
+    except RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, HubError):
+            raise cause from None
+        raise RuntimeUnavailable(f"runtime error: {cause or exc}") from None
+    except RayActorError as exc:
+        raise RuntimeUnavailable(f"a runtime actor is gone: {exc}") from None
+    except GetTimeoutError:
+        raise TimeoutError(f"no answer from the runtime within {timeout_s}s") from None
+
+
+class Client:
+    """A connection to a runtime: register and run workflows, read history, follow events."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    @property
+    def embedded(self) -> bool:
+        """True when this process started the runtime (it stops when the process ends)."""
+        return self._conn.embedded
+
+    @property
+    def dashboard_url(self) -> str | None:
+        return self._conn.dashboard_url
+
+    @property
+    def database_url(self) -> str:
+        return self._conn.database_url
+
+    # --- workflows --------------------------------------------------------------------------
+
+    @staticmethod
+    def validate(workflow: WorkflowRef) -> CompileResult:
+        """Compile without registering; never raises for a bad document."""
+        doc = workflow if isinstance(workflow, dict) else load_document(workflow)
+        return compile_workflow(doc)
+
+    def register(self, workflow: WorkflowRef) -> WorkflowRecord:
+        doc = workflow if isinstance(workflow, dict) else load_document(workflow)
+        compile_workflow(doc).raise_for_errors()  # fail fast, before a round trip
+        record: WorkflowRecord = _call(self._conn.supervisor.register.remote(doc))
+        return record
+
+    def workflows(self) -> list[WorkflowRecord]:
+        result: list[WorkflowRecord] = _call(self._conn.recorder.list_workflows.remote())
+        return result
+
+    def workflow(self, workflow_id: str, version: str | None = None) -> WorkflowRecord:
+        result: WorkflowRecord = _call(
+            self._conn.recorder.get_workflow.remote(workflow_id, version)
+        )
+        return result
+
+    # --- runs -------------------------------------------------------------------------------
+
+    def _workflow_id(self, workflow: WorkflowRef, version: str | None) -> tuple[str, str | None]:
+        if isinstance(workflow, dict) or (isinstance(workflow, Path | str) and _is_file(workflow)):
+            record = self.register(workflow)
+            return record.id, record.version
+        return str(workflow), version
+
+    def run(
+        self,
+        workflow: WorkflowRef,
+        inputs: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        wait: bool = True,
+        idempotency_key: str | None = None,
+        trigger: str = "api",
+        timeout_s: float | None = None,
+    ) -> ExecutionRecord:
+        """Run a workflow (an id, a document, or a file, which is registered first).
+
+        With ``wait`` the finished execution is returned; otherwise the queued or running one.
+        """
+        workflow_id, version = self._workflow_id(workflow, version)
+        options = {"version": version, "trigger": trigger, "idempotency_key": idempotency_key}
+        method = self._conn.supervisor.run if wait else self._conn.supervisor.submit
+        record: ExecutionRecord = _call(
+            method.remote(workflow_id, inputs or {}, **options), timeout_s
+        )
+        return record
+
+    def wait(self, execution_id: str, timeout_s: float | None = None) -> ExecutionRecord:
+        record: ExecutionRecord = _call(self._conn.supervisor.wait.remote(execution_id), timeout_s)
+        return record
+
+    def cancel(self, execution_id: str, reason: str = "cancelled by user") -> ExecutionRecord:
+        full_id = self.get(execution_id).id
+        record: ExecutionRecord = _call(self._conn.supervisor.cancel.remote(full_id, reason))
+        return record
+
+    # --- history ----------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        record: ExecutionRecord = _call(self._conn.recorder.get_execution.remote(execution_id))
+        return record
+
+    def list(
+        self, *, status: str | None = None, workflow_id: str | None = None, limit: int = 50
+    ) -> list[ExecutionRecord]:
+        ref = self._conn.recorder.list_executions.remote(
+            status=status, workflow_id=workflow_id, limit=limit
+        )
+        result: list[ExecutionRecord] = _call(ref)
+        return result
+
+    def logs(self, execution_id: str, *, level: str | None = None) -> list[LogEntry]:
+        full_id = self.get(execution_id).id
+        result: list[LogEntry] = _call(self._conn.recorder.logs.remote(full_id, level=level))
+        return result
+
+    def watch(
+        self, execution_id: str, *, after_seq: int = 0, poll_s: float = 5.0
+    ) -> Iterator[Event]:
+        """Every event of an execution, live, until its terminal event."""
+        seq = after_seq
+        while True:
+            events: list[Event] = _call(
+                self._conn.recorder.events.remote(execution_id, seq, poll_s)
+            )
+            for event in events:
+                seq = event.seq
+                yield event
+                if event.type in TERMINAL_EVENTS:
+                    return
+            if not events and self.get(execution_id).status.terminal:
+                return
+
+    def status(self) -> dict[str, Any]:
+        result: dict[str, Any] = _call(self._conn.supervisor.status.remote())
+        result["dashboard_url"] = self.dashboard_url
+        result["database_url"] = _safe_url(self.database_url)
+        result["embedded"] = self.embedded
+        return result
+
+    def close(self) -> None:
+        """Disconnect; an embedded runtime stops with it."""
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_file(ref: str | Path) -> bool:
+    text = str(ref)
+    return text.endswith((".json", ".yaml", ".yml")) or ("/" in text and Path(text).exists())
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def connect(address: str | None = None, *, home: str | Path | None = None) -> Client:
+    """Connect to the runtime: the one at ``address``, the background one ``hub up`` started
+    (found through ``HUB_HOME``), or a new embedded one that lives as long as this process."""
+    return Client(attach(address, home=Path(home) if home else None))
+
+
+__all__ = ["Client", "NotFound", "connect", "load_document"]

@@ -1,0 +1,165 @@
+"""Human-readable terminal output for the CLI (rich)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hub.compiler import Diagnostic
+from hub.records import Event, ExecutionRecord, LogEntry
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_STATUS_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "queued": "blue",
+    "paused": "magenta",
+    "skipped": "dim",
+}
+
+
+def _status(value: str) -> str:
+    return f"[{_STATUS_STYLE.get(value, 'white')}]{value}[/]"
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def print_diagnostics(source: str, diagnostics: list[Diagnostic], *, ok: bool) -> None:
+    for d in diagnostics:
+        colour = "red" if d.severity == "error" else "yellow"
+        hint = f" (suggestion: {d.suggestion})" if d.suggestion else ""
+        out.print(
+            f"{source}:{d.path or '/'}: [{colour}]{d.severity}[/] [{d.code}] {d.message}{hint}"
+        )
+    out.print(f"[green]{source} is valid[/]" if ok else f"[red]{source} is invalid[/]")
+
+
+class RunDisplay:
+    """Live per-step progress of one run: a line per step event."""
+
+    def __init__(self) -> None:
+        self.console = out
+        self.interactive = sys.stdout.isatty()
+
+    def starting(self) -> None:
+        if self.interactive:
+            self.console.print("[dim]connecting to the runtime…[/]")
+
+    def connected(self, client: Any) -> None:
+        where = "embedded runtime (stops when this command ends)" if client.embedded else "runtime"
+        self.console.print(f"[dim]{where}; dashboard: {client.dashboard_url or 'unavailable'}[/]")
+
+    def started(self, record: ExecutionRecord) -> None:
+        self.console.print(
+            f"execution [bold]{record.id}[/] of {record.workflow_id} "
+            f"v{record.workflow_version}: {_status(record.status.value)}"
+        )
+
+    def event(self, event: Event) -> None:
+        data, node = event.data, event.node_id
+        if event.type == "step_started":
+            attempt = data.get("attempt", 1)
+            suffix = f" (attempt {attempt})" if attempt > 1 else ""
+            self.console.print(f"  [cyan]▶[/] {node} [dim]{data.get('type', '')}[/]{suffix}")
+        elif event.type == "step_completed":
+            port = f" → {data['port']}" if data.get("port") else ""
+            self.console.print(
+                f"  [green]✓[/] {node}{port} [dim]{data.get('duration_ms', 0)} ms[/]"
+            )
+        elif event.type == "step_failed":
+            error = data.get("error", {})
+            self.console.print(
+                f"  [red]✗[/] {node}: {error.get('message')} "
+                f"[dim]({error.get('category')}, on_error={data.get('on_error')})[/]"
+            )
+        elif event.type == "step_retrying":
+            self.console.print(
+                f"  [yellow]↻[/] {node}: {data.get('error')} — retry in {data.get('delay_s')}s"
+            )
+        elif event.type == "step_skipped":
+            self.console.print(f"  [dim]- {node} skipped ({data.get('reason')})[/]")
+        elif event.type == "step_cancelled":
+            self.console.print(f"  [yellow]■[/] {node} cancelled")
+        elif event.type == "log":
+            self.console.print(
+                f"  [dim]{data.get('level', 'info')}[/] {node}: {data.get('message')}"
+            )
+
+    def finished(self, record: ExecutionRecord) -> None:
+        duration = ""
+        if record.started_at and record.ended_at:
+            duration = f" in {(record.ended_at - record.started_at).total_seconds() * 1000:.0f} ms"
+        self.console.print(f"{_status(record.status.value)}{duration}")
+        if record.error:
+            self.console.print(
+                f"[red]error[/] ({record.error.category}"
+                f"{', node ' + record.error.node_id if record.error.node_id else ''}): "
+                f"{record.error.message}"
+            )
+        if record.outputs:
+            self.console.print("outputs:")
+            for node_id, output in record.outputs.items():
+                self.console.print(f"  {node_id}: {_short(output)}")
+        self.console.print(f"[dim]history: hub show {record.id[:12]}[/]")
+
+
+def print_executions(records: list[ExecutionRecord]) -> None:
+    if not records:
+        out.print("no executions yet")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "workflow", "status", "started", "duration", "error"):
+        table.add_column(column)
+    for r in records:
+        duration = (
+            f"{(r.ended_at - r.started_at).total_seconds() * 1000:.0f} ms"
+            if r.started_at and r.ended_at
+            else ""
+        )
+        table.add_row(
+            r.id[:12],
+            f"{r.workflow_id} v{r.workflow_version}",
+            _status(r.status.value),
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else "",
+            duration,
+            _short(r.error.message, 60) if r.error else "",
+        )
+    out.print(table)
+
+
+def print_execution(record: ExecutionRecord) -> None:
+    out.print(
+        f"[bold]{record.id}[/]  {record.workflow_id} v{record.workflow_version}  "
+        f"{_status(record.status.value)}  trigger={record.trigger}"
+    )
+    out.print(f"inputs: {_short(record.inputs, 200)}")
+    if record.error:
+        out.print(f"[red]error[/] ({record.error.category}): {record.error.message}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "type", "status", "attempts", "duration", "output / error"):
+        table.add_column(column)
+    for s in record.steps:
+        detail = f"[red]{s.error.message}[/]" if s.error else _short(s.output, 80)
+        duration = f"{s.duration_ms} ms" if s.duration_ms is not None else ""
+        table.add_row(
+            s.node_id, s.node_type, _status(s.status.value), str(s.attempts), duration, detail
+        )
+    out.print(table)
+
+
+def print_log(entry: LogEntry) -> None:
+    out.print(
+        f"{entry.ts.strftime('%H:%M:%S.%f')[:-3]} {entry.level:5} "
+        f"{entry.node_id or '-'}: {entry.message}"
+    )

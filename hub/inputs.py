@@ -1,0 +1,72 @@
+"""Workflow inputs: field specs become a JSON Schema; runs are validated against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from hub.errors import InputsInvalid
+from hub.model import InputSpec
+
+REDACTED = "***"
+
+
+def input_schema(specs: dict[str, InputSpec]) -> dict[str, Any]:
+    """The JSON Schema that forms are generated from and runs are validated against."""
+    properties: dict[str, Any] = {}
+    for name, spec in specs.items():
+        prop: dict[str, Any] = {"type": spec.type.value}
+        for key in ("description", "enum", "minimum", "maximum", "pattern", "default"):
+            value = getattr(spec, key)
+            if value is not None:
+                prop[key] = value
+        if spec.secret:
+            prop["writeOnly"] = True
+            prop["format"] = "password"
+        properties[name] = prop
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(n for n, s in specs.items() if s.required),
+        "additionalProperties": False,
+    }
+
+
+def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
+    """Fill defaults and validate; raises InputsInvalid naming every bad field."""
+    if not isinstance(inputs, dict):
+        raise InputsInvalid(
+            f"inputs must be a JSON object, got {type(inputs).__name__}",
+            errors=[{"path": "", "message": "must be an object"}],
+        )
+    filled = {
+        name: spec.default
+        for name, spec in specs.items()
+        if spec.default is not None and name not in inputs
+    }
+    filled.update(inputs)
+    validator = Draft202012Validator(input_schema(specs))
+    errors = []
+    for err in sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path)):
+        path = "/".join(str(p) for p in err.absolute_path)
+        message = err.message
+        if err.validator == "additionalProperties":
+            extra = sorted(set(filled) - set(specs))
+            path = extra[0] if len(extra) == 1 else path
+            known = ", ".join(sorted(specs)) or "none"
+            message = f"unknown input(s) {', '.join(map(repr, extra))}; declared inputs: {known}"
+        elif err.validator == "required":
+            message = err.message.replace("is a required property", "is required")
+        elif any(specs.get(str(p), InputSpec()).secret for p in err.absolute_path):
+            message = f"invalid value ({err.validator} check failed)"  # never echo a secret
+        errors.append({"path": path, "message": message})
+    if errors:
+        detail = "; ".join(f"{e['path'] or 'inputs'}: {e['message']}" for e in errors)
+        raise InputsInvalid(f"invalid inputs: {detail}", errors=errors)
+    return filled
+
+
+def redact_inputs(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> dict[str, Any]:
+    """A copy safe to store or show: secret inputs replaced by ``***``."""
+    return {k: REDACTED if k in specs and specs[k].secret else v for k, v in inputs.items()}

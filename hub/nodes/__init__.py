@@ -1,0 +1,43 @@
+"""Node types: the registry, the decorator that extends it, and the call messages."""
+
+from hub.nodes._context import LOG_LEVELS, LogLine, NodeCall, NodeContext, NodeResult
+from hub.nodes._invoke import (
+    check_family,
+    ensure_json,
+    invoke,
+    to_step_failure,
+    validate_parameters,
+)
+from hub.nodes._registry import (
+    ENTRY_POINT_GROUP,
+    NodeRegistry,
+    NodeType,
+    NoParameters,
+    PoolConfig,
+    UnknownNodeType,
+    default_registry,
+    load_plugins,
+    node_type,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOG_LEVELS",
+    "LogLine",
+    "NoParameters",
+    "NodeCall",
+    "NodeContext",
+    "NodeRegistry",
+    "NodeResult",
+    "NodeType",
+    "PoolConfig",
+    "UnknownNodeType",
+    "check_family",
+    "default_registry",
+    "ensure_json",
+    "invoke",
+    "load_plugins",
+    "node_type",
+    "to_step_failure",
+    "validate_parameters",
+]

@@ -1,0 +1,5 @@
+"""Importing this module registers every built-in node type."""
+
+from hub.nodes import _code, _control, _http, _shell
+
+__all__ = ["_code", "_control", "_http", "_shell"]

@@ -1,0 +1,77 @@
+"""The ``code`` node: user Python ``main(input) -> dict`` in a node-actor process.
+
+The node actor is the separate process; this module only compiles and calls. Compiled sources
+are cached by their text, so a hot loop of the same code node pays the compile once. A timeout
+is enforced by the caller, which kills the actor process (see ``isolated``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.errors import ErrorCategory, StepFailed
+from hub.nodes._context import NodeContext
+from hub.nodes._registry import PoolConfig, node_type
+
+
+class CodeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=1_000_000)
+    input: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+
+@lru_cache(maxsize=256)
+def _load_main(source: str) -> Callable[[dict[str, Any]], Any]:
+    try:
+        code = compile(source, "<code node>", "exec")
+    except SyntaxError as exc:
+        raise StepFailed(
+            f"code does not compile: {exc.msg} (line {exc.lineno})",
+            category=ErrorCategory.VALIDATION,
+        ) from None
+    namespace: dict[str, Any] = {"__name__": "__hub_code__"}
+    exec(code, namespace)  # the code family is opt-in: running user code is its purpose
+    main = namespace.get("main")
+    if not callable(main):
+        raise StepFailed(
+            "code must define a function main(input) that returns a dict",
+            category=ErrorCategory.VALIDATION,
+        )
+    return main  # type: ignore[no-any-return]
+
+
+def _call(source: str, data: dict[str, Any]) -> Any:
+    main = _load_main(source)
+    try:
+        return main(data)
+    except StepFailed:
+        raise
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        user = [f for f in frames if f.filename == "<code node>"]
+        where = f" (line {user[-1].lineno})" if user else ""
+        raise StepFailed(
+            f"{type(exc).__name__}: {exc}{where}", category=ErrorCategory.NODE_ERROR
+        ) from None
+
+
+@node_type(
+    "code",
+    parameters=CodeParams,
+    family="code",
+    isolated=True,
+    pool=PoolConfig(min_size=1, max_size=4, concurrency=1),
+)
+async def run_code(params: CodeParams, ctx: NodeContext) -> Any:
+    """Run ``main(input)`` from ``source``; its return value is the output."""
+    # A worker thread keeps the actor's event loop free; CPU-bound code still holds the GIL, so
+    # code actors take one call at a time and are replaced when a call times out.
+    return await asyncio.to_thread(_call, params.source, params.input)

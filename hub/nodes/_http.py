@@ -1,0 +1,107 @@
+"""The ``http`` node: one pooled async client per node-actor process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.errors import ErrorCategory, StepFailed
+from hub.nodes._context import NodeContext
+from hub.nodes._registry import PoolConfig, node_type
+
+_clients: dict[int, httpx.AsyncClient] = {}
+
+
+def _client() -> httpx.AsyncClient:
+    # One client (one connection pool) per event loop: a node actor has exactly one loop.
+    loop_id = id(asyncio.get_running_loop())
+    client = _clients.get(loop_id)
+    if client is None:
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        client = _clients[loop_id] = httpx.AsyncClient(limits=limits)
+    return client
+
+
+class HttpParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    url: str = Field(min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, Any] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    expect_status: list[int] | None = None
+    follow_redirects: bool = True
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpParams:
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body', not both")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        return self
+
+
+def _status_ok(status: int, expected: list[int] | None) -> bool:
+    return status in expected if expected is not None else 200 <= status < 300
+
+
+def _parse_body(response: httpx.Response) -> Any:
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            return response.json()
+        except ValueError:
+            pass
+    return response.text
+
+
+@node_type("http", parameters=HttpParams, pool=PoolConfig(min_size=1, max_size=4))
+async def run_http(params: HttpParams, ctx: NodeContext) -> Any:
+    """Send an HTTP request; parse a JSON response body."""
+    headers = {"Idempotency-Key": ctx.idempotency_key, **params.headers}
+    query = {k: v if isinstance(v, str) else str(v) for k, v in params.query.items()}
+    try:
+        response = await _client().request(
+            params.method,
+            params.url,
+            headers=headers,
+            params=query,
+            json=params.json_body,
+            content=params.body,
+            timeout=params.timeout_s,
+            follow_redirects=params.follow_redirects,
+        )
+    except httpx.TimeoutException:
+        raise StepFailed(
+            f"{params.method} {params.url} timed out after {params.timeout_s:g}s",
+            category=ErrorCategory.TIMEOUT,
+            retryable=True,
+        ) from None
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise StepFailed(
+            f"{params.method} {params.url} failed: {exc or type(exc).__name__}",
+            category=ErrorCategory.CONNECTION,
+            retryable=True,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise StepFailed(
+            f"{params.method} {params.url} failed: {exc}", category=ErrorCategory.NODE_ERROR
+        ) from None
+    output = {
+        "status_code": response.status_code,
+        "headers": dict(response.headers),
+        "body": _parse_body(response),
+    }
+    if not _status_ok(response.status_code, params.expect_status):
+        raise StepFailed(
+            f"{params.method} {params.url} answered {response.status_code}",
+            category=ErrorCategory.HTTP_STATUS,
+            retryable=response.status_code >= 500 or response.status_code == 429,
+            details={"response": output},
+        )
+    return output

@@ -1,0 +1,82 @@
+"""Run one node attempt in this process; the one boundary where node exceptions become
+:class:`StepFailed`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import ErrorCategory, NodeFamilyDisabled, StepFailed
+from hub.nodes._context import NodeCall, NodeContext, NodeResult
+from hub.nodes._registry import NodeRegistry, NodeType
+
+
+def validate_parameters(node: NodeType, parameters: dict[str, Any]) -> BaseModel:
+    try:
+        return node.parameters.model_validate(parameters)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(parameters)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise StepFailed(
+            f"invalid parameters for {node.name} node: {problems}",
+            category=ErrorCategory.VALIDATION,
+        ) from None
+
+
+def check_family(node: NodeType, enabled_families: list[str] | set[str]) -> None:
+    if node.family and node.family not in enabled_families:
+        raise NodeFamilyDisabled(
+            f"{node.family} nodes are disabled; enable them in the settings "
+            f"(enable_{node.family}_nodes) or with HUB_ENABLE_{node.family.upper()}_NODES=1"
+        )
+
+
+def to_step_failure(exc: BaseException) -> StepFailed:
+    """Map anything a node raised to a StepFailed with a category."""
+    if isinstance(exc, StepFailed):
+        return exc
+    if isinstance(exc, NodeFamilyDisabled):
+        return StepFailed(exc.message, category=ErrorCategory.VALIDATION)
+    if isinstance(exc, TimeoutError):
+        return StepFailed("timed out", category=ErrorCategory.TIMEOUT, retryable=True)
+    if isinstance(exc, MemoryError | RecursionError):
+        return StepFailed(f"{type(exc).__name__}: {exc}", category=ErrorCategory.RESOURCE_LIMIT)
+    text = str(exc)
+    return StepFailed(
+        f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+        category=ErrorCategory.NODE_ERROR,
+    )
+
+
+def ensure_json(value: Any, node_id: str) -> Any:
+    """Outputs are stored and shipped as JSON; refuse anything that is not."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StepFailed(
+            f"node {node_id!r} returned a value that is not JSON ({exc})",
+            category=ErrorCategory.NODE_ERROR,
+        ) from None
+    return value
+
+
+async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:
+    """Run ``call`` here. Raises StepFailed on any failure."""
+    try:
+        node = registry.get(call.node_type)
+        check_family(node, call.enabled_families)
+        params = validate_parameters(node, call.parameters)
+        ctx = NodeContext(
+            execution_id=call.execution_id,
+            workflow_id=call.workflow_id,
+            node_id=call.node_id,
+            attempt=call.attempt,
+        )
+        output = await node.run(params, ctx)
+        return NodeResult(output=ensure_json(output, call.node_id), logs=ctx.logs)
+    except Exception as exc:
+        raise to_step_failure(exc) from None

@@ -1,0 +1,170 @@
+"""The node-type registry: built-in types, the ``@node_type`` decorator and plugins.
+
+Third-party packages add node types by exposing a module in the entry-point group
+``runtime_hub.nodes`` (importing it registers its types) or by naming modules in the environment
+variable ``HUB_NODE_MODULES`` (comma separated). Every process that runs nodes (the
+ExecutionActor for inline types, node-pool actors for action types) loads the same plugins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.errors import HubError
+from hub.nodes._context import NodeContext
+
+ENTRY_POINT_GROUP = "runtime_hub.nodes"
+PLUGIN_ENV = "HUB_NODE_MODULES"
+
+P = TypeVar("P", bound=BaseModel)
+NodeFn = Callable[[Any, NodeContext], Awaitable[Any]]
+
+
+class NoParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """How many node actors serve a type and how many calls each takes at once."""
+
+    min_size: int = 1
+    max_size: int = 4
+    concurrency: int = 64
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """One node type: its parameters model, its implementation and where it runs.
+
+    ``inline`` types run inside the ExecutionActor (cheap, deterministic control flow); the others
+    run on pooled node actors. ``isolated`` types run one call per actor process, and the pool
+    kills and replaces that process when a call times out (``code``). ``family`` names a
+    dangerous family that the settings must enable. ``ports`` gives the output ports a node offers
+    from its raw parameters (besides ``error``); ``port_of`` picks the port from an output.
+    """
+
+    name: str
+    run: NodeFn
+    parameters: type[BaseModel]
+    inline: bool = False
+    isolated: bool = False
+    family: str | None = None
+    ports: Callable[[dict[str, Any]], frozenset[str]] | None = None
+    port_of: Callable[[Any], str | None] | None = None
+    pool: PoolConfig = PoolConfig()
+    description: str = ""
+
+    def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
+        """The named ports this node offers, or None when they depend on run-time values."""
+        return self.ports(raw_parameters) if self.ports else frozenset()
+
+
+class UnknownNodeType(HubError):
+    code = "unknown_node_type"
+
+
+class NodeRegistry:
+    def __init__(self) -> None:
+        self._types: dict[str, NodeType] = {}
+
+    def add(self, node: NodeType) -> None:
+        existing = self._types.get(node.name)
+        if existing is not None and existing.run is not node.run:
+            raise HubError(f"node type {node.name!r} is already registered")
+        self._types[node.name] = node
+
+    def get(self, name: str) -> NodeType:
+        try:
+            return self._types[name]
+        except KeyError:
+            close = self.closest(name)
+            hint = f"; did you mean {close!r}?" if close else ""
+            raise UnknownNodeType(f"unknown node type {name!r}{hint}") from None
+
+    def closest(self, name: str) -> str | None:
+        matches = difflib.get_close_matches(name, list(self._types), n=1, cutoff=0.5)
+        return matches[0] if matches else None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def types(self) -> Iterable[NodeType]:
+        return self._types.values()
+
+
+_REGISTRY = NodeRegistry()
+_plugins_loaded = False
+
+
+def node_type(
+    name: str,
+    *,
+    parameters: type[BaseModel] = NoParameters,
+    inline: bool = False,
+    isolated: bool = False,
+    family: str | None = None,
+    ports: Callable[[dict[str, Any]], frozenset[str]] | None = None,
+    port_of: Callable[[Any], str | None] | None = None,
+    pool: PoolConfig | None = None,
+    registry: NodeRegistry | None = None,
+) -> Callable[[NodeFn], NodeFn]:
+    """Register ``async def run(params, ctx)`` as the node type ``name``."""
+
+    def register(fn: NodeFn) -> NodeFn:
+        (registry or _REGISTRY).add(
+            NodeType(
+                name=name,
+                run=fn,
+                parameters=parameters,
+                inline=inline,
+                isolated=isolated,
+                family=family,
+                ports=ports,
+                port_of=port_of,
+                pool=pool or PoolConfig(),
+                description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+            )
+        )
+        return fn
+
+    return register
+
+
+def default_registry() -> NodeRegistry:
+    """The process-wide registry with the built-in types and every installed plugin."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        importlib.import_module("hub.nodes._builtin")
+        load_plugins()
+    return _REGISTRY
+
+
+def load_plugins() -> list[str]:
+    """Import plugin modules from entry points and ``HUB_NODE_MODULES``; returns their names."""
+    loaded: list[str] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:
+            raise HubError(f"node plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+        loaded.append(ep.value)
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise HubError(f"node module {module!r} from {PLUGIN_ENV} failed: {exc}") from exc
+        loaded.append(module)
+    return loaded

@@ -1,0 +1,160 @@
+"""The Recorder's core: group commits, per-execution event sequence numbers, live fan-out.
+
+Writers hand batches in; one writer thread applies everything that accumulated since the last
+transaction in one transaction ("group commit"), so many executions share each commit. Events
+get their per-execution ``seq`` here, the only place that numbers them; subscribers waiting for
+an execution's events are woken when a commit that holds them lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from hub.records import AppendEvent, Event, StoreWrite
+
+TERMINAL_EVENTS = frozenset({"execution_completed", "execution_failed", "execution_cancelled"})
+
+
+class EventCache:
+    """Recent events of recently active executions, for live streams without a DB read."""
+
+    def __init__(self, max_executions: int = 2000) -> None:
+        self.max_executions = max_executions
+        self.events: OrderedDict[str, list[Event]] = OrderedDict()
+        self.seq: dict[str, int] = {}
+        self.changed: dict[str, asyncio.Event] = {}
+
+    def known(self, execution_id: str) -> bool:
+        return execution_id in self.seq
+
+    def next_seq(self, execution_id: str, current_max: Callable[[str], int]) -> int:
+        if execution_id not in self.seq:
+            self.seq[execution_id] = current_max(execution_id)
+        self.seq[execution_id] += 1
+        return self.seq[execution_id]
+
+    def publish(self, events: Sequence[Event]) -> None:
+        touched = set()
+        for event in events:
+            self.events.setdefault(event.execution_id, []).append(event)
+            self.events.move_to_end(event.execution_id)
+            touched.add(event.execution_id)
+        for execution_id in touched:
+            signal = self.changed.pop(execution_id, None)
+            if signal is not None:
+                signal.set()
+        while len(self.events) > self.max_executions:
+            old, _ = self.events.popitem(last=False)
+            self.seq.pop(old, None)
+
+    def after(self, execution_id: str, after_seq: int) -> list[Event] | None:
+        """Cached events after ``after_seq``; None when the cache cannot answer (the caller
+        reads the store)."""
+        cached = self.events.get(execution_id)
+        if cached is None or (cached[0].seq > after_seq + 1):
+            return None
+        return [e for e in cached if e.seq > after_seq]
+
+    def terminated(self, execution_id: str) -> bool:
+        cached = self.events.get(execution_id)
+        return bool(cached) and cached[-1].type in TERMINAL_EVENTS
+
+    def signal(self, execution_id: str) -> asyncio.Event:
+        return self.changed.setdefault(execution_id, asyncio.Event())
+
+
+class GroupCommitter:
+    """Applies writes in order, in as few transactions as the load allows.
+
+    ``apply_batch`` runs on one dedicated thread (it is the store's only writer) and receives
+    every write queued since the previous transaction; ``max_seq`` reads the highest stored
+    event sequence of an execution the cache has not seen yet.
+    """
+
+    def __init__(
+        self,
+        apply_batch: Callable[[list[StoreWrite]], None],
+        max_seq: Callable[[str], int],
+        cache: EventCache,
+        *,
+        max_batch: int = 5000,
+    ) -> None:
+        self.apply_batch = apply_batch
+        self.max_seq = max_seq
+        self.cache = cache
+        self.max_batch = max_batch
+        self.queue: list[StoreWrite] = []
+        self.waiters: list[asyncio.Future[None]] = []
+        self.wakeup = asyncio.Event()
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self.task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.writes = 0
+        self.failure: BaseException | None = None
+
+    def start(self) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    def submit(self, writes: Sequence[StoreWrite], *, wait: bool) -> asyncio.Future[None] | None:
+        self.start()
+        self.queue.extend(writes)
+        self.wakeup.set()
+        if not wait:
+            return None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(future)
+        return future
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far is written."""
+        future = self.submit([], wait=True)
+        assert future is not None
+        await future
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            while self.queue or self.waiters:
+                batch, self.queue = self.queue[: self.max_batch], self.queue[self.max_batch :]
+                waiters = self.waiters if not self.queue else []
+                if waiters:
+                    self.waiters = []
+                try:
+                    events = await loop.run_in_executor(self.thread, self._write, batch)
+                except Exception as exc:  # the store failed: tell every waiter, keep serving
+                    self.failure = exc
+                    for w in waiters:
+                        if not w.done():
+                            w.set_exception(exc)
+                    continue
+                self.cache.publish(events)
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(None)
+
+    def _write(self, batch: list[StoreWrite]) -> list[Event]:
+        events = []
+        for write in batch:
+            if isinstance(write, AppendEvent):
+                write.event.seq = self.cache.next_seq(write.event.execution_id, self.max_seq)
+                events.append(write.event)
+        if batch:
+            try:
+                self.apply_batch(batch)
+            except BaseException:
+                for event in events:  # numbers were not stored: re-read them next time
+                    self.cache.seq.pop(event.execution_id, None)
+                raise
+            self.batches += 1
+            self.writes += len(batch)
+        return events
+
+    def stats(self) -> dict[str, Any]:
+        return {"batches": self.batches, "writes": self.writes, "queued": len(self.queue)}

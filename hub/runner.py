@@ -1,0 +1,358 @@
+"""Drive one execution: the async loop around the state machine.
+
+The runner is pure asyncio: it gets a *dispatcher* for action nodes (the ExecutionActor passes
+one that calls node-pool actors; tests pass one that runs nodes in-process) and a *journal* that
+carries records to the store. Inline (control-flow) steps are journaled asynchronously; an
+action step's result is flushed (durable) before any node that depends on it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from hub.engine import ExecutionState, Transition
+from hub.errors import ErrorCategory, ExpressionError, StepFailed
+from hub.nodes import NodeCall, NodeContext, NodeResult, ensure_json, to_step_failure
+from hub.nodes import validate_parameters as validate_node_parameters
+from hub.plan import ExecutionPlan, PlanNode
+from hub.records import (
+    AppendEvent,
+    ErrorInfo,
+    Event,
+    ExecutionRecord,
+    ExecutionStatus,
+    StepRecord,
+    StepStatus,
+    StoreWrite,
+    UpdateExecution,
+    UpsertStep,
+    utcnow,
+)
+
+Dispatcher = Callable[[PlanNode, NodeCall, "float | None"], Awaitable[NodeResult]]
+
+
+class Journal(Protocol):
+    def emit(self, write: StoreWrite) -> None:
+        """Queue a write; it reaches the store soon, in order."""
+
+    async def flush(self) -> None:
+        """Return once every write emitted so far is durable."""
+
+
+class ExecutionRunner:
+    def __init__(
+        self,
+        plan: ExecutionPlan,
+        record: ExecutionRecord,
+        *,
+        dispatch: Dispatcher,
+        journal: Journal,
+        enabled_families: frozenset[str] = frozenset(),
+        env: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.plan = plan
+        self.record = record
+        self.dispatch = dispatch
+        self.journal = journal
+        self.families = sorted(enabled_families)
+        self.rng = rng or random.Random()
+        self.state = ExecutionState(plan)
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.error: ErrorInfo | None = None
+        self.final_status: ExecutionStatus | None = None
+        self.idle = asyncio.Event()
+        self.base_scope: dict[str, Any] = {
+            "input": record.inputs,
+            "env": dict(env or {}),
+            "credential": {},
+        }
+
+    # --- public -----------------------------------------------------------------------------
+
+    async def run(self) -> ExecutionRecord:
+        now = utcnow()
+        self.record.status = ExecutionStatus.RUNNING
+        self.record.started_at = self.record.started_at or now
+        self.journal.emit(
+            UpdateExecution(
+                execution_id=self.record.id, status=ExecutionStatus.RUNNING, started_at=now
+            )
+        )
+        self.event("execution_started", data={"workflow_id": self.plan.workflow_id})
+        self.schedule(self.state.start())
+        try:
+            async with asyncio.timeout(self.plan.settings.timeout_s):
+                await self.idle.wait()
+        except TimeoutError:
+            limit = self.plan.settings.timeout_s
+            self.stop(
+                ExecutionStatus.FAILED,
+                ErrorInfo(message=f"execution timed out after {limit:g}s", category="timeout"),
+            )
+        await self.drain()
+        return await self.finish()
+
+    def cancel(self, reason: str = "cancelled by user") -> None:
+        self.stop(ExecutionStatus.CANCELLED, ErrorInfo(message=reason, category="cancelled"))
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def schedule(self, node_ids: list[str]) -> None:
+        if self.final_status is None:
+            for node_id in node_ids:
+                self.tasks[node_id] = asyncio.create_task(self.run_node(node_id), name=node_id)
+        if not self.tasks:
+            self.idle.set()
+
+    def stop(self, status: ExecutionStatus, error: ErrorInfo | None) -> None:
+        if self.final_status is not None:
+            return
+        self.final_status, self.error = status, error
+        for task in self.tasks.values():
+            task.cancel()
+        self.idle.set()
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+            # A task cancelled before it ever ran never reached its own cleanup.
+            self.tasks = {n: t for n, t in self.tasks.items() if not t.done()}
+
+    # --- one node ---------------------------------------------------------------------------
+
+    async def run_node(self, node_id: str) -> None:
+        node = self.plan.nodes[node_id]
+        try:
+            if node.spec.disabled:
+                self.apply(node, self.state.pass_through(node_id, utcnow()))
+                return
+            await self.attempts(node)
+        except asyncio.CancelledError:
+            if self.state.steps[node_id].status == StepStatus.RUNNING:
+                category = self.error.category if self.error else "cancelled"
+                why = "cancelled" if category == "cancelled" else f"stopped ({category})"
+                self.state.cancel(
+                    node_id, ErrorInfo(message=f"step {why}", category="cancelled"), utcnow()
+                )
+                self.record_step(node, "step_cancelled")
+        finally:
+            self.tasks.pop(node_id, None)
+            if not self.tasks:
+                self.idle.set()
+
+    async def attempts(self, node: PlanNode) -> None:
+        while True:
+            attempt = self.state.mark_running(node.id, utcnow())
+            self.event("step_started", node.id, {"attempt": attempt, "type": node.node_type.name})
+            try:
+                output, port = await self.attempt(node, attempt)
+            except StepFailed as failure:
+                retry = node.retry.should_retry(
+                    attempt, retryable=failure.retryable, category=failure.category
+                )
+                if retry:
+                    delay = node.retry.delay_s(attempt, self.rng)
+                    self.event(
+                        "step_retrying",
+                        node.id,
+                        {
+                            "attempt": attempt,
+                            "delay_s": round(delay, 3),
+                            "error": failure.message,
+                            "category": failure.category.value,
+                        },
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                await self.failed(node, failure, attempt)
+                return
+            await self.succeeded(node, output, port)
+            return
+
+    async def attempt(self, node: PlanNode, attempt: int) -> tuple[Any, str | None]:
+        scope = ChainMap(
+            {"execution": self.execution_info(attempt)}, self.base_scope, self.state.outputs
+        )
+        try:
+            params = node.parameters.render(scope)
+        except ExpressionError as exc:
+            raise StepFailed(exc.message, category=ErrorCategory.EXPRESSION) from None
+        self.state.steps[node.id].input = params
+        if node.inline:
+            output = await self.run_inline(node, params, attempt)
+        else:
+            call = NodeCall(
+                execution_id=self.record.id,
+                workflow_id=self.plan.workflow_id,
+                node_id=node.id,
+                node_type=node.node_type.name,
+                attempt=attempt,
+                parameters=params,
+                enabled_families=self.families,
+            )
+            result = await self.dispatch(node, call, self.attempt_timeout(node, params))
+            self.logs(node.id, result.logs)
+            output = result.output
+        port_of = node.node_type.port_of
+        return output, port_of(output) if port_of else None
+
+    async def run_inline(self, node: PlanNode, params: dict[str, Any], attempt: int) -> Any:
+        typed = validate_node_parameters(node.node_type, params)
+        ctx = NodeContext(
+            execution_id=self.record.id,
+            workflow_id=self.plan.workflow_id,
+            node_id=node.id,
+            attempt=attempt,
+            upstream=self.state.upstream_outputs(node.id),
+        )
+        try:
+            async with asyncio.timeout(node.timeout_s):
+                output = await node.node_type.run(typed, ctx)
+        except TimeoutError:
+            raise StepFailed(
+                f"step timed out after {node.timeout_s:g}s",
+                category=ErrorCategory.TIMEOUT,
+                retryable=True,
+            ) from None
+        except Exception as exc:
+            raise to_step_failure(exc) from None
+        finally:
+            self.logs(node.id, ctx.logs)
+        return ensure_json(output, node.id)
+
+    @staticmethod
+    def attempt_timeout(node: PlanNode, params: dict[str, Any]) -> float | None:
+        """The node's ``timeout_s``; for isolated types also their own ``timeout_s`` parameter,
+        since only the caller can stop them (by replacing the process)."""
+        limits = [node.timeout_s]
+        if node.node_type.isolated and isinstance(params.get("timeout_s"), int | float):
+            limits.append(float(params["timeout_s"]))
+        present = [t for t in limits if t is not None]
+        return min(present) if present else None
+
+    async def succeeded(self, node: PlanNode, output: Any, port: str | None) -> None:
+        transition = self.state.succeed(node.id, output, port, utcnow())
+        self.record_step(node, "step_completed", {"port": port} if port else {})
+        if not node.inline:
+            await self.journal.flush()
+        self.apply(node, transition)
+
+    async def failed(self, node: PlanNode, failure: StepFailed, attempt: int) -> None:
+        error = ErrorInfo(
+            message=failure.message,
+            category=failure.category.value,
+            attempts=attempt,
+            retryable=failure.retryable,
+            node_id=node.id,
+        )
+        transition = self.state.fail(node.id, error, node.on_error, utcnow())
+        self.record_step(node, "step_failed", {"on_error": node.on_error.value})
+        if not node.inline:
+            await self.journal.flush()
+        if transition.halt:
+            self.stop(ExecutionStatus.FAILED, error)
+            return
+        self.apply(node, transition)
+
+    def apply(self, node: PlanNode, transition: Transition) -> None:
+        if node.spec.disabled:
+            self.record_step(node, "step_skipped", {"reason": "disabled"})
+        for skipped in transition.skipped:
+            self.record_step(self.plan.nodes[skipped], "step_skipped", {"reason": "no edge taken"})
+        self.schedule(transition.ready)
+
+    # --- records ----------------------------------------------------------------------------
+
+    def execution_info(self, attempt: int) -> dict[str, Any]:
+        started = self.record.started_at
+        return {
+            "id": self.record.id,
+            "workflow_id": self.plan.workflow_id,
+            "workflow_version": self.plan.version,
+            "started_at": started.isoformat() if isinstance(started, datetime) else None,
+            "attempt": attempt,
+        }
+
+    def step_record(self, node_id: str) -> StepRecord:
+        step = self.state.steps[node_id]
+        return StepRecord(
+            node_id=node_id,
+            node_type=self.plan.nodes[node_id].node_type.name,
+            status=step.status,
+            attempts=step.attempts,
+            started_at=step.started_at,
+            ended_at=step.ended_at,
+            input=step.input,
+            output=step.output if step.has_output else None,
+            error=step.error,
+        )
+
+    def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
+        step = self.step_record(node.id)
+        self.journal.emit(UpsertStep(execution_id=self.record.id, step=step))
+        detail = {"status": step.status.value, "attempts": step.attempts, **(data or {})}
+        if step.duration_ms is not None:
+            detail["duration_ms"] = step.duration_ms
+        if step.error is not None:
+            detail["error"] = step.error.model_dump()
+        self.event(event, node.id, detail)
+
+    def event(
+        self, kind: str, node_id: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.journal.emit(
+            AppendEvent(
+                event=Event(
+                    execution_id=self.record.id, type=kind, node_id=node_id, data=data or {}
+                )
+            )
+        )
+
+    def logs(self, node_id: str, lines: list[Any]) -> None:
+        for line in lines:
+            self.event(
+                "log",
+                node_id,
+                {
+                    "level": line.level,
+                    "message": line.message,
+                    "source": "node",
+                    "metadata": line.metadata,
+                },
+            )
+
+    async def finish(self) -> ExecutionRecord:
+        status = self.final_status or ExecutionStatus.COMPLETED
+        now = utcnow()
+        record = self.record
+        record.status, record.error, record.ended_at = status, self.error, now
+        record.outputs = dict(self.state.outputs)
+        record.steps = [
+            self.step_record(n)
+            for n, s in self.state.steps.items()
+            if s.status != StepStatus.PENDING
+        ]
+        self.journal.emit(
+            UpdateExecution(
+                execution_id=record.id,
+                status=status,
+                ended_at=now,
+                error=self.error,
+                outputs=record.outputs,
+            )
+        )
+        data: dict[str, Any] = {"status": status.value}
+        if self.error is not None:
+            data["error"] = self.error.model_dump()
+        self.event(f"execution_{status.value}", data=data)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.journal.flush()
+        return record

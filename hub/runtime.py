@@ -1,0 +1,273 @@
+"""Where the runtime lives: start a background runtime (``hub up``), stop it, or attach.
+
+All Ray cluster calls of the client side are made here; Ray failures become RuntimeUnavailable.
+A background runtime is a Ray head started with ``ray start --block`` in its own session, plus
+the detached supervisor; ``HUB_HOME/runtime.json`` says how to reach it. Without one, clients
+start an embedded Ray for the life of their process, with history in the same store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from hub.errors import RuntimeUnavailable
+from hub.records import utcnow
+from hub.settings import RuntimeSettings, hub_home, settings_from_env
+from hub.store import database_url_from_env
+
+NAMESPACE = "runtime-hub"
+SUPERVISOR_NAME = "supervisor"
+RECORDER_NAME = "recorder"
+# Ray 2.60 turns token authentication on for clusters it starts; every process that joins must
+# agree, so the runtime picks token mode unless the user chose otherwise.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+class RuntimeInfo(BaseModel):
+    address: str
+    dashboard_url: str | None
+    pid: int
+    database_url: str
+    home: str
+    started_at: datetime
+
+
+def runtime_file(home: Path) -> Path:
+    return home / "runtime.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_runtime(home: Path | None = None) -> RuntimeInfo | None:
+    """The background runtime of ``home``, or None (a stale file is removed)."""
+    path = runtime_file(home or hub_home())
+    if not path.exists():
+        return None
+    info = RuntimeInfo.model_validate_json(path.read_text())
+    if not _alive(info.pid):
+        path.unlink(missing_ok=True)
+        return None
+    return info
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Connection:
+    supervisor: Any
+    recorder: Any
+    embedded: bool
+    dashboard_url: str | None
+    database_url: str
+
+
+def _ray() -> Any:
+    import ray  # imported late: `hub validate`, `hub ls` never pay for it
+
+    return ray
+
+
+def _create_supervisor(database_url: str, settings: RuntimeSettings) -> tuple[Any, Any]:
+    from actors.supervisor import SupervisorActor
+
+    ray = _ray()
+    supervisor = SupervisorActor.options(  # type: ignore[attr-defined]
+        name=SUPERVISOR_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True
+    ).remote(database_url, settings, NAMESPACE, RECORDER_NAME)
+    ray.get(supervisor.ping.remote(), timeout=120)
+    recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)
+    ray.get(recorder.ping.remote(), timeout=120)
+    return supervisor, recorder
+
+
+def attach(address: str | None = None, *, home: Path | None = None) -> Connection:
+    """Join the runtime at ``address``, the background runtime of ``home``, or start an
+    embedded one in this process."""
+    ray = _ray()
+    home = home or hub_home()
+    info = read_runtime(home) if address is None else None
+    database_url = info.database_url if info else database_url_from_env(home)
+    target = address or (info.address if info else None)
+    try:
+        if ray.is_initialized():
+            pass
+        elif target is not None:
+            ray.init(
+                address=target, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING"
+            )
+        else:
+            ray.init(
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                logging_level="WARNING",
+                include_dashboard=True,
+                dashboard_host="127.0.0.1",
+                dashboard_port=_embedded_dashboard_port(),
+            )
+        supervisor, recorder = _create_supervisor(database_url, settings_from_env())
+    except RuntimeUnavailable:
+        raise
+    except Exception as exc:
+        where = target or "an embedded runtime"
+        raise RuntimeUnavailable(f"cannot start or reach the runtime at {where}: {exc}") from exc
+    dashboard = info.dashboard_url if info else _dashboard_url(ray)
+    return Connection(supervisor, recorder, target is None, dashboard, database_url)
+
+
+def _embedded_dashboard_port() -> int:
+    return 8265 if _port_free(8265) else free_port()
+
+
+def _dashboard_url(ray: Any) -> str | None:
+    with contextlib.suppress(Exception):
+        url = ray.get_runtime_context().get_node_id() and ray.worker.get_dashboard_url()
+        if url:
+            return f"http://{url}" if not str(url).startswith("http") else str(url)
+    return None
+
+
+def start_background(
+    home: Path, *, port: int = 6380, dashboard_port: int = 8265, timeout_s: float = 120
+) -> RuntimeInfo:
+    """``hub up``: a Ray head on ``port`` (never Redis's 6379 by default), the supervisor and the
+    Recorder, left running after this process exits."""
+    existing = read_runtime(home)
+    if existing is not None:
+        return existing
+    for name, p in (("port", port), ("dashboard port", dashboard_port)):
+        if not _port_free(p):
+            raise RuntimeUnavailable(
+                f"the {name} {p} is in use; choose another with --{name.replace(' ', '-')}"
+            )
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    ray_bin = Path(sys.executable).with_name("ray")
+    cmd = [
+        str(ray_bin) if ray_bin.exists() else "ray",
+        "start",
+        "--head",
+        "--block",
+        f"--port={port}",
+        "--node-ip-address=127.0.0.1",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard_port}",
+        f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        "--disable-usage-stats",
+    ]
+    with open(logs / "ray-head.log", "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    address = f"127.0.0.1:{port}"
+    ray = _ray()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeUnavailable(
+                f"ray start exited with code {proc.returncode}; see {logs / 'ray-head.log'}"
+            )
+        try:
+            ray.init(
+                address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING"
+            )
+            break
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                _terminate(proc.pid)
+                raise RuntimeUnavailable(
+                    f"the Ray head did not come up in {timeout_s:g}s: {exc}"
+                ) from exc
+            time.sleep(0.5)
+    database_url = database_url_from_env(home)
+    try:
+        _create_supervisor(database_url, settings_from_env())
+    except Exception as exc:
+        ray.shutdown()
+        _terminate(proc.pid)
+        raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
+    ray.shutdown()
+    info = RuntimeInfo(
+        address=address,
+        dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+        pid=proc.pid,
+        database_url=database_url,
+        home=str(home),
+        started_at=utcnow(),
+    )
+    runtime_file(home).write_text(info.model_dump_json(indent=2))
+    return info
+
+
+def _terminate(pid: int, timeout_s: float = 30) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def stop_background(home: Path) -> RuntimeInfo | None:
+    """``hub down``: let the supervisor flush, then stop the Ray head. None if nothing ran."""
+    info = read_runtime(home)
+    if info is None:
+        return None
+    ray = _ray()
+    with contextlib.suppress(Exception):
+        if not ray.is_initialized():
+            ray.init(
+                address=info.address,
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                logging_level="WARNING",
+            )
+        supervisor = ray.get_actor(SUPERVISOR_NAME, namespace=NAMESPACE)
+        ray.get(supervisor.shutdown.remote(), timeout=30)
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+    _terminate(info.pid)
+    runtime_file(home).unlink(missing_ok=True)
+    return info

@@ -1,0 +1,338 @@
+"""The SQL store: durable executions, steps, events, logs, workflows and settings.
+
+Synchronous SQLAlchemy; the Recorder actor calls it from a worker thread. Every SQLAlchemy or
+DB-API error becomes a :class:`hub.errors.StoreError` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.errors import NotFound, StoreError
+from hub.records import (
+    Event,
+    ExecutionRecord,
+    ExecutionStatus,
+    LogEntry,
+    StepRecord,
+    StoreWrite,
+    WorkflowRecord,
+    utcnow,
+)
+from hub.store import _rows
+from hub.store import _schema as t
+from hub.store._db import create_store_engine, transaction
+from hub.store._migrate import migrate_engine
+from hub.store._url import parse_url, redact_url
+from hub.store._writes import apply_writes, upsert
+
+MIN_PREFIX = 6
+_NON_TERMINAL = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
+
+
+class Store:
+    """The store at ``url`` (``sqlite:///...`` or ``postgresql://...``).
+
+    With ``migrate=True`` (the default) the schema is brought to the newest version first.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self._url = parse_url(url)
+        self._engine = create_store_engine(self._url)
+        self._closed = False
+        if migrate:
+            try:
+                migrate_engine(self._engine)
+            except BaseException:
+                self._engine.dispose()
+                raise
+
+    @property
+    def url(self) -> str:
+        """The database URL without its password."""
+        return redact_url(self._url)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    @contextmanager
+    def _tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        if self._closed:
+            raise StoreError(f"the store at {self.url} is closed")
+        with transaction(self._engine, write=write, what=what) as conn:
+            yield conn
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def apply(self, writes: Sequence[StoreWrite]) -> None:
+        """Apply a batch of writes, in order, in one transaction (all or nothing)."""
+        if not writes:
+            return
+        with self._tx("applying store writes", write=True) as conn:
+            apply_writes(conn, writes)
+
+    # --- workflows ------------------------------------------------------------------------------
+
+    def save_workflow(self, record: WorkflowRecord) -> None:
+        """Store a workflow version; saving the same definition again does nothing."""
+        try:
+            with self._tx(f"saving workflow {record.id}", write=True) as conn:
+                if self._check_existing_workflow(conn, record):
+                    return
+                conn.execute(t.workflows.insert(), [_rows.workflow_row(record)])
+        except StoreError as exc:
+            # Lost a race with a concurrent save of the same version: compare with the winner.
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            with self._tx(f"saving workflow {record.id}") as conn:
+                if not self._check_existing_workflow(conn, record):
+                    raise
+
+    @staticmethod
+    def _check_existing_workflow(conn: Connection, record: WorkflowRecord) -> bool:
+        existing = conn.execute(
+            select(t.workflows.c.definition).where(
+                t.workflows.c.id == record.id, t.workflows.c.version == record.version
+            )
+        ).first()
+        if existing is None:
+            return False
+        if existing.definition != record.definition:
+            raise StoreError(
+                f"workflow {record.id} version {record.version} already exists with a "
+                "different definition",
+                details={"workflow_id": record.id, "version": record.version},
+            )
+        return True
+
+    def get_workflow(self, workflow_id: str, version: str | None = None) -> WorkflowRecord:
+        """A workflow version; without ``version`` the most recently created one."""
+        w = t.workflows
+        with self._tx(f"reading workflow {workflow_id}") as conn:
+            query = select(w).where(w.c.id == workflow_id)
+            if version is not None:
+                query = query.where(w.c.version == version)
+            row = (
+                conn.execute(query.order_by(w.c.created_at.desc(), w.c.version.desc()).limit(1))
+                .mappings()
+                .first()
+            )
+            if row is not None:
+                return _rows.workflow_record(row)
+            known = self._versions(conn, workflow_id)
+        if not known:
+            raise NotFound(f"workflow {workflow_id!r} not found", details={"id": workflow_id})
+        raise NotFound(
+            f"workflow {workflow_id!r} has no version {version!r} "
+            f"(known versions: {', '.join(known)})",
+            details={"id": workflow_id, "version": version, "known_versions": known},
+        )
+
+    def list_workflows(self) -> list[WorkflowRecord]:
+        """The latest version of every workflow, by id."""
+        w = t.workflows
+        rank = (
+            func.row_number()
+            .over(partition_by=w.c.id, order_by=(w.c.created_at.desc(), w.c.version.desc()))
+            .label("rank")
+        )
+        ranked = select(w, rank).subquery()
+        query = (
+            select(*(ranked.c[c.name] for c in w.columns))
+            .where(ranked.c.rank == 1)
+            .order_by(ranked.c.id)
+        )
+        with self._tx("listing workflows") as conn:
+            return [_rows.workflow_record(r) for r in conn.execute(query).mappings()]
+
+    def workflow_versions(self, workflow_id: str) -> list[str]:
+        """The versions of a workflow, oldest first (empty when the workflow is unknown)."""
+        with self._tx(f"reading versions of workflow {workflow_id}") as conn:
+            return self._versions(conn, workflow_id)
+
+    @staticmethod
+    def _versions(conn: Connection, workflow_id: str) -> list[str]:
+        w = t.workflows
+        query = (
+            select(w.c.version).where(w.c.id == workflow_id).order_by(w.c.created_at, w.c.version)
+        )
+        return list(conn.execute(query).scalars())
+
+    # --- executions -----------------------------------------------------------------------------
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """An execution with its steps, by id or by a unique id prefix of at least 6 chars."""
+        e = t.executions
+        with self._tx(f"reading execution {execution_id}") as conn:
+            row = conn.execute(select(e).where(e.c.id == execution_id)).mappings().first()
+            if row is None and len(execution_id) >= MIN_PREFIX:
+                pattern = _escape_like(execution_id) + "%"
+                rows = (
+                    conn.execute(
+                        select(e)
+                        .where(e.c.id.like(pattern, escape="\\"))
+                        .order_by(e.c.id)
+                        .limit(11)
+                    )
+                    .mappings()
+                    .all()
+                )
+                if len(rows) > 1:
+                    shown = [r["id"] for r in rows[:10]]
+                    more = ", ..." if len(rows) > 10 else ""
+                    raise StoreError(
+                        f"execution id prefix {execution_id!r} is ambiguous: it matches "
+                        f"{', '.join(shown)}{more}",
+                        details={"prefix": execution_id, "candidates": shown},
+                    )
+                row = rows[0] if rows else None
+            if row is None:
+                hint = (
+                    f" (an id prefix needs at least {MIN_PREFIX} characters)"
+                    if len(execution_id) < MIN_PREFIX
+                    else ""
+                )
+                raise NotFound(
+                    f"execution {execution_id!r} not found{hint}", details={"id": execution_id}
+                )
+            steps = self._steps(conn, [row["id"]])
+            return _rows.execution_record(row, steps.get(row["id"], []))
+
+    def list_executions(
+        self,
+        *,
+        status: ExecutionStatus | str | Collection[ExecutionStatus | str] | None = None,
+        workflow_id: str | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[ExecutionRecord]:
+        """Executions newest first, without steps. ``before`` keeps those created earlier."""
+        e = t.executions
+        query = select(e)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            query = query.where(e.c.status.in_([ExecutionStatus(s).value for s in statuses]))
+        if workflow_id is not None:
+            query = query.where(e.c.workflow_id == workflow_id)
+        if before is not None:
+            query = query.where(e.c.created_at < before)
+        query = query.order_by(e.c.created_at.desc(), e.c.id.desc()).limit(max(limit, 0))
+        with self._tx("listing executions") as conn:
+            return [_rows.execution_record(r) for r in conn.execute(query).mappings()]
+
+    def find_execution_by_idempotency_key(self, key: str) -> ExecutionRecord | None:
+        e = t.executions
+        with self._tx("looking up an idempotency key") as conn:
+            row = conn.execute(select(e).where(e.c.idempotency_key == key)).mappings().first()
+            if row is None:
+                return None
+            steps = self._steps(conn, [row["id"]])
+            return _rows.execution_record(row, steps.get(row["id"], []))
+
+    def non_terminal_executions(self) -> list[ExecutionRecord]:
+        """Queued, running and paused executions, oldest first, with their steps."""
+        e = t.executions
+        query = (
+            select(e)
+            .where(e.c.status.in_([s.value for s in _NON_TERMINAL]))
+            .order_by(e.c.created_at, e.c.id)
+        )
+        with self._tx("listing unfinished executions") as conn:
+            rows = conn.execute(query).mappings().all()
+            steps = self._steps(conn, [r["id"] for r in rows])
+        return [_rows.execution_record(r, steps.get(r["id"], [])) for r in rows]
+
+    @staticmethod
+    def _steps(conn: Connection, execution_ids: list[str]) -> dict[str, list[StepRecord]]:
+        found: dict[str, list[StepRecord]] = {}
+        for start in range(0, len(execution_ids), 500):
+            chunk = execution_ids[start : start + 500]
+            query = select(t.steps).where(t.steps.c.execution_id.in_(chunk))
+            for row in conn.execute(query).mappings():
+                found.setdefault(row["execution_id"], []).append(_rows.step_record(row))
+        return {k: _rows.ordered_steps(v) for k, v in found.items()}
+
+    # --- events and logs ------------------------------------------------------------------------
+
+    def events_after(self, execution_id: str, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        """Events of an execution with ``seq > after_seq``, in order."""
+        ev = t.events
+        query = (
+            select(ev)
+            .where(ev.c.execution_id == execution_id, ev.c.seq > after_seq)
+            .order_by(ev.c.seq)
+            .limit(max(limit, 0))
+        )
+        with self._tx(f"reading events of execution {execution_id}") as conn:
+            return [_rows.event_record(r) for r in conn.execute(query).mappings()]
+
+    def max_event_seq(self, execution_id: str) -> int:
+        """The highest event seq of an execution (0 when it has none)."""
+        ev = t.events
+        query = select(func.max(ev.c.seq)).where(ev.c.execution_id == execution_id)
+        with self._tx(f"reading events of execution {execution_id}") as conn:
+            value = conn.execute(query).scalar()
+        return int(value or 0)
+
+    def logs(
+        self,
+        execution_id: str,
+        *,
+        after_seq: int = 0,
+        level: str | None = None,
+        limit: int = 1000,
+    ) -> list[LogEntry]:
+        """Log entries of an execution with ``seq > after_seq`` (optionally one level), in order."""
+        lg = t.logs
+        cond = [lg.c.execution_id == execution_id, lg.c.seq > after_seq]
+        if level is not None:
+            cond.append(lg.c.level == level.lower())
+        query = select(lg).where(and_(*cond)).order_by(lg.c.seq).limit(max(limit, 0))
+        with self._tx(f"reading logs of execution {execution_id}") as conn:
+            return [_rows.log_record(r) for r in conn.execute(query).mappings()]
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        """A stored setting (a JSON value), or ``default`` when it was never set."""
+        s = t.settings
+        with self._tx(f"reading setting {key}") as conn:
+            row = conn.execute(select(s.c.value).where(s.c.key == key)).first()
+        return default if row is None else row.value
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Store a setting (any JSON value), replacing the previous one."""
+        with self._tx(f"saving setting {key}", write=True) as conn:
+            upsert(
+                conn, t.settings, [{"key": key, "value": value, "updated_at": utcnow()}], ["key"]
+            )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

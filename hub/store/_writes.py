@@ -1,0 +1,157 @@
+"""Applying a batch of :data:`hub.records.StoreWrite` commands inside one transaction."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from hub.errors import StoreError
+from hub.records import (
+    AppendEvent,
+    CreateExecution,
+    Event,
+    ExecutionRecord,
+    StoreWrite,
+    UpdateExecution,
+    UpsertStep,
+)
+from hub.store import _rows
+from hub.store import _schema as t
+
+_STEP_KEY = ("execution_id", "node_id")
+
+
+def apply_writes(conn: Connection, writes: Sequence[StoreWrite]) -> None:
+    """Apply ``writes`` as if one by one, in order, but with a handful of bulk statements.
+
+    Reordering by kind is safe because the kinds touch disjoint state: execution rows are
+    created first (steps reference them), then each execution gets one UPDATE merging its
+    updates in order (later fields win), each step one upsert (the last write of a step wins,
+    steps embedded in a CreateExecution included), and events and logs are plain inserts.
+    """
+    creates: list[CreateExecution] = []
+    updates: dict[str, dict[str, Any]] = {}
+    steps: dict[tuple[str, str], dict[str, Any]] = {}
+    events: list[Event] = []
+    for write in writes:
+        if isinstance(write, CreateExecution):
+            creates.append(write)
+            for step in write.record.steps:
+                steps[(write.record.id, step.node_id)] = _rows.step_row(write.record.id, step)
+        elif isinstance(write, UpdateExecution):
+            _merge_update(updates.setdefault(write.execution_id, {}), write)
+        elif isinstance(write, UpsertStep):
+            key = (write.execution_id, write.step.node_id)
+            steps[key] = _rows.step_row(write.execution_id, write.step)
+        elif isinstance(write, AppendEvent):
+            events.append(write.event)
+        else:
+            raise StoreError(f"unknown store write {type(write).__name__}")
+    if creates:
+        _create_executions(conn, [w.record for w in creates])
+    if updates:
+        _update_executions(conn, updates)
+    if steps:
+        upsert(conn, t.steps, list(steps.values()), _STEP_KEY)
+    if events:
+        _append_events(conn, events)
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert ``rows``, replacing the non-key columns of rows that already exist."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c not in keys]
+    dialect = conn.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        conn.execute(_upsert_statement(dialect, table, tuple(keys), tuple(columns)), rows)
+        return
+    for row in rows:  # any other database: update, then insert what was missing
+        cond = [table.c[k] == row[k] for k in keys]
+        result = conn.execute(update(table).where(*cond).values({c: row[c] for c in columns}))
+        if result.rowcount == 0:
+            conn.execute(table.insert(), [row])
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Insert:
+    # Built once: constructing ``excluded`` is surprisingly costly.
+    ins = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return ins.on_conflict_do_update(
+        index_elements=list(keys), set_={c: ins.excluded[c] for c in columns}
+    )
+
+
+def _create_executions(conn: Connection, records: list[ExecutionRecord]) -> None:
+    keys: dict[str, str] = {}
+    for record in records:
+        key = record.idempotency_key
+        if key is None:
+            continue
+        if key in keys:
+            raise StoreError(
+                f"idempotency key {key!r} is used by both execution {keys[key]} "
+                f"and execution {record.id}"
+            )
+        keys[key] = record.id
+    if keys:
+        taken = conn.execute(
+            select(t.executions.c.idempotency_key, t.executions.c.id).where(
+                t.executions.c.idempotency_key.in_(list(keys))
+            )
+        ).first()
+        if taken is not None:
+            key, owner = taken
+            raise StoreError(
+                f"idempotency key {key!r} is already used by execution {owner}",
+                details={"idempotency_key": key, "execution_id": owner},
+            )
+    conn.execute(t.executions.insert(), [_rows.execution_row(r) for r in records])
+
+
+def _merge_update(fields: dict[str, Any], w: UpdateExecution) -> None:
+    if w.status is not None:
+        fields["status"] = w.status.value
+    if w.started_at is not None:
+        fields["started_at"] = w.started_at
+    if w.ended_at is not None:
+        fields["ended_at"] = w.ended_at
+    if w.error is not None:
+        fields["error"] = w.error.model_dump(mode="json")
+    if w.outputs is not None:
+        fields["outputs"] = w.outputs
+
+
+def _update_executions(conn: Connection, changes: dict[str, dict[str, Any]]) -> None:
+    e = t.executions
+    for execution_id, fields in changes.items():
+        if fields:
+            count = conn.execute(update(e).where(e.c.id == execution_id).values(fields)).rowcount
+        else:
+            found = conn.execute(select(e.c.id).where(e.c.id == execution_id)).first()
+            count = 0 if found is None else 1
+        if count == 0:
+            raise StoreError(
+                f"cannot update execution {execution_id}: it does not exist",
+                details={"execution_id": execution_id},
+            )
+
+
+def _append_events(conn: Connection, events: list[Event]) -> None:
+    for event in events:
+        if event.seq < 1:
+            raise StoreError(
+                f"event {event.type!r} of execution {event.execution_id} has no sequence "
+                f"number (seq={event.seq}); the Recorder assigns seq >= 1 before storing events"
+            )
+    conn.execute(t.events.insert(), [_rows.event_row(e) for e in events])
+    log_rows = [_rows.log_row(e) for e in events if e.type == "log"]
+    if log_rows:
+        conn.execute(t.logs.insert(), log_rows)

@@ -1,0 +1,628 @@
+"""hub.store on SQLite and PostgreSQL (the server at 127.0.0.1:5432 is part of this machine)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from hub.errors import NotFound, StoreError
+from hub.records import (
+    AppendEvent,
+    CreateExecution,
+    ErrorInfo,
+    Event,
+    ExecutionRecord,
+    ExecutionStatus,
+    StepRecord,
+    StepStatus,
+    StoreWrite,
+    UpdateExecution,
+    UpsertStep,
+    WorkflowRecord,
+)
+from hub.store import Store, database_url_from_env, migrate
+from hub.store._schema import metadata
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+TABLES = {
+    "workflows",
+    "workflow_executions",
+    "step_executions",
+    "execution_events",
+    "execution_logs",
+    "execution_metrics",
+    "saved_inputs",
+    "settings",
+    "credentials",
+    "audit_log",
+}
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a throwaway schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    schema = f"test_store_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        # No skip: an unreachable server makes these tests fail.
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        try:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    yield s
+    s.close()
+
+
+def execution(
+    id: str = "exec-000001",
+    *,
+    workflow_id: str = "wf",
+    status: ExecutionStatus = ExecutionStatus.QUEUED,
+    created_at: datetime = T0,
+    **kw: Any,
+) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=id,
+        workflow_id=workflow_id,
+        workflow_version="1",
+        status=status,
+        created_at=created_at,
+        **kw,
+    )
+
+
+def step(node_id: str, status: StepStatus = StepStatus.RUNNING, **kw: Any) -> StepRecord:
+    return StepRecord(node_id=node_id, node_type="http", status=status, **kw)
+
+
+def event(execution_id: str, seq: int, type: str = "step_started", **kw: Any) -> AppendEvent:
+    return AppendEvent(
+        event=Event(execution_id=execution_id, seq=seq, type=type, ts=T0, **kw),
+    )
+
+
+def log(execution_id: str, seq: int, level: str, message: str, **data: Any) -> AppendEvent:
+    return AppendEvent(
+        event=Event(
+            execution_id=execution_id,
+            seq=seq,
+            type="log",
+            ts=T0 + timedelta(seconds=seq),
+            node_id=data.pop("node_id", None),
+            data={"level": level, "message": message, **data},
+        )
+    )
+
+
+def workflow(id: str = "wf", version: str = "1", **kw: Any) -> WorkflowRecord:
+    kw.setdefault("definition", {"id": id, "version": version, "nodes": [{"id": "a"}]})
+    return WorkflowRecord(id=id, version=version, **kw)
+
+
+# --- schema and migrations ------------------------------------------------------------------------
+
+
+def test_migration_creates_the_schema_of_the_models(db_url: str) -> None:
+    migrate(db_url)
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            assert set(inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            assert diff == []
+            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            uniques = inspect(conn).get_unique_constraints("workflow_executions")
+            assert [u["column_names"] for u in uniques] == [["idempotency_key"]]
+    finally:
+        engine.dispose()
+
+
+def test_migrate_twice_is_a_no_op(db_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)  # no reliance on the working directory
+    migrate(db_url)
+    with Store(db_url, migrate=False) as s:
+        s.apply([CreateExecution(record=execution())])
+    migrate(db_url)
+    with Store(db_url) as s:  # migrates again on open
+        assert s.get_execution("exec-000001").id == "exec-000001"
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'hub.db'}") as s, s._engine.connect() as conn:
+        pragma = conn.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert pragma("PRAGMA busy_timeout").scalar() == 10_000
+        assert pragma("PRAGMA foreign_keys").scalar() == 1
+
+
+# --- timestamps -----------------------------------------------------------------------------------
+
+
+def test_timestamps_round_trip_timezone_aware(store: Store) -> None:
+    plus5 = timezone(timedelta(hours=5))
+    created = datetime(2025, 3, 1, 17, 30, 15, 123456, tzinfo=plus5)
+    naive = datetime(2025, 3, 1, 13, 0)  # noqa: DTZ001 -- naive values are taken as UTC
+    store.apply(
+        [
+            CreateExecution(record=execution(created_at=created, started_at=naive)),
+            UpsertStep(execution_id="exec-000001", step=step("a", started_at=created)),
+        ]
+    )
+    got = store.get_execution("exec-000001")
+    assert got.created_at == created
+    assert got.created_at.utcoffset() == timedelta(0)
+    assert got.created_at.isoformat() == "2025-03-01T12:30:15.123456+00:00"
+    assert got.started_at == naive.replace(tzinfo=UTC)
+    assert got.steps[0].started_at == created
+    assert got.steps[0].started_at is not None and got.steps[0].started_at.tzinfo is not None
+
+
+# --- apply ----------------------------------------------------------------------------------------
+
+
+def test_apply_mixed_batch(store: Store) -> None:
+    error = ErrorInfo(message="boom", category="timeout", attempts=3, node_id="b")
+    writes: list[StoreWrite] = [
+        CreateExecution(
+            record=execution(inputs={"n": 1}, settings={"retries": 2}, idempotency_key="k1")
+        ),
+        UpdateExecution(execution_id="exec-000001", status=ExecutionStatus.RUNNING, started_at=T0),
+        event("exec-000001", 1, "execution_started"),
+        UpsertStep(execution_id="exec-000001", step=step("a", started_at=T0, input={"x": 1})),
+        event("exec-000001", 2, node_id="a"),
+        log("exec-000001", 3, "INFO", "hello", node_id="a", source="node"),
+        UpsertStep(
+            execution_id="exec-000001",
+            step=step(
+                "b",
+                StepStatus.FAILED,
+                attempts=3,
+                started_at=T0 + timedelta(seconds=1),
+                error=error,
+            ),
+        ),
+        UpdateExecution(
+            execution_id="exec-000001",
+            status=ExecutionStatus.FAILED,
+            ended_at=T0 + timedelta(seconds=5),
+            error=error,
+            outputs={"result": [1, 2, {"deep": None}]},
+        ),
+    ]
+    store.apply(writes)
+    got = store.get_execution("exec-000001")
+    assert got.status is ExecutionStatus.FAILED
+    assert got.inputs == {"n": 1}
+    assert got.settings == {"retries": 2}
+    assert got.outputs == {"result": [1, 2, {"deep": None}]}
+    assert got.started_at == T0
+    assert got.ended_at == T0 + timedelta(seconds=5)
+    assert got.error == error
+    assert [s.node_id for s in got.steps] == ["a", "b"]
+    assert got.steps[0].input == {"x": 1}
+    assert got.steps[1].error == error
+    assert [e.type for e in store.events_after("exec-000001")] == [
+        "execution_started",
+        "step_started",
+        "log",
+    ]
+    assert [entry.message for entry in store.logs("exec-000001")] == ["hello"]
+
+
+def test_update_changes_only_given_fields_and_outputs_replace(store: Store) -> None:
+    store.apply([CreateExecution(record=execution(outputs={"a": 1, "b": 2}, started_at=T0))])
+    store.apply(
+        [
+            UpdateExecution(execution_id="exec-000001", outputs={"c": 3}),
+            UpdateExecution(execution_id="exec-000001", status=ExecutionStatus.COMPLETED),
+        ]
+    )
+    got = store.get_execution("exec-000001")
+    assert got.outputs == {"c": 3}
+    assert got.status is ExecutionStatus.COMPLETED
+    assert got.started_at == T0
+    assert got.error is None
+
+
+def test_apply_is_all_or_nothing(store: Store) -> None:
+    with pytest.raises(StoreError, match="cannot update execution missing-1: it does not exist"):
+        store.apply(
+            [
+                CreateExecution(record=execution()),
+                event("exec-000001", 1),
+                UpdateExecution(execution_id="missing-1", status=ExecutionStatus.RUNNING),
+            ]
+        )
+    with pytest.raises(NotFound):
+        store.get_execution("exec-000001")
+    assert store.max_event_seq("exec-000001") == 0
+
+
+def test_step_upsert_updates_the_row(store: Store) -> None:
+    store.apply([CreateExecution(record=execution(steps=[step("a", StepStatus.PENDING)]))])
+    store.apply(
+        [
+            UpsertStep(execution_id="exec-000001", step=step("a", attempts=1, started_at=T0)),
+            UpsertStep(execution_id="exec-000001", step=step("a", attempts=2, started_at=T0)),
+        ]
+    )
+    store.apply(
+        [
+            UpsertStep(
+                execution_id="exec-000001",
+                step=step(
+                    "a",
+                    StepStatus.COMPLETED,
+                    attempts=3,
+                    started_at=T0,
+                    ended_at=T0 + timedelta(milliseconds=1500),
+                    output={"status": 200},
+                ),
+            )
+        ]
+    )
+    (got,) = store.get_execution("exec-000001").steps
+    assert got.status is StepStatus.COMPLETED
+    assert got.attempts == 3
+    assert got.output == {"status": 200}
+    assert got.duration_ms == 1500
+
+
+def test_later_writes_win_within_one_batch(store: Store) -> None:
+    eid = "exec-000001"
+    store.apply(
+        [
+            CreateExecution(record=execution(steps=[step("a", StepStatus.PENDING)])),
+            UpsertStep(execution_id=eid, step=step("a", attempts=1, started_at=T0)),
+            UpdateExecution(execution_id=eid, status=ExecutionStatus.RUNNING, started_at=T0),
+            UpsertStep(execution_id=eid, step=step("b", StepStatus.PENDING)),
+            UpsertStep(execution_id=eid, step=step("a", StepStatus.COMPLETED, attempts=2)),
+            UpdateExecution(execution_id=eid, outputs={"x": 1}),
+            UpdateExecution(execution_id=eid, status=ExecutionStatus.PAUSED),
+        ]
+    )
+    got = store.get_execution(eid)
+    assert got.status is ExecutionStatus.PAUSED
+    assert got.started_at == T0 and got.outputs == {"x": 1}
+    assert [(s.node_id, s.status, s.attempts) for s in got.steps] == [
+        ("a", StepStatus.COMPLETED, 2),
+        ("b", StepStatus.PENDING, 0),
+    ]
+
+
+def test_step_for_unknown_execution_is_rejected(store: Store) -> None:
+    with pytest.raises(StoreError, match="rejected a write"):
+        store.apply([UpsertStep(execution_id="nope-0001", step=step("a"))])
+
+
+def test_steps_ordered_by_start_then_node_pending_last(store: Store) -> None:
+    steps = [
+        step("p", StepStatus.PENDING),
+        step("c", started_at=T0 + timedelta(seconds=2)),
+        step("b", started_at=T0 + timedelta(seconds=1)),
+        step("a", started_at=T0 + timedelta(seconds=2)),
+        step("s", StepStatus.SKIPPED),
+        step("o", StepStatus.PENDING),
+    ]
+    store.apply([CreateExecution(record=execution(steps=steps))])
+    assert [s.node_id for s in store.get_execution("exec-000001").steps] == [
+        "b",
+        "a",
+        "c",
+        "s",
+        "o",
+        "p",
+    ]
+
+
+def test_large_batches(store: Store) -> None:
+    writes: list[StoreWrite] = [CreateExecution(record=execution())]
+    for i in range(1, 301):
+        writes.append(UpsertStep(execution_id="exec-000001", step=step(f"n{i % 50}", attempts=i)))
+        writes.append(log("exec-000001", 2 * i - 1, "debug", f"line {i}"))
+        writes.append(event("exec-000001", 2 * i, data={"i": i}))
+    started = time.monotonic()
+    store.apply(writes)
+    assert time.monotonic() - started < 10
+    assert store.max_event_seq("exec-000001") == 600
+    assert len(store.logs("exec-000001")) == 300
+    steps = store.get_execution("exec-000001").steps
+    assert len(steps) == 50
+    assert {s.node_id: s.attempts for s in steps}["n0"] == 300
+
+
+def test_apply_from_a_worker_thread(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            store.apply([CreateExecution(record=execution())])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert store.get_execution("exec-000001").status is ExecutionStatus.QUEUED
+
+
+# --- events and logs ------------------------------------------------------------------------------
+
+
+def test_events_after_and_max_seq(store: Store) -> None:
+    assert store.max_event_seq("exec-000001") == 0
+    assert store.events_after("exec-000001") == []
+    store.apply([CreateExecution(record=execution())])
+    store.apply([event("exec-000001", seq, data={"seq": seq}) for seq in (3, 1, 2, 5, 4)])
+    store.apply([event("other-00001", 9)])
+    assert [e.seq for e in store.events_after("exec-000001")] == [1, 2, 3, 4, 5]
+    assert [e.seq for e in store.events_after("exec-000001", after_seq=2, limit=2)] == [3, 4]
+    first = store.events_after("exec-000001", limit=1)[0]
+    assert first.data == {"seq": 1} and first.ts == T0 and first.execution_id == "exec-000001"
+    assert store.max_event_seq("exec-000001") == 5
+    assert store.max_event_seq("other-00001") == 9
+
+
+def test_duplicate_or_missing_event_seq_is_rejected(store: Store) -> None:
+    store.apply([event("exec-000001", 1)])
+    with pytest.raises(StoreError, match="rejected a write"):
+        store.apply([event("exec-000001", 1)])
+    with pytest.raises(StoreError, match="no sequence number"):
+        store.apply([event("exec-000001", 0)])
+
+
+def test_log_events_land_in_logs(store: Store) -> None:
+    store.apply(
+        [
+            log("exec-000001", 1, "info", "starting"),
+            event("exec-000001", 2),
+            log("exec-000001", 3, "warning", "slow", node_id="a", metadata={"ms": 1200}),
+            log("exec-000001", 4, "ERROR", "failed", node_id="a", source="node"),
+            log("exec-000001", 5, "info", "done"),
+        ]
+    )
+    entries = store.logs("exec-000001")
+    assert [(e.seq, e.level, e.message) for e in entries] == [
+        (1, "info", "starting"),
+        (3, "warning", "slow"),
+        (4, "error", "failed"),
+        (5, "info", "done"),
+    ]
+    assert entries[0].source == "engine" and entries[0].node_id is None
+    assert entries[1].metadata == {"ms": 1200} and entries[1].node_id == "a"
+    assert entries[2].source == "node"
+    assert entries[1].ts == T0 + timedelta(seconds=3)
+    assert [e.seq for e in store.logs("exec-000001", level="info")] == [1, 5]
+    assert [e.seq for e in store.logs("exec-000001", level="ERROR")] == [4]
+    assert [e.seq for e in store.logs("exec-000001", after_seq=3, limit=1)] == [4]
+    assert store.logs("other-00001") == []
+
+
+# --- lookups --------------------------------------------------------------------------------------
+
+
+def test_idempotency_key_lookup_and_uniqueness(store: Store) -> None:
+    assert store.find_execution_by_idempotency_key("k1") is None
+    store.apply(
+        [
+            CreateExecution(record=execution("exec-000001", idempotency_key="k1")),
+            CreateExecution(record=execution("exec-000002")),
+            CreateExecution(record=execution("exec-000003")),  # several NULL keys are fine
+        ]
+    )
+    found = store.find_execution_by_idempotency_key("k1")
+    assert found is not None and found.id == "exec-000001"
+    with pytest.raises(StoreError, match="idempotency key 'k1' is already used by execution "):
+        store.apply([CreateExecution(record=execution("exec-000004", idempotency_key="k1"))])
+    with pytest.raises(StoreError, match="is used by both execution exec-000005 and execution"):
+        store.apply(
+            [
+                CreateExecution(record=execution("exec-000005", idempotency_key="k2")),
+                CreateExecution(record=execution("exec-000006", idempotency_key="k2")),
+            ]
+        )
+    assert store.find_execution_by_idempotency_key("k2") is None
+    assert len(store.list_executions()) == 3
+
+
+def test_list_executions_filters_ordering_limit(store: Store) -> None:
+    specs = [
+        ("exec-000001", "wf-a", ExecutionStatus.COMPLETED, 0),
+        ("exec-000002", "wf-b", ExecutionStatus.RUNNING, 1),
+        ("exec-000003", "wf-a", ExecutionStatus.FAILED, 2),
+        ("exec-000004", "wf-a", ExecutionStatus.RUNNING, 3),
+        ("exec-000005", "wf-b", ExecutionStatus.QUEUED, 4),
+    ]
+    store.apply(
+        [
+            CreateExecution(
+                record=execution(
+                    id,
+                    workflow_id=wf,
+                    status=status,
+                    created_at=T0 + timedelta(minutes=minutes),
+                    outputs={"n": minutes},
+                    steps=[step("a")],
+                )
+            )
+            for id, wf, status, minutes in specs
+        ]
+    )
+    ids = [e.id for e in store.list_executions()]
+    assert ids == ["exec-000005", "exec-000004", "exec-000003", "exec-000002", "exec-000001"]
+    listed = store.list_executions(limit=2)
+    assert [e.id for e in listed] == ["exec-000005", "exec-000004"]
+    assert listed[0].steps == [] and listed[1].outputs == {"n": 3}
+    assert [e.id for e in store.list_executions(status="running")] == [
+        "exec-000004",
+        "exec-000002",
+    ]
+    assert [e.id for e in store.list_executions(status=ExecutionStatus.FAILED)] == ["exec-000003"]
+    running_or_queued = store.list_executions(status=["running", ExecutionStatus.QUEUED])
+    assert [e.id for e in running_or_queued] == ["exec-000005", "exec-000004", "exec-000002"]
+    assert [e.id for e in store.list_executions(workflow_id="wf-a", limit=2)] == [
+        "exec-000004",
+        "exec-000003",
+    ]
+    before = T0 + timedelta(minutes=2)
+    assert [e.id for e in store.list_executions(before=before)] == [
+        "exec-000002",
+        "exec-000001",
+    ]
+    assert store.list_executions(workflow_id="wf-b", status="failed") == []
+    unfinished = store.non_terminal_executions()
+    assert [e.id for e in unfinished] == ["exec-000002", "exec-000004", "exec-000005"]
+    assert [s.node_id for s in unfinished[0].steps] == ["a"]
+
+
+def test_prefix_lookup(store: Store) -> None:
+    store.apply(
+        [
+            CreateExecution(record=execution(id))
+            for id in ("abcdef01-x", "abcdef02-y", "12345678-z", "a_cdef99")
+        ]
+    )
+    assert store.get_execution("123456").id == "12345678-z"
+    assert store.get_execution("abcdef01").id == "abcdef01-x"
+    with pytest.raises(StoreError, match="ambiguous") as info:
+        store.get_execution("abcdef")
+    assert "abcdef01-x" in str(info.value) and "abcdef02-y" in str(info.value)
+    with pytest.raises(NotFound, match="at least 6 characters"):
+        store.get_execution("12345")
+    with pytest.raises(NotFound, match="execution 'abcdeg' not found"):
+        store.get_execution("abcdeg")
+    with pytest.raises(NotFound):
+        store.get_execution("a%cdef")  # LIKE wildcards are literal
+    with pytest.raises(NotFound):
+        store.get_execution("abcde_")
+    assert store.get_execution("a_cdef").id == "a_cdef99"
+
+
+def test_not_found_messages(store: Store) -> None:
+    with pytest.raises(NotFound, match="execution 'does-not-exist' not found"):
+        store.get_execution("does-not-exist")
+    with pytest.raises(NotFound, match="workflow 'nope' not found"):
+        store.get_workflow("nope")
+    with pytest.raises(NotFound, match="workflow 'nope' not found"):
+        store.get_workflow("nope", "1")
+
+
+# --- workflows ------------------------------------------------------------------------------------
+
+
+def test_workflow_versions(store: Store) -> None:
+    v1 = workflow("wf", "1", created_at=T0, name="First", diagnostics=[{"code": "W1"}])
+    v2 = workflow("wf", "2", created_at=T0 + timedelta(hours=1), description="second")
+    v10 = workflow("wf", "10", created_at=T0 + timedelta(hours=2))
+    other = workflow("other", "1.0.0", created_at=T0)
+    for record in (v1, v10, v2, other):
+        store.save_workflow(record)
+    store.save_workflow(v1)  # the same definition again: no-op
+    store.save_workflow(workflow("wf", "1", created_at=T0 + timedelta(days=1)))
+    assert store.get_workflow("wf") == v10
+    assert store.get_workflow("wf", "1") == v1
+    assert store.get_workflow("wf", "2").description == "second"
+    assert store.workflow_versions("wf") == ["1", "2", "10"]
+    assert store.workflow_versions("unknown") == []
+    assert [(w.id, w.version) for w in store.list_workflows()] == [("other", "1.0.0"), ("wf", "10")]
+    with pytest.raises(StoreError) as info:
+        store.save_workflow(workflow("wf", "2", definition={"changed": True}))
+    assert str(info.value) == "workflow wf version 2 already exists with a different definition"
+    with pytest.raises(NotFound) as missing:
+        store.get_workflow("wf", "3")
+    assert str(missing.value) == "workflow 'wf' has no version '3' (known versions: 1, 2, 10)"
+    assert missing.value.details["known_versions"] == ["1", "2", "10"]
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def test_settings(store: Store) -> None:
+    assert store.get_setting("missing") is None
+    assert store.get_setting("missing", 7) == 7
+    store.set_setting("nodes.code.enabled", True)
+    store.set_setting("limits", {"max_parallel": 4, "names": ["a", "b"]})
+    store.set_setting("limits", {"max_parallel": 8})
+    assert store.get_setting("nodes.code.enabled") is True
+    assert store.get_setting("limits") == {"max_parallel": 8}
+
+
+# --- errors and configuration ---------------------------------------------------------------------
+
+
+def test_unreachable_postgres_gives_a_clear_store_error() -> None:
+    with pytest.raises(StoreError) as info:
+        Store("postgresql://hub:s3cr3t-pw@127.0.0.1:1/hubdb")
+    message = str(info.value)
+    assert message == "cannot reach the database at postgresql://hub@127.0.0.1:1/hubdb: " + (
+        "connection refused"
+    )
+    assert "s3cr3t" not in repr(info.value.details)
+
+
+def test_unreachable_postgres_without_migrating(tmp_path: Path) -> None:
+    s = Store("postgresql://postgres@127.0.0.1:1/test", migrate=False)
+    with pytest.raises(StoreError, match="cannot reach the database at postgresql://"):
+        s.get_execution("exec-000001")
+    s.close()
+
+
+def test_unopenable_sqlite_gives_a_clear_store_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'hub.db'}"
+    with pytest.raises(StoreError, match=r"cannot reach the database at sqlite:///.*missing-dir"):
+        Store(url)
+
+
+def test_closed_store_refuses_work(tmp_path: Path) -> None:
+    s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.list_executions()
+
+
+def test_database_url_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / "home"))
+    assert database_url_from_env() == f"sqlite:///{tmp_path / 'home' / 'hub.db'}"
+    assert (tmp_path / "home").is_dir()
+    explicit = tmp_path / "explicit"
+    assert database_url_from_env(explicit) == f"sqlite:///{explicit / 'hub.db'}"
+    assert explicit.is_dir()
+    monkeypatch.delenv("HUB_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert database_url_from_env() == f"sqlite:///{tmp_path / 'user' / '.runtime-hub' / 'hub.db'}"
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql://u:p@db.example/hub")
+    assert database_url_from_env() == "postgresql+psycopg://u:p@db.example/hub"
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://u@db/hub")
+    assert database_url_from_env() == "postgresql+psycopg://u@db/hub"
+    monkeypatch.setenv("HUB_DATABASE_URL", "sqlite:////var/hub.db")
+    assert database_url_from_env() == "sqlite:////var/hub.db"
