@@ -69,9 +69,11 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import hub
+    from hub.client import precheck
     from hub.console import RunDisplay
 
     inputs = parse_inputs(args.input or [], args.inputs)
+    precheck(args.workflow, inputs)
     if args.json or args.no_wait:
         with hub.connect() as client:
             record = client.run(

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.compiler import CompileResult, compile_workflow
-from hub.errors import HubError, NotFound, RuntimeUnavailable
+from hub.errors import HubError, RuntimeUnavailable
+from hub.inputs import validate_inputs
 from hub.recording import TERMINAL_EVENTS
 from hub.records import Event, ExecutionRecord, LogEntry, WorkflowRecord
 from hub.runtime import Connection, attach
@@ -200,6 +201,15 @@ class Client:
         self.close()
 
 
+def precheck(workflow: WorkflowRef, inputs: dict[str, Any]) -> None:
+    """Compile a workflow document or file and validate inputs here, before any runtime
+    starts: bad documents and inputs fail in milliseconds. Ids are checked by the runtime."""
+    if isinstance(workflow, dict) or _is_file(workflow):
+        doc = workflow if isinstance(workflow, dict) else load_document(workflow)
+        plan = compile_workflow(doc).raise_for_errors()
+        validate_inputs(dict(plan.inputs), inputs)
+
+
 def _is_file(ref: str | Path) -> bool:
     text = str(ref)
     return text.endswith((".json", ".yaml", ".yml")) or ("/" in text and Path(text).exists())
@@ -221,4 +231,4 @@ def connect(address: str | None = None, *, home: str | Path | None = None) -> Cl
     return Client(attach(address, home=Path(home) if home else None))
 
 
-__all__ = ["Client", "NotFound", "connect", "load_document"]
+__all__ = ["Client", "connect", "load_document", "precheck"]

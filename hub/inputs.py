@@ -57,7 +57,9 @@ def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
             known = ", ".join(sorted(specs)) or "none"
             message = f"unknown input(s) {', '.join(map(repr, extra))}; declared inputs: {known}"
         elif err.validator == "required":
-            message = err.message.replace("is a required property", "is required")
+            missing = err.message.split("'")[1] if "'" in err.message else ""
+            path = f"{path}/{missing}".strip("/")
+            message = "is required"
         elif any(specs.get(str(p), InputSpec()).secret for p in err.absolute_path):
             message = f"invalid value ({err.validator} check failed)"  # never echo a secret
         errors.append({"path": path, "message": message})

@@ -121,6 +121,7 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
     info = read_runtime(home) if address is None else None
     database_url = info.database_url if info else database_url_from_env(home)
     target = address or (info.address if info else None)
+    dashboard = info.dashboard_url if info else None
     try:
         if ray.is_initialized():
             pass
@@ -129,7 +130,7 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
                 address=target, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING"
             )
         else:
-            ray.init(
+            context = ray.init(
                 namespace=NAMESPACE,
                 log_to_driver=False,
                 logging_level="WARNING",
@@ -137,26 +138,19 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
                 dashboard_host="127.0.0.1",
                 dashboard_port=_embedded_dashboard_port(),
             )
+            url = context.dashboard_url
+            dashboard = (url if url.startswith("http") else f"http://{url}") if url else None
         supervisor, recorder = _create_supervisor(database_url, settings_from_env())
     except RuntimeUnavailable:
         raise
     except Exception as exc:
         where = target or "an embedded runtime"
         raise RuntimeUnavailable(f"cannot start or reach the runtime at {where}: {exc}") from exc
-    dashboard = info.dashboard_url if info else _dashboard_url(ray)
     return Connection(supervisor, recorder, target is None, dashboard, database_url)
 
 
 def _embedded_dashboard_port() -> int:
     return 8265 if _port_free(8265) else free_port()
-
-
-def _dashboard_url(ray: Any) -> str | None:
-    with contextlib.suppress(Exception):
-        url = ray.get_runtime_context().get_node_id() and ray.worker.get_dashboard_url()
-        if url:
-            return f"http://{url}" if not str(url).startswith("http") else str(url)
-    return None
 
 
 def start_background(
