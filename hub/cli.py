@@ -137,18 +137,17 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from hub.runtime import read_runtime
 
-    info = read_runtime(hub_home())
-    if info is None:
-        data: dict[str, Any] = {"running": False, "home": str(hub_home())}
-    else:
+    home = hub_home()
+    info = read_runtime(home)
+    data: dict[str, Any] = {"up": info is not None, "home": str(home)}
+    if info is not None:
         import hub
 
-        client = hub.connect()
-        data = {"running": True, "address": info.address, **client.status()}
+        data |= {"address": info.address, **hub.connect().status()}
     if args.json:
         _print_json(data)
-    elif not data["running"]:
-        print(f"no runtime is running (HUB_HOME={data['home']}); start one with: hub up")
+    elif info is None:
+        print(f"no runtime is running (HUB_HOME={home}); start one with: hub up")
     else:
         print(f"runtime at {data['address']}  dashboard {data['dashboard_url']}")
         print(

@@ -84,6 +84,7 @@ class _Compiler:
         self.raw = doc
         self.registry = registry
         self.diags: list[Diagnostic] = []
+        self.invalid_node_ids: set[str] = set()
 
     def error(self, code: str, message: str, path: str, suggestion: str | None = None) -> None:
         self.diags.append(Diagnostic("error", code, message, path, suggestion))
@@ -165,6 +166,8 @@ class _Compiler:
                 spec = NodeSpec.model_validate(raw)
             except ValidationError as exc:
                 self.model_errors(exc, base, NodeSpec)
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                    self.invalid_node_ids.add(raw["id"])
                 continue
             if spec.id in nodes:
                 first = nodes[spec.id][0]
@@ -233,7 +236,9 @@ class _Compiler:
                 continue
             ok = True
             for end, key in ((spec.source, "from"), (spec.target, "to")):
-                if end not in nodes:
+                if end in self.invalid_node_ids:
+                    ok = False  # that node's own diagnostic says what is wrong
+                elif end not in nodes:
                     close = _closest(end, list(nodes))
                     hint = f"; did you mean {close!r}?" if close else ""
                     self.error(

@@ -55,7 +55,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An exited process whose parent is gone may linger as a zombie where nothing reaps it.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def read_runtime(home: Path | None = None) -> RuntimeInfo | None:
@@ -231,17 +236,30 @@ def start_background(
     return info
 
 
-def _terminate(pid: int, timeout_s: float = 30) -> None:
+def _session_members(leader: int) -> list[int]:
+    """Live processes of the session ``leader`` started (the Ray head and its workers)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry.name)) == leader and _alive(int(entry.name)):
+                    members.append(int(entry.name))
+    return members
+
+
+def _terminate(pid: int, grace_s: float = 3) -> None:
+    """Stop the Ray head started as session leader ``pid``: a polite SIGTERM to its group,
+    then SIGKILL to whatever of its session is left (workers run in groups of their own)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + grace_s
     while _alive(pid) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.2)
-    if _alive(pid):
+    for member in _session_members(pid):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+            os.kill(member, signal.SIGKILL)
 
 
 def stop_background(home: Path) -> RuntimeInfo | None:

@@ -70,7 +70,7 @@ async def run_http(params: HttpParams, ctx: NodeContext) -> Any:
             params.method,
             params.url,
             headers=headers,
-            params=query,
+            params=query or None,  # an empty dict would erase a query in the url
             json=params.json_body,
             content=params.body,
             timeout=params.timeout_s,

@@ -7,9 +7,10 @@ import contextlib
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.errors import ErrorCategory, StepFailed
+from hub.expressions import format_value
 from hub.nodes._context import NodeContext
 from hub.nodes._registry import PoolConfig, node_type
 
@@ -26,6 +27,14 @@ class ShellParams(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0, le=86400)
     stdin: str | None = None
     fail_on_exit_code: bool = True
+
+    @field_validator("argv", mode="before")
+    @classmethod
+    def _scalars_as_text(cls, value: Any) -> Any:
+        # "{{ $calc.count }}" keeps its type (an int); a program argument is text either way.
+        if isinstance(value, list):
+            return [v if isinstance(v, str | list | dict) else format_value(v) for v in value]
+        return value
 
 
 def _decode(data: bytes) -> str:
