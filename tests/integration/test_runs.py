@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from typing import Any
@@ -21,7 +22,7 @@ def wf(
 
 
 def chain(*ids: str) -> list[dict[str, str]]:
-    return [{"from": a, "to": b} for a, b in zip(ids, ids[1:], strict=False)]
+    return [{"from": a, "to": b} for a, b in itertools.pairwise(ids)]
 
 
 def step(record: hub.ExecutionRecord, node_id: str) -> hub.StepRecord:

@@ -1,0 +1,28 @@
+"""Notebooks are executed on a real Jupyter kernel, joined to the session's runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+pytestmark = pytest.mark.ray
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_notebook_runs(name: str, runtime: Any) -> None:
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client.execute()  # raises CellExecutionError, with the cell's traceback, if any cell fails
+    outputs = "".join(
+        out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+    assert "joined a running runtime" in outputs
+    assert "execution_completed" in outputs
