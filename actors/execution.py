@@ -56,7 +56,7 @@ class RecorderJournal:
             await self.recorder.commit.remote(batch)
 
 
-@ray.remote(num_cpus=0, max_concurrency=1000)
+@ray.remote(num_cpus=0)
 class ExecutionActor:
     def __init__(
         self, recorder: Any, supervisor_name: str, namespace: str, flush_ms: float

@@ -13,7 +13,7 @@ from hub.records import Event, ExecutionRecord, LogEntry, StoreWrite, WorkflowRe
 from hub.store import Store
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=10_000)
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class RecorderActor:
     def __init__(self, database_url: str) -> None:
         self.store = Store(database_url)

@@ -43,7 +43,7 @@ def _actor_id(handle: Any) -> str:
     return str(handle._actor_id.hex())
 
 
-@ray.remote(num_cpus=0, max_concurrency=10_000)
+@ray.remote(num_cpus=0)
 class SupervisorActor:
     def __init__(
         self, database_url: str, settings: RuntimeSettings, namespace: str, recorder_name: str
@@ -51,7 +51,11 @@ class SupervisorActor:
         self.settings = settings
         self.namespace = namespace
         self.recorder = RecorderActor.options(  # type: ignore[attr-defined]
-            name=recorder_name, namespace=namespace, lifetime="detached", get_if_exists=True
+            name=recorder_name,
+            namespace=namespace,
+            lifetime="detached",
+            get_if_exists=True,
+            max_concurrency=10_000,
         ).remote(database_url)
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
         self.admission = AdmissionQueue(limit)
@@ -72,7 +76,7 @@ class SupervisorActor:
     def _new_execution_actor(self) -> Any:
         self.actor_count += 1
         return ExecutionActor.options(  # type: ignore[attr-defined]
-            name=f"execution:{self.actor_count}", namespace=self.namespace
+            name=f"execution:{self.actor_count}", namespace=self.namespace, max_concurrency=1000
         ).remote(self.recorder, "supervisor", self.namespace, self.settings.journal_flush_ms)
 
     # --- workflows --------------------------------------------------------------------------

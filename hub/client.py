@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ def load_document(source: str | Path) -> dict[str, Any]:
         raise HubError(f"cannot read workflow file {path}: {exc.strerror}") from None
     if path.suffix in (".yaml", ".yml"):
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
         except ImportError:
             raise HubError("reading YAML workflows needs PyYAML (pip install pyyaml)") from None
         data = yaml.safe_load(text)
@@ -158,9 +159,11 @@ class Client:
         result: list[ExecutionRecord] = _call(ref)
         return result
 
-    def logs(self, execution_id: str, *, level: str | None = None) -> list[LogEntry]:
+    def logs(self, execution_id: str, *, level: str | None = None) -> builtins.list[LogEntry]:
         full_id = self.get(execution_id).id
-        result: list[LogEntry] = _call(self._conn.recorder.logs.remote(full_id, level=level))
+        result: builtins.list[LogEntry] = _call(
+            self._conn.recorder.logs.remote(full_id, level=level)
+        )
         return result
 
     def watch(
@@ -169,7 +172,7 @@ class Client:
         """Every event of an execution, live, until its terminal event."""
         seq = after_seq
         while True:
-            events: list[Event] = _call(
+            events: builtins.list[Event] = _call(
                 self._conn.recorder.events.remote(execution_id, seq, poll_s)
             )
             for event in events:

@@ -61,7 +61,7 @@ class EventCache:
 
     def terminated(self, execution_id: str) -> bool:
         cached = self.events.get(execution_id)
-        return bool(cached) and cached[-1].type in TERMINAL_EVENTS
+        return cached is not None and bool(cached) and cached[-1].type in TERMINAL_EVENTS
 
     def signal(self, execution_id: str) -> asyncio.Event:
         return self.changed.setdefault(execution_id, asyncio.Event())

@@ -110,7 +110,11 @@ def _create_supervisor(database_url: str, settings: RuntimeSettings) -> tuple[An
 
     ray = _ray()
     supervisor = SupervisorActor.options(  # type: ignore[attr-defined]
-        name=SUPERVISOR_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True
+        name=SUPERVISOR_NAME,
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        max_concurrency=10_000,
     ).remote(database_url, settings, NAMESPACE, RECORDER_NAME)
     ray.get(supervisor.ping.remote(), timeout=120)
     recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)

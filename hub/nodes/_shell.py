@@ -77,9 +77,10 @@ async def run_shell(params: ShellParams, ctx: NodeContext) -> Any:
             category=ErrorCategory.TIMEOUT,
             retryable=True,
         ) from None
-    output = {"exit_code": proc.returncode, "stdout": _decode(stdout), "stderr": _decode(stderr)}
+    err_text = _decode(stderr)
+    output = {"exit_code": proc.returncode, "stdout": _decode(stdout), "stderr": err_text}
     if params.fail_on_exit_code and proc.returncode != 0:
-        last = output["stderr"].strip().splitlines()[-1:] or [""]
+        last = err_text.strip().splitlines()[-1:] or [""]
         raise StepFailed(
             f"{params.argv[0]} exited with code {proc.returncode}: {last[0]}".rstrip(": "),
             category=ErrorCategory.NODE_ERROR,
