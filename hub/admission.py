@@ -44,7 +44,10 @@ class AdmissionQueue:
 
     def withdraw(self, execution_id: str) -> bool:
         """Remove a queued execution (cancelled before it started)."""
-        return self.waiting.pop(execution_id, None) is not None
+        if execution_id not in self.waiting:
+            return False
+        del self.waiting[execution_id]
+        return True
 
     def position(self, execution_id: str) -> int | None:
         for i, queued in enumerate(self.waiting):

@@ -313,7 +313,10 @@ class _Compiler:
                     queue.append(c)
         if len(order) == len(nodes):
             return order
-        cycle = self.find_cycle({n for n, d in indegree.items() if d > 0}, children)
+        parents: dict[str, list[str]] = {n: [] for n in nodes}
+        for _, e in edges:
+            parents[e.target].append(e.source)
+        cycle = self.find_cycle({n for n, d in indegree.items() if d > 0}, parents)
         first_edge = next(
             (i for i, e in edges if e.source == cycle[0] and e.target == cycle[1 % len(cycle)]), 0
         )
@@ -325,16 +328,19 @@ class _Compiler:
         return None
 
     @staticmethod
-    def find_cycle(remaining: set[str], children: dict[str, list[str]]) -> list[str]:
-        # Walk forward inside the nodes Kahn's algorithm could not order until a node repeats.
+    def find_cycle(remaining: set[str], parents: dict[str, list[str]]) -> list[str]:
+        # Every node Kahn's algorithm could not order has a parent it could not order either, so
+        # walking up through such parents must revisit a node: that loop is a cycle.
         node = min(remaining)
         path: list[str] = []
         seen: dict[str, int] = {}
         while node not in seen:
             seen[node] = len(path)
             path.append(node)
-            node = next(c for c in children[node] if c in remaining)
-        return path[seen[node] :]
+            node = min(p for p in parents[node] if p in remaining)
+        cycle = list(reversed(path[seen[node] :]))
+        start = cycle.index(min(cycle))  # a stable message: the cycle from its smallest id
+        return cycle[start:] + cycle[:start]
 
     @staticmethod
     def ancestors(

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hub.compiler import Diagnostic
@@ -32,17 +33,29 @@ def _status(value: str) -> str:
 
 def _short(value: Any, limit: int = 100) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def escape_all(value: Any) -> Any:
+    """Escape rich markup in every string of a JSON value (user text is never markup)."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: escape_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_all(v) for v in value]
+    return value
 
 
 def print_diagnostics(source: str, diagnostics: list[Diagnostic], *, ok: bool) -> None:
     for d in diagnostics:
         colour = "red" if d.severity == "error" else "yellow"
         hint = f" (suggestion: {d.suggestion})" if d.suggestion else ""
-        out.print(
-            f"{source}:{d.path or '/'}: [{colour}]{d.severity}[/] [{d.code}] {d.message}{hint}"
-        )
-    out.print(f"[green]{source} is valid[/]" if ok else f"[red]{source} is invalid[/]")
+        where = escape(f"{source}:{d.path or '/'}:")
+        text = escape(f"[{d.code}] {d.message}{hint}")
+        out.print(f"{where} [{colour}]{d.severity}[/] {text}")
+    name = escape(source)
+    out.print(f"[green]{name} is valid[/]" if ok else f"[red]{name} is invalid[/]")
 
 
 class RunDisplay:
@@ -67,7 +80,7 @@ class RunDisplay:
         )
 
     def event(self, event: Event) -> None:
-        data, node = event.data, event.node_id
+        data, node = escape_all(event.data), escape(event.node_id or "")
         if event.type == "step_started":
             attempt = data.get("attempt", 1)
             suffix = f" (attempt {attempt})" if attempt > 1 else ""
@@ -105,7 +118,7 @@ class RunDisplay:
             self.console.print(
                 f"[red]error[/] ({record.error.category}"
                 f"{', node ' + record.error.node_id if record.error.node_id else ''}): "
-                f"{record.error.message}"
+                f"{escape(record.error.message)}"
             )
         if record.outputs:
             self.console.print("outputs:")
@@ -145,12 +158,12 @@ def print_execution(record: ExecutionRecord) -> None:
     )
     out.print(f"inputs: {_short(record.inputs, 200)}")
     if record.error:
-        out.print(f"[red]error[/] ({record.error.category}): {record.error.message}")
+        out.print(f"[red]error[/] ({record.error.category}): {escape(record.error.message)}")
     table = Table(box=None, pad_edge=False)
     for column in ("step", "type", "status", "attempts", "duration", "output / error"):
         table.add_column(column)
     for s in record.steps:
-        detail = f"[red]{s.error.message}[/]" if s.error else _short(s.output, 80)
+        detail = f"[red]{escape(s.error.message)}[/]" if s.error else _short(s.output, 80)
         duration = f"{s.duration_ms} ms" if s.duration_ms is not None else ""
         table.add_row(
             s.node_id, s.node_type, _status(s.status.value), str(s.attempts), duration, detail
@@ -161,5 +174,5 @@ def print_execution(record: ExecutionRecord) -> None:
 def print_log(entry: LogEntry) -> None:
     out.print(
         f"{entry.ts.strftime('%H:%M:%S.%f')[:-3]} {entry.level:5} "
-        f"{entry.node_id or '-'}: {entry.message}"
+        f"{entry.node_id or '-'}: {escape(entry.message)}"
     )

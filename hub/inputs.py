@@ -69,6 +69,31 @@ def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
     return filled
 
 
+def secret_values(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> list[str]:
+    """The texts of secret inputs, longest first, to scrub from anything stored or shown."""
+    found = {
+        str(inputs[k]) for k, s in specs.items() if s.secret and inputs.get(k) not in (None, "")
+    }
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(value: Any, secrets: list[str]) -> Any:
+    """A copy of ``value`` with every occurrence of a secret text replaced by ``***``."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    if not isinstance(value, bool) and isinstance(value, int | float) and str(value) in secrets:
+        return REDACTED
+    return value
+
+
 def redact_inputs(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> dict[str, Any]:
     """A copy safe to store or show: secret inputs replaced by ``***``."""
     return {k: REDACTED if k in specs and specs[k].secret else v for k, v in inputs.items()}

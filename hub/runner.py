@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections import ChainMap
+from collections import ChainMap, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from hub.engine import ExecutionState, Transition
 from hub.errors import ErrorCategory, ExpressionError, StepFailed
+from hub.inputs import scrub, secret_values
 from hub.nodes import NodeCall, NodeContext, NodeResult, ensure_json, to_step_failure
 from hub.nodes import validate_parameters as validate_node_parameters
 from hub.plan import ExecutionPlan, PlanNode
@@ -69,6 +70,9 @@ class ExecutionRunner:
         self.error: ErrorInfo | None = None
         self.final_status: ExecutionStatus | None = None
         self.idle = asyncio.Event()
+        self.ready: deque[str] = deque()
+        # Secret inputs are usable in expressions but scrubbed from everything journaled.
+        self.secrets = secret_values(dict(plan.inputs), record.inputs)
         self.base_scope: dict[str, Any] = {
             "input": record.inputs,
             "env": dict(env or {}),
@@ -106,9 +110,12 @@ class ExecutionRunner:
     # --- scheduling -------------------------------------------------------------------------
 
     def schedule(self, node_ids: list[str]) -> None:
-        if self.final_status is None:
-            for node_id in node_ids:
-                self.tasks[node_id] = asyncio.create_task(self.run_node(node_id), name=node_id)
+        """Start ready nodes, at most ``settings.max_parallel_steps`` at a time."""
+        self.ready.extend(node_ids)
+        limit = self.plan.settings.max_parallel_steps
+        while self.final_status is None and self.ready and len(self.tasks) < limit:
+            node_id = self.ready.popleft()
+            self.tasks[node_id] = asyncio.create_task(self.run_node(node_id), name=node_id)
         if not self.tasks:
             self.idle.set()
 
@@ -135,6 +142,15 @@ class ExecutionRunner:
                 self.apply(node, self.state.pass_through(node_id, utcnow()))
                 return
             await self.attempts(node)
+        except Exception as exc:  # a runtime fault (say, the store refused a write)
+            self.stop(
+                ExecutionStatus.FAILED,
+                ErrorInfo(
+                    message=f"runtime error in step {node_id}: {exc}",
+                    category="node_error",
+                    node_id=node_id,
+                ),
+            )
         except asyncio.CancelledError:
             if self.state.steps[node_id].status == StepStatus.RUNNING:
                 category = self.error.category if self.error else "cancelled"
@@ -145,15 +161,19 @@ class ExecutionRunner:
                 self.record_step(node, "step_cancelled")
         finally:
             self.tasks.pop(node_id, None)
-            if not self.tasks:
-                self.idle.set()
+            self.schedule([])
 
     async def attempts(self, node: PlanNode) -> None:
         while True:
             attempt = self.state.mark_running(node.id, utcnow())
             self.event("step_started", node.id, {"attempt": attempt, "type": node.node_type.name})
             try:
-                output, port = await self.attempt(node, attempt)
+                try:
+                    output, port = await self.attempt(node, attempt)
+                except StepFailed:
+                    raise
+                except Exception as exc:
+                    raise to_step_failure(exc) from None
             except StepFailed as failure:
                 retry = node.retry.should_retry(
                     attempt, retryable=failure.retryable, category=failure.category
@@ -213,10 +233,13 @@ class ExecutionRunner:
             attempt=attempt,
             upstream=self.state.upstream_outputs(node.id),
         )
+        limit = asyncio.timeout(node.timeout_s)
         try:
-            async with asyncio.timeout(node.timeout_s):
+            async with limit:
                 output = await node.node_type.run(typed, ctx)
-        except TimeoutError:
+        except TimeoutError as exc:
+            if not limit.expired():  # the node itself raised TimeoutError
+                raise to_step_failure(exc) from None
             raise StepFailed(
                 f"step timed out after {node.timeout_s:g}s",
                 category=ErrorCategory.TIMEOUT,
@@ -283,7 +306,7 @@ class ExecutionRunner:
 
     def step_record(self, node_id: str) -> StepRecord:
         step = self.state.steps[node_id]
-        return StepRecord(
+        record = StepRecord(
             node_id=node_id,
             node_type=self.plan.nodes[node_id].node_type.name,
             status=step.status,
@@ -294,6 +317,9 @@ class ExecutionRunner:
             output=step.output if step.has_output else None,
             error=step.error,
         )
+        if not self.secrets:
+            return record
+        return StepRecord.model_validate(scrub(record.model_dump(), self.secrets))
 
     def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
         step = self.step_record(node.id)
@@ -311,7 +337,10 @@ class ExecutionRunner:
         self.journal.emit(
             AppendEvent(
                 event=Event(
-                    execution_id=self.record.id, type=kind, node_id=node_id, data=data or {}
+                    execution_id=self.record.id,
+                    type=kind,
+                    node_id=node_id,
+                    data=scrub(data or {}, self.secrets),
                 )
             )
         )
@@ -333,8 +362,11 @@ class ExecutionRunner:
         status = self.final_status or ExecutionStatus.COMPLETED
         now = utcnow()
         record = self.record
-        record.status, record.error, record.ended_at = status, self.error, now
-        record.outputs = dict(self.state.outputs)
+        error = self.error
+        if error is not None and self.secrets:
+            error = ErrorInfo.model_validate(scrub(error.model_dump(), self.secrets))
+        record.status, record.error, record.ended_at = status, error, now
+        record.outputs = scrub(dict(self.state.outputs), self.secrets)
         record.steps = [
             self.step_record(n)
             for n, s in self.state.steps.items()
@@ -345,13 +377,13 @@ class ExecutionRunner:
                 execution_id=record.id,
                 status=status,
                 ended_at=now,
-                error=self.error,
+                error=error,
                 outputs=record.outputs,
             )
         )
         data: dict[str, Any] = {"status": status.value}
-        if self.error is not None:
-            data["error"] = self.error.model_dump()
+        if error is not None:
+            data["error"] = error.model_dump()
         self.event(f"execution_{status.value}", data=data)
         with contextlib.suppress(asyncio.CancelledError):
             await self.journal.flush()

@@ -140,6 +140,7 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
             )
         else:
             context = ray.init(
+                address="local",  # a new cluster, even when another runs on this machine
                 namespace=NAMESPACE,
                 log_to_driver=False,
                 logging_level="WARNING",

@@ -53,10 +53,10 @@ class SwitchParams(_Params):
     cases: list[str] = Field(min_length=1)
 
 
-def _switch_ports(raw: dict[str, Any]) -> frozenset[str]:
+def _switch_ports(raw: dict[str, Any]) -> frozenset[str] | None:
     cases = raw.get("cases")
-    if not isinstance(cases, list):
-        return frozenset({"default"})
+    if not isinstance(cases, list) or any(isinstance(c, str) and "{{" in c for c in cases):
+        return None  # decided at run time: any port name is accepted
     return frozenset({str(c) for c in cases} | {"default"})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Literal
 
 import httpx
@@ -12,16 +13,18 @@ from hub.errors import ErrorCategory, StepFailed
 from hub.nodes._context import NodeContext
 from hub.nodes._registry import PoolConfig, node_type
 
-_clients: dict[int, httpx.AsyncClient] = {}
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _client() -> httpx.AsyncClient:
     # One client (one connection pool) per event loop: a node actor has exactly one loop.
-    loop_id = id(asyncio.get_running_loop())
-    client = _clients.get(loop_id)
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
     if client is None:
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        client = _clients[loop_id] = httpx.AsyncClient(limits=limits)
+        client = _clients[loop] = httpx.AsyncClient(limits=limits)
     return client
 
 

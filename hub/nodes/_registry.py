@@ -58,7 +58,7 @@ class NodeType:
     inline: bool = False
     isolated: bool = False
     family: str | None = None
-    ports: Callable[[dict[str, Any]], frozenset[str]] | None = None
+    ports: Callable[[dict[str, Any]], frozenset[str] | None] | None = None
     port_of: Callable[[Any], str | None] | None = None
     pool: PoolConfig = PoolConfig()
     description: str = ""
@@ -115,7 +115,7 @@ def node_type(
     inline: bool = False,
     isolated: bool = False,
     family: str | None = None,
-    ports: Callable[[dict[str, Any]], frozenset[str]] | None = None,
+    ports: Callable[[dict[str, Any]], frozenset[str] | None] | None = None,
     port_of: Callable[[Any], str | None] | None = None,
     pool: PoolConfig | None = None,
     registry: NodeRegistry | None = None,

@@ -17,11 +17,17 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
 def test_notebook_runs(name: str, runtime: Any) -> None:
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     client.execute()  # raises CellExecutionError, with the cell's traceback, if any cell fails
     outputs = "".join(
-        out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+        out.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
         for out in cell.get("outputs", [])
     )
     assert "joined a running runtime" in outputs

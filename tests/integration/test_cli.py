@@ -22,8 +22,9 @@ HELLO = str(ROOT / "examples" / "hello.json")
 @pytest.fixture()
 def cli(runtime: Any, runtime_env: dict[str, str]) -> Any:
     def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([HUB, *args], env=runtime_env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [HUB, *args], env=runtime_env, capture_output=True, text=True, timeout=timeout
+        )
 
     return run
 
@@ -38,14 +39,32 @@ def test_run_json_prints_the_execution_record(cli: Any) -> None:
     result = cli("run", HELLO, "-i", "name=Ada", "-i", "age=12", "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
-    assert set(record) >= {"id", "workflow_id", "workflow_version", "status", "inputs", "outputs",
-                           "steps", "error", "started_at", "ended_at"}
+    assert set(record) >= {
+        "id",
+        "workflow_id",
+        "workflow_version",
+        "status",
+        "inputs",
+        "outputs",
+        "steps",
+        "error",
+        "started_at",
+        "ended_at",
+    }
     assert record["status"] == "completed"
     assert record["inputs"] == {"name": "Ada", "age": 12}  # -i values parse as JSON
     assert record["outputs"]["greeting"]["text"] == "Hello, Ada!"
     step = next(s for s in record["steps"] if s["node_id"] == "too_young")
-    assert set(step) >= {"node_id", "status", "attempts", "started_at", "ended_at",
-                         "duration_ms", "output", "error"}
+    assert set(step) >= {
+        "node_id",
+        "status",
+        "attempts",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "output",
+        "error",
+    }
     assert step["status"] == "completed" and step["error"] is None
     assert record["started_at"].endswith("Z")
 
@@ -59,8 +78,13 @@ def test_run_json_prints_the_execution_record(cli: Any) -> None:
 
 
 def test_run_exit_codes(cli: Any, tmp_path: Path) -> None:
-    failing = write(tmp_path, {"id": f"f-{uuid.uuid4().hex[:8]}", "nodes": [
-        {"id": "no", "type": "fail", "parameters": {"message": "nope"}}]})
+    failing = write(
+        tmp_path,
+        {
+            "id": f"f-{uuid.uuid4().hex[:8]}",
+            "nodes": [{"id": "no", "type": "fail", "parameters": {"message": "nope"}}],
+        },
+    )
     result = cli("run", failing, "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"]["message"] == "nope"
@@ -93,8 +117,13 @@ def test_progress_display_and_no_wait(cli: Any) -> None:
 
 
 def test_cancel_and_status(cli: Any, tmp_path: Path) -> None:
-    slow = write(tmp_path, {"id": f"slow-{uuid.uuid4().hex[:8]}", "nodes": [
-        {"id": "wait", "type": "delay", "parameters": {"seconds": 30}}]})
+    slow = write(
+        tmp_path,
+        {
+            "id": f"slow-{uuid.uuid4().hex[:8]}",
+            "nodes": [{"id": "wait", "type": "delay", "parameters": {"seconds": 30}}],
+        },
+    )
     execution_id = cli("run", slow, "--no-wait").stdout.strip()
     status = json.loads(cli("status", "--json").stdout)
     assert status["up"] is True and status["running"] >= 1
@@ -110,11 +139,17 @@ def test_cancel_and_status(cli: Any, tmp_path: Path) -> None:
 def test_validate_contract(cli: Any, tmp_path: Path) -> None:
     ok = cli("validate", HELLO, "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout) == {"ok": True, "diagnostics": []}
-    bad = write(tmp_path, {"id": "bad", "nodes": [{"id": "a", "type": "set"}],
-                           "edges": [{"from": "a", "to": "b"}]})
+    bad = write(
+        tmp_path,
+        {"id": "bad", "nodes": [{"id": "a", "type": "set"}], "edges": [{"from": "a", "to": "b"}]},
+    )
     result = cli("validate", bad, "--json")
     assert result.returncode == 1
     [diag] = json.loads(result.stdout)["diagnostics"]
-    assert diag == {"severity": "error", "code": "unknown_edge_endpoint",
-                    "message": "edge 'to' names unknown node 'b'", "path": "/edges/0/to",
-                    "suggestion": None}
+    assert diag == {
+        "severity": "error",
+        "code": "unknown_edge_endpoint",
+        "message": "edge 'to' names unknown node 'b'",
+        "path": "/edges/0/to",
+        "suggestion": None,
+    }
