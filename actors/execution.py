@@ -9,6 +9,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
+from actors._process import tune_process
 from hub.admission import LoadBalancer
 from hub.compiler import compile_workflow
 from hub.errors import ErrorCategory, StepFailed
@@ -61,6 +62,7 @@ class ExecutionActor:
     def __init__(
         self, recorder: Any, supervisor_name: str, namespace: str, flush_ms: float
     ) -> None:
+        tune_process()
         self.recorder = recorder
         self.supervisor_name = supervisor_name
         self.namespace = namespace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ray
 
+from actors._process import tune_process
 from hub.errors import StepFailed
 from hub.nodes import NodeCall, NodeResult, default_registry, invoke
 from hub.records import ErrorInfo
@@ -15,6 +16,7 @@ class NodeActor:
     category and retryability cross the process boundary intact."""
 
     def __init__(self, node_type: str) -> None:
+        tune_process()
         self.registry = default_registry()
         self.node_type = self.registry.get(node_type)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import ray
 
+from actors._process import tune_process
 from hub.recording import EventCache, GroupCommitter
 from hub.records import Event, ExecutionRecord, LogEntry, StoreWrite, WorkflowRecord
 from hub.store import Store
@@ -16,6 +17,7 @@ from hub.store import Store
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class RecorderActor:
     def __init__(self, database_url: str) -> None:
+        tune_process()
         self.store = Store(database_url)
         self.cache = EventCache()
         self.committer = GroupCommitter(self.store.apply, self.store.max_event_seq, self.cache)

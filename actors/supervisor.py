@@ -9,6 +9,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
+from actors._process import tune_process
 from actors.execution import ExecutionActor
 from actors.node_pool import NodeActor
 from actors.recorder import RecorderActor
@@ -48,6 +49,7 @@ class SupervisorActor:
     def __init__(
         self, database_url: str, settings: RuntimeSettings, namespace: str, recorder_name: str
     ) -> None:
+        tune_process()
         self.settings = settings
         self.namespace = namespace
         self.recorder = RecorderActor.options(  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ class RuntimeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_concurrent_executions: int = Field(default=32, ge=1, le=10_000)
-    warm_execution_actors: int = Field(default=2, ge=0, le=256)
+    warm_execution_actors: int = Field(default=4, ge=0, le=256)
     max_execution_actors: int = Field(default=8, ge=1, le=1024)
     enable_code_nodes: bool = False
     enable_shell_nodes: bool = False

@@ -377,3 +377,22 @@ def test_many_concurrent_runs_all_recorded(runtime: hub.Client) -> None:
     assert [f.outputs["b"]["echo"] for f in finals] == list(range(40))
     stored = runtime.list(workflow_id=doc["id"], limit=100)
     assert len(stored) == 40 and all(s.status == "completed" for s in stored)
+
+
+def test_a_crashing_code_process_is_replaced(runtime: hub.Client) -> None:
+    crash = "import os\ndef main(input):\n    os._exit(3)"
+    record = runtime.run(wf([{"id": "die", "type": "code", "parameters": {"source": crash}}]))
+    assert record.status == "failed"
+    assert record.error is not None and "died" in record.error.message
+    ok = runtime.run(
+        wf(
+            [
+                {
+                    "id": "c",
+                    "type": "code",
+                    "parameters": {"source": "def main(input):\n    return {'alive': True}"},
+                }
+            ]
+        )
+    )
+    assert ok.status == "completed" and ok.outputs["c"] == {"alive": True}
