@@ -12,7 +12,9 @@ fi
 stamp=.venv/.runtime-hub-setup
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import hub" 2>/dev/null; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  # pip warns about package-index mirrors this machine kind configures but does not have.
+  quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is neither a file nor a directory" >&2); }
+  quiet_pip install --quiet --upgrade pip
+  quiet_pip install --quiet -e '.[dev]'
   echo "$want" > "$stamp"
 fi
