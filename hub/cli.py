@@ -314,6 +314,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (HubError, TimeoutError, OSError) as exc:
         _report(exc, args.debug)
         return EXIT_FAILED
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if args.debug:
+            traceback.print_exception(exc)
+        print(
+            f"hub: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def _report(exc: BaseException, debug: bool) -> None:

@@ -1,0 +1,1 @@
+"""The Ray Serve application (HTTP API). Not built yet: see issue #5."""
