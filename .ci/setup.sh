@@ -5,16 +5,41 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+
+# Extras to install: the run command needs only the core; the test command adds desktop and OCR.
+extras=${HUB_EXTRAS:-dev}
+
+# Debian packages the desktop family and its tests need: a virtual X display, tools to drive and
+# inspect it, the tesseract OCR engine, and a font the test window renders with.
+case ",$extras," in
+  *,desktop,* | *,ocr,*)
+    need=()
+    command -v Xvfb >/dev/null || need+=(xvfb)
+    command -v xdpyinfo >/dev/null || need+=(x11-utils)
+    command -v xdotool >/dev/null || need+=(xdotool)
+    command -v tesseract >/dev/null || need+=(tesseract-ocr)
+    [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+    if [ ${#need[@]} -gt 0 ]; then
+      if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+      else
+        echo "missing Debian packages (install them as root): ${need[*]}" >&2
+      fi
+    fi
+    ;;
+esac
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
 stamp=.venv/.runtime-hub-setup
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import hub" 2>/dev/null; then
   # pip warns about package-index mirrors this machine kind configures but does not have.
   quiet_pip() { .venv/bin/python -m pip "$@" 2> >(grep -v "is neither a file nor a directory" >&2); }
   quiet_pip install --quiet --upgrade pip
-  quiet_pip install --quiet -e '.[dev]'
+  quiet_pip install --quiet -e ".[$extras]"
   echo "$want" > "$stamp"
 fi

@@ -9,52 +9,15 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
+from actors._journal import RecorderJournal
 from actors._process import tune_process
 from hub.admission import LoadBalancer
 from hub.compiler import compile_workflow
 from hub.errors import ErrorCategory, StepFailed
-from hub.nodes import NodeCall, NodeResult
+from hub.nodes import NodeCall, NodeResult, unwrap
 from hub.plan import ExecutionPlan, PlanNode
-from hub.records import ErrorInfo, ExecutionRecord, StoreWrite
+from hub.records import ExecutionRecord
 from hub.runner import ExecutionRunner
-
-
-class RecorderJournal:
-    """Ships writes to the Recorder in order: batched on a short timer, or at once and awaited
-    on ``flush`` (which returns when they are durable)."""
-
-    def __init__(self, recorder: Any, delay_s: float) -> None:
-        self.recorder = recorder
-        self.delay_s = delay_s
-        self.buffer: list[StoreWrite] = []
-        self.lock = asyncio.Lock()
-        self.timer: asyncio.TimerHandle | None = None
-        self.shipping: set[asyncio.Task[None]] = set()
-
-    def emit(self, write: StoreWrite) -> None:
-        self.buffer.append(write)
-        if self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(self.delay_s, self._schedule_ship)
-
-    def _schedule_ship(self) -> None:
-        self.timer = None
-        task = asyncio.get_running_loop().create_task(self._ship())
-        self.shipping.add(task)
-        task.add_done_callback(self.shipping.discard)
-
-    async def _ship(self) -> None:
-        async with self.lock:  # one call in flight at a time keeps the writes in order
-            if self.buffer:
-                batch, self.buffer = self.buffer, []
-                await self.recorder.record.remote(batch)
-
-    async def flush(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        async with self.lock:
-            batch, self.buffer = self.buffer, []
-            await self.recorder.commit.remote(batch)
 
 
 @ray.remote(num_cpus=0)
@@ -71,6 +34,7 @@ class ExecutionActor:
         self.balancers: dict[str, LoadBalancer[Any]] = {}
         self.runner: ExecutionRunner | None = None
         self._supervisor: Any = None
+        self._desktop: Any = None
 
     def supervisor(self) -> Any:
         if self._supervisor is None:
@@ -127,6 +91,8 @@ class ExecutionActor:
         return balancer
 
     async def dispatch(self, node: PlanNode, call: NodeCall, timeout_s: float | None) -> NodeResult:
+        if node.node_type.placement == "desktop":
+            return await self.dispatch_desktop(call, timeout_s)
         type_name = node.node_type.name
         balancer = await self.balancer(type_name)
         member = balancer.pick()
@@ -159,12 +125,24 @@ class ExecutionActor:
             ) from None
         finally:
             balancer.release(member)
-        if isinstance(result, ErrorInfo):
+        return unwrap(result)
+
+    async def dispatch_desktop(self, call: NodeCall, timeout_s: float | None) -> NodeResult:
+        """Desktop nodes go to the one DesktopActor, wherever the display is."""
+        if self._desktop is None:
+            self._desktop = await self.supervisor().desktop.remote()
+        ref = self._desktop.run.remote(call)
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await ref
+        except TimeoutError:
+            ray.cancel(ref)
             raise StepFailed(
-                result.message, category=ErrorCategory(result.category), retryable=result.retryable
-            )
-        assert isinstance(result, NodeResult)
-        return result
+                f"step timed out after {timeout_s:g}s",
+                category=ErrorCategory.TIMEOUT,
+                retryable=True,
+            ) from None
+        return unwrap(result)
 
     async def stop_call(self, node: PlanNode, member: Any, ref: Any) -> None:
         """Stop an abandoned call: an isolated node's process is replaced (the only way to stop

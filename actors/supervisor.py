@@ -10,12 +10,13 @@ import ray
 from ray.exceptions import RayActorError
 
 from actors._process import tune_process
+from actors.desktop import DesktopActor
 from actors.execution import ExecutionActor
 from actors.node_pool import NodeActor
 from actors.recorder import RecorderActor
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
-from hub.errors import IllegalTransition, NodeFamilyDisabled, NotFound
+from hub.errors import HubError, IllegalTransition, NodeFamilyDisabled, NotFound
 from hub.local import new_execution
 from hub.nodes import default_registry
 from hub.plan import ExecutionPlan
@@ -30,7 +31,7 @@ from hub.records import (
     WorkflowRecord,
     utcnow,
 )
-from hub.settings import RuntimeSettings
+from hub.settings import RuntimeSettings, how_to_enable
 
 
 @dataclass
@@ -73,6 +74,7 @@ class SupervisorActor:
         self.tasks: set[asyncio.Task[None]] = set()
         self.workflows: dict[tuple[str, str | None], tuple[WorkflowRecord, ExecutionPlan]] = {}
         self.pools: dict[str, list[Any]] = {}
+        self._desktop: Any = None
         self.pool_counter: dict[str, int] = {}
 
     def _new_execution_actor(self) -> Any:
@@ -152,8 +154,7 @@ class SupervisorActor:
             if family and family not in enabled and not node.spec.disabled:
                 raise NodeFamilyDisabled(
                     f"node {node.id!r} is a {family} node and {family} nodes are disabled; "
-                    f"enable them with HUB_ENABLE_{family.upper()}_NODES=1 "
-                    f"(or enable_{family}_nodes in the settings) before starting the runtime"
+                    f"{how_to_enable(family)} before starting the runtime"
                 )
 
     def _start(self, execution_id: str) -> None:
@@ -294,10 +295,46 @@ class SupervisorActor:
             max_concurrency=config.concurrency,
         ).remote(node_type)
 
+    # --- desktop ----------------------------------------------------------------------------
+
+    async def desktop(self) -> Any:
+        """The DesktopActor, created on the node that advertises the ``desktop`` resource."""
+        if self._desktop is None:
+            if ray.cluster_resources().get("desktop", 0) < 1:  # type: ignore[no-untyped-call]
+                raise HubError(
+                    "no node of this runtime advertises the 'desktop' resource: start the "
+                    "runtime on the machine with the display with `hub up --desktop` (or "
+                    "`ray start ... --resources '{\"desktop\": 1}'` there)"
+                )
+            self._desktop = DesktopActor.options(  # type: ignore[attr-defined]
+                name="desktop",
+                namespace=self.namespace,
+                resources={"desktop": 1},
+                max_concurrency=100,
+            ).remote(
+                self.recorder,
+                self.settings.enable_desktop,
+                self.settings.desktop_dry_run,
+                self.settings.desktop_max_clicks_per_s,
+            )
+        return self._desktop
+
     # --- introspection ----------------------------------------------------------------------
 
     async def status(self) -> dict[str, Any]:
+        desktop = await self._desktop.where.remote() if self._desktop is not None else None
+        nodes = [
+            {
+                "node_id": n["NodeID"],
+                "alive": n["Alive"],
+                "address": n["NodeManagerAddress"],
+                "resources": n["Resources"],
+            }
+            for n in ray.nodes()  # type: ignore[no-untyped-call]
+        ]
         return {
+            "nodes": nodes,
+            "desktop": desktop,
             "running": len(self.admission.running),
             "queued": len(self.admission.waiting),
             "max_concurrent_executions": self.admission.limit,
@@ -314,6 +351,8 @@ class SupervisorActor:
                 await handle.cancel.remote(execution_id, "runtime stopped")
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
+        if self._desktop is not None:
+            await self._desktop.shutdown.remote()
         await self.recorder.flush.remote()
 
     async def ping(self) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.cli_clicker import add_clicker_commands
 from hub.errors import HubError, InputsInvalid, NotFound, WorkflowInvalid
 from hub.settings import hub_home
 from hub.views import UsageError, execution_json, parse_inputs
@@ -113,7 +114,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from hub.runtime import start_background
 
     started = time.monotonic()
-    info = start_background(hub_home(), port=args.port, dashboard_port=args.dashboard_port)
+    info = start_background(
+        hub_home(), port=args.port, dashboard_port=args.dashboard_port, desktop=args.desktop
+    )
     if args.json:
         _print_json(info.model_dump(mode="json"))
         return EXIT_OK
@@ -263,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start a background runtime")
     p.add_argument("--port", type=int, default=6380, help="Ray GCS port (default 6380)")
     p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument(
+        "--desktop",
+        action="store_true",
+        help="this machine's display may be driven (advertises the desktop resource)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_up)
 
@@ -296,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cancel", help="cancel a queued or running execution")
     p.add_argument("id")
     p.set_defaults(func=cmd_cancel)
+
+    add_clicker_commands(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.compiler import CompileResult, compile_workflow
+from hub.desktop.clicker import ClickerConfig
 from hub.errors import HubError, RuntimeUnavailable
 from hub.inputs import validate_inputs
 from hub.recording import TERMINAL_EVENTS
@@ -182,6 +183,29 @@ class Client:
                     return
             if not events and self.get(execution_id).status.terminal:
                 return
+
+    # --- desktop: auto-clicker sessions -------------------------------------------------------
+
+    def _desktop(self) -> Any:
+        return _call(self._conn.supervisor.desktop.remote())
+
+    def clicker_start(self, config: ClickerConfig | dict[str, Any]) -> ExecutionRecord:
+        """Start an auto-clicker session on the desktop node; returns its execution record."""
+        typed = ClickerConfig.model_validate(config)
+        record: ExecutionRecord = _call(self._desktop().start_session.remote(typed))
+        return record
+
+    def clicker_stop(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = _call(self._desktop().stop_session.remote(session_id))
+        return result
+
+    def clicker_sessions(self) -> builtins.list[dict[str, Any]]:
+        result: builtins.list[dict[str, Any]] = _call(self._desktop().list_sessions.remote())
+        return result
+
+    def clicker_session(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = _call(self._desktop().get_session.remote(session_id))
+        return result
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = _call(self._conn.supervisor.status.remote())

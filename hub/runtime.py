@@ -147,6 +147,8 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
                 include_dashboard=True,
                 dashboard_host="127.0.0.1",
                 dashboard_port=_embedded_dashboard_port(),
+                # an embedded runtime on a machine with a display may drive it
+                resources={"desktop": 1} if os.environ.get("DISPLAY") else None,
             )
             url = context.dashboard_url
             dashboard = (url if url.startswith("http") else f"http://{url}") if url else None
@@ -164,7 +166,12 @@ def _embedded_dashboard_port() -> int:
 
 
 def start_background(
-    home: Path, *, port: int = 6380, dashboard_port: int = 8265, timeout_s: float = 120
+    home: Path,
+    *,
+    port: int = 6380,
+    dashboard_port: int = 8265,
+    desktop: bool = False,
+    timeout_s: float = 120,
 ) -> RuntimeInfo:
     """``hub up``: a Ray head on ``port`` (never Redis's 6379 by default), the supervisor and the
     Recorder, left running after this process exits."""
@@ -193,6 +200,8 @@ def start_background(
         f"--dashboard-agent-listen-port={free_port()}",
         "--disable-usage-stats",
     ]
+    if desktop:  # this machine owns a display: the DesktopActor may live here
+        cmd.append('--resources={"desktop": 1}')
     with open(logs / "ray-head.log", "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -216,7 +225,7 @@ def start_background(
             break
         except Exception as exc:
             if time.monotonic() > deadline:
-                _terminate(proc.pid)
+                terminate_session(proc.pid)
                 raise RuntimeUnavailable(
                     f"the Ray head did not come up in {timeout_s:g}s: {exc}"
                 ) from exc
@@ -226,7 +235,7 @@ def start_background(
         _create_supervisor(database_url, settings_from_env())
     except Exception as exc:
         ray.shutdown()
-        _terminate(proc.pid)
+        terminate_session(proc.pid)
         raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
     ray.shutdown()
     info = RuntimeInfo(
@@ -252,7 +261,7 @@ def _session_members(leader: int) -> list[int]:
     return members
 
 
-def _terminate(pid: int, grace_s: float = 3) -> None:
+def terminate_session(pid: int, grace_s: float = 3) -> None:
     """Stop the Ray head started as session leader ``pid``: a polite SIGTERM to its group,
     then SIGKILL to whatever of its session is left (workers run in groups of their own)."""
     with contextlib.suppress(ProcessLookupError):
@@ -285,6 +294,6 @@ def stop_background(home: Path) -> RuntimeInfo | None:
         ray.get(supervisor.shutdown.remote(), timeout=30)
     with contextlib.suppress(Exception):
         ray.shutdown()
-    _terminate(info.pid)
+    terminate_session(info.pid)
     runtime_file(home).unlink(missing_ok=True)
     return info

@@ -14,7 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import HubError
 
-DANGEROUS_FAMILIES = ("code", "shell")
+# Node families that stay off until enabled: family -> the setting that enables it.
+FAMILY_SETTINGS = {
+    "code": "enable_code_nodes",
+    "shell": "enable_shell_nodes",
+    "desktop": "enable_desktop",
+}
+DANGEROUS_FAMILIES = tuple(FAMILY_SETTINGS)
+
+
+def how_to_enable(family: str) -> str:
+    setting = FAMILY_SETTINGS.get(family, f"enable_{family}_nodes")
+    return f"set HUB_{setting.upper()}=1 (or {setting} in the settings)"
 
 
 class RuntimeSettings(BaseModel):
@@ -25,11 +36,14 @@ class RuntimeSettings(BaseModel):
     max_execution_actors: int = Field(default=8, ge=1, le=1024)
     enable_code_nodes: bool = False
     enable_shell_nodes: bool = False
+    enable_desktop: bool = False
+    desktop_dry_run: bool = False
+    desktop_max_clicks_per_s: float = Field(default=10.0, gt=0, le=1000)
     env_allowlist: list[str] = Field(default_factory=list)
     journal_flush_ms: float = Field(default=10.0, ge=0, le=10_000)
 
     def enabled_families(self) -> frozenset[str]:
-        return frozenset(f for f in DANGEROUS_FAMILIES if getattr(self, f"enable_{f}_nodes"))
+        return frozenset(f for f, setting in FAMILY_SETTINGS.items() if getattr(self, setting))
 
     def allowed_env(self) -> dict[str, str]:
         return {k: os.environ[k] for k in self.env_allowlist if k in os.environ}

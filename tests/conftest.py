@@ -46,8 +46,25 @@ def hub_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def runtime_env(hub_home: Path) -> dict[str, str]:
+def x_display() -> Iterator[str | None]:
+    """A virtual X display (Xvfb) for the session, or None where Xvfb is not installed (the
+    desktop tests then skip, saying so; the test command installs it)."""
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        yield None
+        return
+    from tests.e2e.xvfb import running_xvfb
+
+    with running_xvfb() as display:
+        yield display
+
+
+@pytest.fixture(scope="session")
+def runtime_env(hub_home: Path, x_display: str | None) -> dict[str, str]:
     env = dict(os.environ)
+    if x_display is not None:  # the runtime's DesktopActor drives this display
+        env.update(DISPLAY=x_display, HUB_ENABLE_DESKTOP="1")
     env.update(
         HUB_HOME=str(hub_home),
         HUB_ENABLE_CODE_NODES="1",
@@ -64,8 +81,10 @@ def runtime_env(hub_home: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def runtime(runtime_env: dict[str, str], hub_home: Path) -> Iterator[Any]:
     """A client connected to the session's runtime."""
+    desktop = ["--desktop"] if "DISPLAY" in runtime_env else []
+    ports = ["--port", str(free_port()), "--dashboard-port", str(free_port())]
     up = subprocess.run(
-        [HUB, "up", "--port", str(free_port()), "--dashboard-port", str(free_port()), "--json"],
+        [HUB, "up", *ports, "--json", *desktop],
         env=runtime_env,
         capture_output=True,
         text=True,

@@ -5,7 +5,9 @@ from hub.nodes._invoke import (
     check_family,
     ensure_json,
     invoke,
+    invoke_reporting,
     to_step_failure,
+    unwrap,
     validate_parameters,
 )
 from hub.nodes._registry import (
@@ -36,8 +38,10 @@ __all__ = [
     "default_registry",
     "ensure_json",
     "invoke",
+    "invoke_reporting",
     "load_plugins",
     "node_type",
     "to_step_failure",
+    "unwrap",
     "validate_parameters",
 ]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from hub.errors import ErrorCategory, NodeFamilyDisabled, StepFailed
 from hub.nodes._context import NodeCall, NodeContext, NodeResult
 from hub.nodes._registry import NodeRegistry, NodeType
+from hub.records import ErrorInfo
 
 
 def validate_parameters(node: NodeType, parameters: dict[str, Any]) -> BaseModel:
@@ -29,9 +30,10 @@ def validate_parameters(node: NodeType, parameters: dict[str, Any]) -> BaseModel
 
 def check_family(node: NodeType, enabled_families: list[str] | set[str]) -> None:
     if node.family and node.family not in enabled_families:
+        from hub.settings import how_to_enable
+
         raise NodeFamilyDisabled(
-            f"{node.family} nodes are disabled; enable them in the settings "
-            f"(enable_{node.family}_nodes) or with HUB_ENABLE_{node.family.upper()}_NODES=1"
+            f"{node.family} nodes are disabled; to enable them, {how_to_enable(node.family)}"
         )
 
 
@@ -62,6 +64,30 @@ def ensure_json(value: Any, node_id: str) -> Any:
             category=ErrorCategory.NODE_ERROR,
         ) from None
     return value
+
+
+async def invoke_reporting(registry: NodeRegistry, call: NodeCall) -> NodeResult | ErrorInfo:
+    """``invoke`` for a node actor: failures come back as ErrorInfo, so the category and
+    retryability cross the process boundary intact."""
+    try:
+        return await invoke(registry, call)
+    except StepFailed as failure:
+        return ErrorInfo(
+            message=failure.message,
+            category=failure.category.value,
+            retryable=failure.retryable,
+            attempts=call.attempt,
+            node_id=call.node_id,
+        )
+
+
+def unwrap(result: NodeResult | ErrorInfo) -> NodeResult:
+    """The caller's side of ``invoke_reporting``: an ErrorInfo becomes StepFailed again."""
+    if isinstance(result, ErrorInfo):
+        raise StepFailed(
+            result.message, category=ErrorCategory(result.category), retryable=result.retryable
+        )
+    return result
 
 
 async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:

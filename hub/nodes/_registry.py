@@ -61,6 +61,7 @@ class NodeType:
     ports: Callable[[dict[str, Any]], frozenset[str] | None] | None = None
     port_of: Callable[[Any], str | None] | None = None
     pool: PoolConfig = PoolConfig()
+    placement: str = "pool"  # "pool": node-pool actors; "desktop": the DesktopActor
     description: str = ""
 
     def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
@@ -118,6 +119,7 @@ def node_type(
     ports: Callable[[dict[str, Any]], frozenset[str] | None] | None = None,
     port_of: Callable[[Any], str | None] | None = None,
     pool: PoolConfig | None = None,
+    placement: str = "pool",
     registry: NodeRegistry | None = None,
 ) -> Callable[[NodeFn], NodeFn]:
     """Register ``async def run(params, ctx)`` as the node type ``name``."""
@@ -134,6 +136,7 @@ def node_type(
                 ports=ports,
                 port_of=port_of,
                 pool=pool or PoolConfig(),
+                placement="desktop" if placement == "desktop" else "pool",
                 description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
             )
         )

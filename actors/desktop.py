@@ -1,0 +1,209 @@
+"""The DesktopActor: the one owner of a display's screen, mouse and keyboard.
+
+Scheduled on the node that advertises the ``desktop`` resource (``hub up --desktop``). Blocking
+work (mss captures, pynput input, OCR) runs in worker threads; decisions live in
+``hub.desktop.clicker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from typing import Any
+
+import ray
+
+from actors._journal import RecorderJournal
+from actors._process import tune_process
+from hub.desktop.clicker import ClickerConfig, ClickerSession, Reading
+from hub.desktop.devices import Devices, install
+from hub.errors import HubError
+from hub.nodes import NodeCall, NodeResult, default_registry, invoke_reporting
+from hub.records import (
+    AppendEvent,
+    CreateExecution,
+    ErrorInfo,
+    Event,
+    ExecutionRecord,
+    ExecutionStatus,
+    UpdateExecution,
+    utcnow,
+)
+
+CLICKER_WORKFLOW = "clicker"
+
+
+class SessionConflict(HubError):
+    code = "session_conflict"
+
+
+@ray.remote(num_cpus=0)
+class DesktopActor:
+    def __init__(
+        self, recorder: Any, enabled: bool, dry_run: bool, max_clicks_per_s: float
+    ) -> None:
+        tune_process()
+        self.recorder = recorder
+        self.devices = Devices(
+            enabled=enabled,
+            dry_run=dry_run,
+            max_clicks_per_s=max_clicks_per_s,
+            gpu=bool(ray.get_gpu_ids()),
+        )
+        install(self.devices)
+        self.registry = default_registry()
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def run(self, call: NodeCall) -> NodeResult | ErrorInfo:
+        """Run a desktop node (same contract as a node-pool actor)."""
+        return await invoke_reporting(self.registry, call)
+
+    async def where(self) -> dict[str, Any]:
+        """Which Ray node this desktop lives on (for status and placement checks)."""
+        return {
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "display": os.environ.get("DISPLAY"),
+        }
+
+    # --- clicker sessions --------------------------------------------------------------------
+
+    async def start_session(self, config: ClickerConfig) -> ExecutionRecord:
+        self.devices.check_enabled()
+        running = [sid for sid, task in self.tasks.items() if not task.done()]
+        if running:
+            raise SessionConflict(
+                f"clicker session {running[0]} already controls the mouse; stop it first "
+                "(one controller at a time)"
+            )
+        self.devices.screen().check_region(_region(config))
+        await asyncio.to_thread(self.devices.ocr, config.backend)  # load the model first
+        record = ExecutionRecord(
+            id=uuid.uuid4().hex,
+            workflow_id=CLICKER_WORKFLOW,
+            workflow_version="1",
+            status=ExecutionStatus.RUNNING,
+            trigger="clicker",
+            inputs=config.model_dump(),
+            started_at=utcnow(),
+        )
+        await self.recorder.commit.remote([CreateExecution(record=record)])
+        session = ClickerSession(config, time.monotonic)
+        self.sessions[record.id] = {"record": record, "session": session}
+        self.tasks[record.id] = asyncio.get_running_loop().create_task(self._run(record, session))
+        return record
+
+    async def stop_session(
+        self, session_id: str, reason: str = "stopped by user"
+    ) -> dict[str, Any]:
+        entry = self.sessions.get(session_id)
+        if entry is None:
+            raise HubError(f"no clicker session {session_id} on this desktop")
+        entry["session"].stop(reason)
+        task = self.tasks.get(session_id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=30)
+        return self._describe(session_id)
+
+    async def list_sessions(self) -> list[dict[str, Any]]:
+        return [self._describe(sid) for sid in self.sessions]
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        if session_id not in self.sessions:
+            raise HubError(f"no clicker session {session_id} on this desktop")
+        return self._describe(session_id)
+
+    def _describe(self, session_id: str) -> dict[str, Any]:
+        entry = self.sessions[session_id]
+        task = self.tasks.get(session_id)
+        session: ClickerSession = entry["session"]
+        return {
+            "id": session_id,
+            "running": bool(task and not task.done()),
+            "stop_reason": session.stop_requested or session.stop_reason(),
+            "config": session.config.model_dump(),
+            "metrics": session.metrics.summary(),
+        }
+
+    async def _run(self, record: ExecutionRecord, session: ClickerSession) -> None:
+        from hub.desktop.pointer import KillSwitchTripped
+
+        journal = RecorderJournal(self.recorder, 0.05)
+
+        def emit(kind: str, **data: Any) -> None:
+            journal.emit(AppendEvent(event=Event(execution_id=record.id, type=kind, data=data)))
+
+        config = session.config
+        emit("session_started", config=config.model_dump())
+        screen, engine = self.devices.screen(), self.devices.ocr(config.backend)
+        pointer = self.devices.pointer(config.dry_run)
+        region = _region(config)
+        status, error = ExecutionStatus.COMPLETED, None
+        while (reason := session.stop_reason()) is None:
+            started = time.monotonic()
+            failed = False
+            try:
+                position = await asyncio.to_thread(pointer.position)
+                if session.in_corner(position, screen.size, 5):
+                    raise KillSwitchTripped("kill switch: the pointer is in a screen corner")
+                frame = await asyncio.to_thread(screen.capture, region)
+                changed = session.needs_ocr(frame.digest)
+                emit("screen_captured", digest=frame.digest, changed=changed)
+                if changed:
+                    result = await asyncio.to_thread(engine.read, frame.pixels)
+                    items = [item.model_dump() for item in result.items]
+                    session.read(frame.digest, Reading(result.text, items), result.elapsed_ms)
+                    emit(
+                        "ocr_completed",
+                        text=result.text,
+                        ms=round(result.elapsed_ms, 2),
+                        backend=result.backend,
+                    )
+                assert session.last_reading is not None
+                decision = session.decide(session.last_reading)
+                if decision.click and decision.point is not None:
+                    emit("number_detected", numbers=decision.numbers, reason=decision.reason)
+                    x, y = decision.point
+                    action = await asyncio.to_thread(pointer.click, x, y, button=config.button)
+                    session.clicked()
+                    emit("click_executed", x=x, y=y, dry_run=bool(action.dry_run))
+            except KillSwitchTripped as exc:
+                session.stop("kill switch")
+                status = ExecutionStatus.CANCELLED
+                error = ErrorInfo(message=str(exc), category="cancelled")
+                emit("error_occurred", message=str(exc), fatal=True)
+                failed = True
+            except HubError as exc:
+                emit("error_occurred", message=str(exc), fatal=False)
+                failed = True
+            elapsed = time.monotonic() - started
+            session.cycle_done(elapsed * 1000, error=failed)
+            if session.stop_reason() is None:
+                await asyncio.sleep(session.next_delay_s(elapsed))
+        metrics = session.metrics.summary()
+        emit("session_stopped", reason=reason, metrics=metrics)
+        journal.emit(
+            UpdateExecution(
+                execution_id=record.id,
+                status=status,
+                ended_at=utcnow(),
+                error=error,
+                outputs={"metrics": metrics, "reason": reason},
+            )
+        )
+        await journal.flush()
+
+    async def shutdown(self) -> None:
+        for session_id in list(self.sessions):
+            await self.stop_session(session_id, "runtime stopped")
+
+    async def ping(self) -> bool:
+        return True
+
+
+def _region(config: ClickerConfig) -> Any:
+    from hub.desktop.screen import Region
+
+    return Region.model_validate(config.region.model_dump())

@@ -1,0 +1,1 @@
+"""The OCR backends' implementation; the public interface is :mod:`hub.desktop.ocr`."""

@@ -1,0 +1,119 @@
+"""The desktop devices of this process: screen, pointer and OCR engines.
+
+Only the DesktopActor's process installs them (``install``); desktop node types reach them with
+``devices()``, so a desktop node that somehow runs elsewhere fails with a clear error instead of
+driving the wrong machine. Images captured by nodes stay here (a small LRU keyed by image id)
+and travel between desktop nodes by id, never through the SQL store.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from hub.errors import HubError
+
+
+class DesktopDisabled(HubError):
+    code = "desktop_disabled"
+
+
+class NotOnDesktop(HubError):
+    code = "not_on_desktop"
+
+
+class Devices:
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        dry_run: bool,
+        max_clicks_per_s: float,
+        gpu: bool = False,
+        image_cache: int = 64,
+    ) -> None:
+        self.enabled = enabled
+        self.dry_run = dry_run
+        self.max_clicks_per_s = max_clicks_per_s
+        self.gpu = gpu
+        self._screen: Any = None
+        self._pointer: Any = None
+        self._backends: dict[str, Any] = {}
+        self._images: OrderedDict[str, Any] = OrderedDict()
+        self._image_cache = image_cache
+        self._lock = threading.Lock()
+
+    def check_enabled(self) -> None:
+        if not self.enabled:
+            raise DesktopDisabled(
+                "desktop control is disabled; enable it with HUB_ENABLE_DESKTOP=1 "
+                "(or enable_desktop in the settings) before starting the runtime"
+            )
+
+    def screen(self) -> Any:
+        self.check_enabled()
+        with self._lock:
+            if self._screen is None:
+                from hub.desktop.screen import Screen
+
+                self._screen = Screen()
+            return self._screen
+
+    def pointer(self, dry_run: bool = False) -> Any:
+        """The pointer; ``dry_run`` (or the runtime's dry-run setting) records, never clicks."""
+        size = self.screen().size
+        with self._lock:
+            if self._pointer is None:
+                from hub.desktop.pointer import Pointer
+
+                self._pointer = Pointer(
+                    screen_size=size, dry_run=False, max_clicks_per_s=self.max_clicks_per_s
+                )
+            self._pointer.dry_run = dry_run or self.dry_run
+            return self._pointer
+
+    def ocr(self, name: str = "auto") -> Any:
+        with self._lock:
+            if name not in self._backends:
+                from hub.desktop.ocr import load_backend
+
+                self._backends[name] = load_backend(name, gpu=self.gpu)
+            return self._backends[name]
+
+    def keep_image(self, pixels: Any) -> str:
+        image_id = uuid.uuid4().hex[:16]
+        with self._lock:
+            self._images[image_id] = pixels
+            while len(self._images) > self._image_cache:
+                self._images.popitem(last=False)
+        return image_id
+
+    def image(self, image_id: str) -> Any:
+        with self._lock:
+            try:
+                return self._images[image_id]
+            except KeyError:
+                raise HubError(
+                    f"image {image_id!r} is not (or no longer) held by the desktop; capture it "
+                    "again (the desktop keeps the last "
+                    f"{self._image_cache} captured images)"
+                ) from None
+
+
+_current: Devices | None = None
+
+
+def install(devices: Devices) -> None:
+    global _current
+    _current = devices
+
+
+def devices() -> Devices:
+    if _current is None:
+        raise NotOnDesktop(
+            "desktop nodes run only in the DesktopActor (on the node started with "
+            "`hub up --desktop`)"
+        )
+    return _current
