@@ -146,7 +146,7 @@ class DesktopActor:
             failed = False
             try:
                 position = await asyncio.to_thread(pointer.position)
-                if session.in_corner(position, screen.size, 5):
+                if pointer.killed or session.in_corner(position, screen.size, 5):
                     raise KillSwitchTripped("kill switch: the pointer is in a screen corner")
                 frame = await asyncio.to_thread(screen.capture, region)
                 changed = session.needs_ocr(frame.digest)
@@ -194,6 +194,13 @@ class DesktopActor:
             )
         )
         await journal.flush()
+
+    async def reset_kill_switch(self) -> bool:
+        """Re-arm the desktop after its kill switch tripped (it stays tripped until then)."""
+        pointer = self.devices.pointer()
+        was = bool(pointer.killed)
+        pointer.reset_kill_switch()
+        return was
 
     async def shutdown(self) -> None:
         for session_id in list(self.sessions):

@@ -50,6 +50,9 @@ def cmd_clicker(args: argparse.Namespace) -> int:
             print(record.id)
         elif args.clicker_command == "stop":
             print(json.dumps(client.clicker_stop(args.id), indent=2, default=str))
+        elif args.clicker_command == "reset":
+            tripped = client.desktop_reset()
+            print("kill switch re-armed" if tripped else "the kill switch had not tripped")
         elif args.clicker_command == "ls":
             print(json.dumps(client.clicker_sessions(), indent=2, default=str))
         else:
@@ -85,4 +88,5 @@ def add_clicker_commands(sub: Any) -> None:
         p = commands.add_parser(name, help=f"{name} a session")
         p.add_argument("id")
     commands.add_parser("ls", help="list sessions")
+    commands.add_parser("reset", help="re-arm the desktop after its kill switch tripped")
     clicker.set_defaults(func=cmd_clicker)

@@ -203,6 +203,11 @@ class Client:
         result: builtins.list[dict[str, Any]] = _call(self._desktop().list_sessions.remote())
         return result
 
+    def desktop_reset(self) -> bool:
+        """Re-arm the desktop after the kill switch; True if it had tripped."""
+        result: bool = _call(self._desktop().reset_kill_switch.remote())
+        return result
+
     def clicker_session(self, session_id: str) -> dict[str, Any]:
         result: dict[str, Any] = _call(self._desktop().get_session.remote(session_id))
         return result

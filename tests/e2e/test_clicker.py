@@ -240,3 +240,30 @@ def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp
     )
     assert bad.status == "failed" and bad.error is not None
     assert "enter" in bad.error.message
+
+
+def test_kill_switch_latches_until_reset(
+    runtime: hub.Client, app: DesktopApp, x_display: str
+) -> None:
+    x, y = app.centre("button")
+
+    def click() -> hub.ExecutionRecord:
+        return runtime.run(
+            {
+                "id": f"desk-kill-{uuid.uuid4().hex[:8]}",
+                "nodes": [{"id": "press", "type": "desktop.click", "parameters": {"x": x, "y": y}}],
+            }
+        )
+
+    xdotool(x_display, "mousemove", "1023", "767")
+    try:
+        tripped = click()
+        assert tripped.status == "failed" and tripped.error is not None
+        assert "kill switch" in tripped.error.message.lower()
+        xdotool(x_display, "mousemove", "512", "400")
+        assert click().status == "failed"  # still tripped: moving away does not re-arm it
+        assert app.clicks() == 0
+    finally:
+        assert runtime.desktop_reset() is True
+    assert click().status == "completed"
+    assert app.clicks() == 1
