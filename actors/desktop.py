@@ -42,7 +42,12 @@ class SessionConflict(HubError):
 @ray.remote(num_cpus=0)
 class DesktopActor:
     def __init__(
-        self, recorder: Any, enabled: bool, dry_run: bool, max_clicks_per_s: float
+        self,
+        recorder: Any,
+        enabled: bool,
+        dry_run: bool,
+        max_clicks_per_s: float,
+        ocr_placement: str = "auto",
     ) -> None:
         tune_process()
         self.recorder = recorder
@@ -51,6 +56,9 @@ class DesktopActor:
             dry_run=dry_run,
             max_clicks_per_s=max_clicks_per_s,
             gpu=bool(ray.get_gpu_ids()),
+            ocr_placement=ocr_placement,
+            cluster_gpus=float(ray.cluster_resources().get("GPU", 0)),  # type: ignore[no-untyped-call]
+            remote_ocr=_remote_ocr,
         )
         install(self.devices)
         self.registry = default_registry()
@@ -208,6 +216,22 @@ class DesktopActor:
 
     async def ping(self) -> bool:
         return True
+
+
+class _RemoteOcr:
+    """An OcrActor behind the backend interface (``read`` blocks: callers use a thread)."""
+
+    def __init__(self, handle: Any, name: str) -> None:
+        self.handle = handle
+        self.name = name
+
+    def read(self, pixels: Any, *, allowlist: str | None = None) -> Any:
+        return ray.get(self.handle.read.remote(pixels, allowlist=allowlist))
+
+
+def _remote_ocr(backend: str, num_gpus: float) -> Any:
+    supervisor = ray.get_actor("supervisor", namespace=ray.get_runtime_context().namespace)
+    return _RemoteOcr(ray.get(supervisor.ocr_actor.remote(backend, num_gpus)), backend)
 
 
 def _region(config: ClickerConfig) -> Any:

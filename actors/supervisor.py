@@ -13,6 +13,7 @@ from actors._process import tune_process
 from actors.desktop import DesktopActor
 from actors.execution import ExecutionActor
 from actors.node_pool import NodeActor
+from actors.ocr import OcrActor
 from actors.recorder import RecorderActor
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
@@ -75,6 +76,7 @@ class SupervisorActor:
         self.workflows: dict[tuple[str, str | None], tuple[WorkflowRecord, ExecutionPlan]] = {}
         self.pools: dict[str, list[Any]] = {}
         self._desktop: Any = None
+        self._ocr: dict[tuple[str, float], Any] = {}
         self.pool_counter: dict[str, int] = {}
 
     def _new_execution_actor(self) -> Any:
@@ -316,8 +318,21 @@ class SupervisorActor:
                 self.settings.enable_desktop,
                 self.settings.desktop_dry_run,
                 self.settings.desktop_max_clicks_per_s,
+                self.settings.ocr_placement,
             )
         return self._desktop
+
+    async def ocr_actor(self, backend: str, num_gpus: float) -> Any:
+        """The OcrActor for a backend (one per backend and GPU share), created on first use."""
+        key = (backend, num_gpus)
+        if key not in self._ocr:
+            self._ocr[key] = OcrActor.options(  # type: ignore[attr-defined]
+                name=f"ocr:{len(self._ocr) + 1}",
+                namespace=self.namespace,
+                num_gpus=num_gpus,
+                max_concurrency=8,
+            ).remote(backend)
+        return self._ocr[key]
 
     # --- introspection ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,7 @@ class RuntimeSettings(BaseModel):
     enable_desktop: bool = False
     desktop_dry_run: bool = False
     desktop_max_clicks_per_s: float = Field(default=10.0, gt=0, le=1000)
+    ocr_placement: Literal["auto", "local", "pool"] = "auto"
     env_allowlist: list[str] = Field(default_factory=list)
     journal_flush_ms: float = Field(default=10.0, ge=0, le=10_000)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+from hub.desktop.placement import plan_ocr
 from hub.errors import HubError
 
 
@@ -33,8 +35,14 @@ class Devices:
         max_clicks_per_s: float,
         gpu: bool = False,
         image_cache: int = 64,
+        ocr_placement: str = "auto",
+        cluster_gpus: float = 0.0,
+        remote_ocr: Callable[[str, float], Any] | None = None,
     ) -> None:
         self.enabled = enabled
+        self.ocr_placement = ocr_placement
+        self.cluster_gpus = cluster_gpus
+        self.remote_ocr = remote_ocr
         self.dry_run = dry_run
         self.max_clicks_per_s = max_clicks_per_s
         self.gpu = gpu
@@ -74,13 +82,20 @@ class Devices:
             self._pointer.dry_run = dry_run or self.dry_run
             return self._pointer
 
-    def ocr(self, name: str = "auto") -> Any:
+    def ocr(self, name: str = "auto", placement: str | None = None) -> Any:
+        """The OCR engine for ``name``: loaded here, or an OcrActor (hub.desktop.placement)."""
+        where = placement or self.ocr_placement
+        plan = plan_ocr(name, where, self.cluster_gpus)  # type: ignore[arg-type]
+        key = f"{plan.where}:{plan.backend}"
         with self._lock:
-            if name not in self._backends:
-                from hub.desktop.ocr import load_backend
+            if key not in self._backends:
+                if plan.where == "pool" and self.remote_ocr is not None:
+                    self._backends[key] = self.remote_ocr(plan.backend, plan.num_gpus)
+                else:
+                    from hub.desktop.ocr import load_backend
 
-                self._backends[name] = load_backend(name, gpu=self.gpu)
-            return self._backends[name]
+                    self._backends[key] = load_backend(plan.backend, gpu=self.gpu)
+            return self._backends[key]
 
     def keep_image(self, pixels: Any) -> str:
         image_id = uuid.uuid4().hex[:16]

@@ -60,6 +60,7 @@ class OcrParams(_Params):
     image_id: str
     backend: str = "auto"
     allowlist: str | None = None
+    placement: Literal["auto", "local", "pool"] | None = None
 
 
 def _ocr_output(result: Any, region: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def _ocr_output(result: Any, region: dict[str, Any] | None = None) -> dict[str, 
 async def ocr(params: OcrParams, ctx: NodeContext) -> dict[str, Any]:
     """Read the text of a captured image."""
     pixels = devices().image(params.image_id)
-    engine = await asyncio.to_thread(devices().ocr, params.backend)
+    engine = await asyncio.to_thread(devices().ocr, params.backend, params.placement)
     result = await asyncio.to_thread(lambda: engine.read(pixels, allowlist=params.allowlist))
     return _ocr_output(result)
 

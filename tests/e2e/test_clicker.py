@@ -28,6 +28,12 @@ def app(x_display: str | None, tmp_path: Path) -> Iterator[DesktopApp]:
         yield window
 
 
+def show(app: DesktopApp, number: int) -> None:
+    """Set the window's number and give it time to repaint (it polls every 100 ms)."""
+    app.set_number(number)
+    time.sleep(0.5)
+
+
 def config(app: DesktopApp, **extra: Any) -> dict[str, Any]:
     left, top, width, height = app.rects["number"]
     x, y = app.centre("button")
@@ -141,7 +147,7 @@ def test_one_session_controls_the_mouse(runtime: hub.Client, app: DesktopApp) ->
 def test_a_workflow_reads_the_window_and_clicks_by_text(
     runtime: hub.Client, app: DesktopApp
 ) -> None:
-    app.set_number(64)
+    show(app, 64)
     left, top, width, height = app.rects["window"]
     doc = {
         "id": f"desk-{uuid.uuid4().hex[:8]}",
@@ -178,7 +184,7 @@ def test_a_workflow_reads_the_window_and_clicks_by_text(
 
 
 def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp) -> None:
-    app.set_number(31)
+    show(app, 31)
     left, top, width, height = app.rects["window"]
     window = {"left": left, "top": top, "width": width, "height": height}
     entry_x, entry_y = app.centre("entry")
@@ -190,6 +196,15 @@ def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp
                 "id": "read",
                 "type": "desktop.ocr",
                 "parameters": {"image_id": "{{ $shot.image_id }}", "backend": "tesseract"},
+            },
+            {
+                "id": "pooled",
+                "type": "desktop.ocr",
+                "parameters": {
+                    "image_id": "{{ $shot.image_id }}",
+                    "backend": "rapidocr",
+                    "placement": "pool",
+                },
             },
             {
                 "id": "where",
@@ -214,7 +229,8 @@ def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp
             {"from": a, "to": b}
             for a, b in [
                 ("shot", "read"),
-                ("read", "where"),
+                ("read", "pooled"),
+                ("pooled", "where"),
                 ("where", "seen"),
                 ("seen", "go"),
                 ("go", "write"),
@@ -227,6 +243,7 @@ def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp
     assert record.status == "completed", record.error
     assert record.outputs["shot"]["width"] == width
     assert "31" in record.outputs["read"]["text"]
+    assert "31" in record.outputs["pooled"]["text"]  # read by an OcrActor, image via Ray
     assert record.outputs["where"]["found"] is True
     assert record.outputs["seen"]["found"] is True
     wait_until(lambda: "hello" in app.typed(), timeout_s=10, what="typed text")
