@@ -8,6 +8,7 @@ work (mss captures, pynput input, OCR) runs in worker threads; decisions live in
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 import uuid
@@ -160,7 +161,9 @@ class DesktopActor:
                 changed = session.needs_ocr(frame.digest)
                 emit("screen_captured", digest=frame.digest, changed=changed)
                 if changed:
-                    result = await asyncio.to_thread(engine.read, frame.pixels)
+                    result = await asyncio.to_thread(
+                        functools.partial(engine.read, frame.pixels, single_line=config.single_line)
+                    )
                     items = [item.model_dump() for item in result.items]
                     session.read(frame.digest, Reading(result.text, items), result.elapsed_ms)
                     emit(
@@ -225,8 +228,10 @@ class _RemoteOcr:
         self.handle = handle
         self.name = name
 
-    def read(self, pixels: Any, *, allowlist: str | None = None) -> Any:
-        return ray.get(self.handle.read.remote(pixels, allowlist=allowlist))
+    def read(self, pixels: Any, *, allowlist: str | None = None, single_line: bool = False) -> Any:
+        return ray.get(
+            self.handle.read.remote(pixels, allowlist=allowlist, single_line=single_line)
+        )
 
 
 def _remote_ocr(backend: str, num_gpus: float) -> Any:

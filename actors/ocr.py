@@ -18,9 +18,13 @@ class OcrActor:
 
         self.engine = load_backend(backend, gpu=bool(ray.get_gpu_ids()))
 
-    async def read(self, pixels: Any, allowlist: str | None = None) -> Any:
+    async def read(
+        self, pixels: Any, allowlist: str | None = None, single_line: bool = False
+    ) -> Any:
         """Read an image; ``pixels`` arrives through the object store (zero-copy numpy)."""
-        return await asyncio.to_thread(lambda: self.engine.read(pixels, allowlist=allowlist))
+        return await asyncio.to_thread(
+            lambda: self.engine.read(pixels, allowlist=allowlist, single_line=single_line)
+        )
 
     async def ping(self) -> str:
         return str(self.engine.name)

@@ -37,7 +37,8 @@ def cycles(
     *,
     skip_unchanged: bool,
     n: int,
-) -> dict[str, float]:
+    single_line: bool = False,
+) -> dict[str, Any]:
     config = ClickerConfig.model_validate(
         {
             "region": region.model_dump(),
@@ -55,7 +56,7 @@ def cycles(
         started = time.perf_counter()
         frame = screen.capture(region)
         if session.needs_ocr(frame.digest):
-            result = backend.read(frame.pixels)
+            result = backend.read(frame.pixels, single_line=single_line)
             session.read(frame.digest, Reading(result.text, []), result.elapsed_ms)
         assert session.last_reading is not None
         decision = session.decide(session.last_reading)
@@ -67,11 +68,14 @@ def cycles(
         "cycle_ms_p50": round(median * 1000, 2),
         "cycle_ms_p95": round(statistics.quantiles(times, n=20)[18] * 1000, 2),
         "decisions_per_s": round(1 / median, 1),
+        "last_text": session.last_reading.text if session.last_reading else None,
     }
 
 
 def main() -> None:
     results: dict[str, Any] = {"available": available_backends()}
+    # The region is the number's label: 400 px wide, as tall as the label (at most 100 px), so
+    # that it holds one line of text, as a watched counter on a real screen would.
     with (
         running_xvfb() as display,
         running_app(
@@ -83,8 +87,9 @@ def main() -> None:
         os.environ["DISPLAY"] = display
         screen = Screen(display)
         pointer = Pointer(screen_size=screen.size, dry_run=True, max_clicks_per_s=100_000)
-        left, top, width, _ = app.rects["number"]
-        region = Region(left=left, top=top, width=min(400, width), height=100)
+        left, top, width, height = app.rects["number"]
+        region = Region(left=left, top=top, width=min(400, width), height=min(100, height))
+        results["region"] = region.model_dump()
         for name, missing in results["available"].items():
             if missing:
                 continue
@@ -108,6 +113,16 @@ def main() -> None:
                     app.centre("button"),
                     skip_unchanged=True,
                     n=300,
+                ),
+                "single_line_every_cycle": cycles(
+                    backend,
+                    screen,
+                    pointer,
+                    region,
+                    app.centre("button"),
+                    skip_unchanged=False,
+                    n=30,
+                    single_line=True,
                 ),
             }
         pointer.close()

@@ -56,6 +56,7 @@ class ClickerConfig(BaseModel):
     dry_run: bool = False
     backend: str = "auto"
     skip_unchanged: bool = True
+    single_line: bool = False  # the region holds one line of text: skip text detection
 
     @model_validator(mode="after")
     def _consistent(self) -> ClickerConfig:

@@ -61,8 +61,13 @@ class OcrBackend(Protocol):
 
     name: str
 
-    def read(self, image: Image, *, allowlist: str | None = None) -> OcrResult:
-        """Read ``image``: HxWx3 uint8 RGB, HxWx4 BGRA (as mss captures), or HxW gray."""
+    def read(
+        self, image: Image, *, allowlist: str | None = None, single_line: bool = False
+    ) -> OcrResult:
+        """Read ``image``: HxWx3 uint8 RGB, HxWx4 BGRA (as mss captures), or HxW gray.
+
+        ``single_line``: the image is one line of text (a fixed small region), so backends that
+        can skip text detection do (rapidocr: recognition only; tesseract: page mode 7)."""
         ...
 
 

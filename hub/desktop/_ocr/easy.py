@@ -94,7 +94,10 @@ class EasyOcrBackend:
         self.device = str(self._reader.device)
         self._lock = threading.Lock()
 
-    def read(self, image: Image, *, allowlist: str | None = None) -> OcrResult:
+    def read(
+        self, image: Image, *, allowlist: str | None = None, single_line: bool = False
+    ) -> OcrResult:
+        # easyocr's detector is cheap next to its recogniser: single_line changes nothing here
         started = time.perf_counter()
         rgb = as_rgb(image)
         allow = None

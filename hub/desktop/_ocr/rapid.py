@@ -84,7 +84,9 @@ class RapidOcrBackend:
             text_rec.postprocess_op = self._decoder
         # else: an unknown rapidocr layout; the allowlist is then applied by filtering only.
 
-    def read(self, image: Image, *, allowlist: str | None = None) -> OcrResult:
+    def read(
+        self, image: Image, *, allowlist: str | None = None, single_line: bool = False
+    ) -> OcrResult:
         started = time.perf_counter()
         rgb = as_rgb(image)
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
@@ -92,9 +94,22 @@ class RapidOcrBackend:
             if self._decoder is not None:
                 self._decoder.set_allowlist(allowlist)
             try:
-                found, _elapsed = self._engine(bgr)
+                if single_line:  # recognition only: the whole image is the text line
+                    found, _elapsed = self._engine(bgr, use_det=False, use_cls=False, use_rec=True)
+                else:
+                    found, _elapsed = self._engine(bgr)
             finally:
                 if self._decoder is not None:
                     self._decoder.set_allowlist(None)
-        raw: list[Raw] = [(str(r[1]), r[0], float(r[2])) for r in found or []]
+        if single_line:
+            height, width = rgb.shape[:2]
+            whole = [
+                [0.0, 0.0],
+                [float(width), 0.0],
+                [float(width), float(height)],
+                [0.0, float(height)],
+            ]
+            raw: list[Raw] = [(str(r[0]), whole, float(r[1])) for r in found or [] if r[0]]
+        else:
+            raw = [(str(r[1]), r[0], float(r[2])) for r in found or []]
         return finish(self.name, raw, rgb.shape, allowlist, started)

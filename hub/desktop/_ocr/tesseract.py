@@ -82,12 +82,15 @@ class TesseractBackend:
         lines = (done.stdout + done.stderr).splitlines()
         return {line.strip() for line in lines if line.strip() and ":" not in line}
 
-    def read(self, image: Image, *, allowlist: str | None = None) -> OcrResult:
+    def read(
+        self, image: Image, *, allowlist: str | None = None, single_line: bool = False
+    ) -> OcrResult:
         started = time.perf_counter()
         rgb = as_rgb(image)
         height, width = rgb.shape[:2]
         ppm = b"P6\n%d %d\n255\n" % (width, height) + rgb.tobytes()
-        command = [self.binary, "stdin", "stdout", "--psm", str(self.psm)]
+        psm = 7 if single_line else self.psm  # 7: treat the image as a single text line
+        command = [self.binary, "stdin", "stdout", "--psm", str(psm)]
         command += ["-l", "+".join(self.languages)]
         if allowlist:
             # With the space allowed, words stay apart ("12 43", not "1243").
