@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     # No blinking cursor: a region around the entry must look the same between two captures.
     entry = tk.Entry(root, textvariable=typed, font=("DejaVu Sans", 14), insertofftime=0)
     entry.pack(side="top", fill="x", padx=10, pady=2)
+    # No window manager runs under Xvfb to give the focus on click, as a desktop would: the
+    # entry takes it itself when clicked.
+    entry.bind("<Button-1>", lambda _event: entry.focus_force())
 
     def on_typed(*_: object) -> None:
         if args.typed_file is not None:

@@ -217,6 +217,7 @@ def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp
                 "parameters": {"text": "31", "region": window, "timeout_s": 20},
             },
             {"id": "go", "type": "desktop.move", "parameters": {"x": entry_x, "y": entry_y}},
+            {"id": "focus", "type": "desktop.click", "parameters": {"x": entry_x, "y": entry_y}},
             {"id": "write", "type": "desktop.type", "parameters": {"text": "hello"}},
             {"id": "submit", "type": "desktop.key", "parameters": {"key": "enter"}},
             {
@@ -233,7 +234,8 @@ def test_every_desktop_node_in_one_workflow(runtime: hub.Client, app: DesktopApp
                 ("pooled", "where"),
                 ("where", "seen"),
                 ("seen", "go"),
-                ("go", "write"),
+                ("go", "focus"),
+                ("focus", "write"),
                 ("write", "submit"),
                 ("submit", "dry"),
             ]
@@ -284,3 +286,48 @@ def test_kill_switch_latches_until_reset(
         assert runtime.desktop_reset() is True
     assert click().status == "completed"
     assert app.clicks() == 1
+
+
+def test_clicker_cli(runtime: hub.Client, runtime_env: dict[str, str], app: DesktopApp) -> None:
+    import json
+    import subprocess
+
+    from tests.conftest import HUB
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [HUB, "clicker", *args], env=runtime_env, capture_output=True, text=True, timeout=120
+        )
+
+    show(app, 91)
+    left, top, width, height = app.rects["number"]
+    x, y = app.centre("button")
+    started = cli(
+        "start",
+        "--region",
+        f"{left},{top},{width},{height}",
+        "--threshold",
+        "42",
+        "--click",
+        f"{x},{y}",
+        "--interval-ms",
+        "100",
+        "--max-clicks",
+        "2",
+        "--backend",
+        "rapidocr",
+        "--dry-run",
+    )
+    assert started.returncode == 0, started.stderr
+    session_id = started.stdout.strip()
+    wait_until(
+        lambda: not json.loads(cli("show", session_id).stdout)["running"],
+        timeout_s=30,
+        what="the CLI session to end",
+    )
+    shown = json.loads(cli("show", session_id).stdout)
+    assert shown["stop_reason"] == "max_clicks (2) reached"
+    assert session_id in [s["id"] for s in json.loads(cli("ls").stdout)]
+    assert app.clicks() == 0  # --dry-run
+    bad = cli("start", "--region", "1,2,3", "--click", "1,1")
+    assert bad.returncode == 2 and "--region must be 4 integers" in bad.stderr
