@@ -13,7 +13,9 @@ Missing names, keys and indexes raise :class:`PathNotFound` (an ``ExpressionErro
 what ``default(x, fallback)`` catches.
 """
 
-from hub.expressions._evaluate import (
+from hub.expressions._functions import FUNCTIONS, PathNotFound, format_value
+from hub.expressions._parse import iter_templates
+from hub.expressions._templates import (
     CompiledValue,
     Expression,
     Template,
@@ -21,8 +23,6 @@ from hub.expressions._evaluate import (
     parse_expression,
     parse_template,
 )
-from hub.expressions._functions import FUNCTIONS, PathNotFound, format_value
-from hub.expressions._parse import iter_templates
 
 FUNCTION_NAMES: frozenset[str] = frozenset(FUNCTIONS)
 
