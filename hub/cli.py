@@ -159,6 +159,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         print(f"  execution actors: {data['execution_actors']}")
         print(f"  node pools: {data['node_pools'] or 'none yet'}")
+        alive = [n for n in data["nodes"] if n["alive"]]
+        print(f"  ray nodes: {len(alive)} alive")
+        desktop = data.get("desktop")
+        where = (
+            f"node {desktop['node_id'][:12]}, DISPLAY={desktop['display']}"
+            if desktop
+            else ("not started (starts with the first desktop node or clicker session)")
+        )
+        print(f"  desktop: {where}")
         print(f"  history: {data['database_url']}")
     return EXIT_OK
 

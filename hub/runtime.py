@@ -202,7 +202,9 @@ def start_background(
     ]
     if desktop:  # this machine owns a display: the DesktopActor may live here
         cmd.append('--resources={"desktop": 1}')
-    with open(logs / "ray-head.log", "ab") as log:
+    log_path = logs / "ray-head.log"
+    log_start = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             cmd,
             stdout=log,
@@ -213,6 +215,9 @@ def start_background(
     address = f"127.0.0.1:{port}"
     ray = _ray()
     deadline = time.monotonic() + timeout_s
+    # Joining before `ray start` says the node is up can hit a raylet that is not serving yet,
+    # and that failure aborts this process from inside Ray's C++ core: wait for its word.
+    _wait_for_log(log_path, log_start, "Ray runtime started", proc, deadline)
     while True:
         if proc.poll() is not None:
             raise RuntimeUnavailable(
@@ -259,6 +264,22 @@ def _session_members(leader: int) -> list[int]:
                 if os.getsid(int(entry.name)) == leader and _alive(int(entry.name)):
                     members.append(int(entry.name))
     return members
+
+
+def _wait_for_log(
+    path: Path, offset: int, marker: str, proc: subprocess.Popen[bytes], deadline: float
+) -> None:
+    while True:
+        with open(path, "rb") as log:
+            log.seek(offset)
+            if marker.encode() in log.read():
+                return
+        if proc.poll() is not None:
+            raise RuntimeUnavailable(f"ray start exited with code {proc.returncode}; see {path}")
+        if time.monotonic() > deadline:
+            terminate_session(proc.pid)
+            raise RuntimeUnavailable(f"the Ray head did not come up in time; see {path}")
+        time.sleep(0.2)
 
 
 def terminate_session(pid: int, grace_s: float = 3) -> None:

@@ -127,6 +127,8 @@ def test_cancel_and_status(cli: Any, tmp_path: Path) -> None:
     execution_id = cli("run", slow, "--no-wait").stdout.strip()
     status = json.loads(cli("status", "--json").stdout)
     assert status["up"] is True and status["running"] >= 1
+    human = cli("status")
+    assert human.returncode == 0 and "ray nodes: 1 alive" in human.stdout
     cancelled = cli("cancel", execution_id[:12])
     assert cancelled.returncode == 0, cancelled.stderr
     assert "cancelled" in cancelled.stdout
