@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ray
@@ -14,7 +15,7 @@ from actors._process import tune_process
 from hub.admission import LoadBalancer
 from hub.compiler import compile_workflow
 from hub.errors import ErrorCategory, StepFailed
-from hub.nodes import NodeCall, NodeResult, unwrap
+from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import ExecutionRecord
 from hub.runner import ExecutionRunner
@@ -104,18 +105,7 @@ class ExecutionActor:
         balancer.acquire(member)
         ref = member.run.remote(call)
         try:
-            async with asyncio.timeout(timeout_s):
-                result = await ref
-        except TimeoutError:
-            await self.stop_call(node, member, ref)
-            raise StepFailed(
-                f"step timed out after {timeout_s:g}s",
-                category=ErrorCategory.TIMEOUT,
-                retryable=True,
-            ) from None
-        except asyncio.CancelledError:
-            await asyncio.shield(self.stop_call(node, member, ref))
-            raise
+            return await self.await_call(ref, timeout_s, lambda: self.stop_call(node, member, ref))
         except RayActorError as exc:
             await self.replace(type_name, member)
             raise StepFailed(
@@ -125,23 +115,32 @@ class ExecutionActor:
             ) from None
         finally:
             balancer.release(member)
-        return unwrap(result)
 
     async def dispatch_desktop(self, call: NodeCall, timeout_s: float | None) -> NodeResult:
         """Desktop nodes go to the one DesktopActor, wherever the display is."""
         if self._desktop is None:
             self._desktop = await self.supervisor().desktop.remote()
         ref = self._desktop.run.remote(call)
+
+        async def abandon() -> None:
+            ray.cancel(ref)
+
+        return await self.await_call(ref, timeout_s, abandon)
+
+    @staticmethod
+    async def await_call(
+        ref: Any, timeout_s: float | None, abandon: Callable[[], Awaitable[None]]
+    ) -> NodeResult:
+        """Wait for a node call; on a timeout or a cancel, ``abandon`` stops it where it runs."""
         try:
             async with asyncio.timeout(timeout_s):
                 result = await ref
         except TimeoutError:
-            ray.cancel(ref)
-            raise StepFailed(
-                f"step timed out after {timeout_s:g}s",
-                category=ErrorCategory.TIMEOUT,
-                retryable=True,
-            ) from None
+            await abandon()
+            raise step_timeout(timeout_s) from None
+        except asyncio.CancelledError:
+            await asyncio.shield(abandon())
+            raise
         return unwrap(result)
 
     async def stop_call(self, node: PlanNode, member: Any, ref: Any) -> None:

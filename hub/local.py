@@ -11,9 +11,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from hub.errors import ErrorCategory, StepFailed
 from hub.inputs import redact_inputs, validate_inputs
-from hub.nodes import NodeCall, NodeResult, default_registry, invoke
+from hub.nodes import NodeCall, NodeResult, default_registry, invoke, step_timeout
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import CreateExecution, ExecutionRecord, ExecutionStatus, StoreWrite
 from hub.runner import ExecutionRunner
@@ -40,9 +39,7 @@ async def dispatch_in_process(
         async with asyncio.timeout(timeout_s):
             return await invoke(default_registry(), call)
     except TimeoutError:
-        raise StepFailed(
-            f"step timed out after {timeout_s:g}s", category=ErrorCategory.TIMEOUT, retryable=True
-        ) from None
+        raise step_timeout(timeout_s) from None
 
 
 def new_execution(

@@ -19,7 +19,14 @@ from typing import Any, Protocol
 from hub.engine import ExecutionState, Transition
 from hub.errors import ErrorCategory, ExpressionError, StepFailed
 from hub.inputs import scrub, secret_values
-from hub.nodes import NodeCall, NodeContext, NodeResult, ensure_json, to_step_failure
+from hub.nodes import (
+    NodeCall,
+    NodeContext,
+    NodeResult,
+    ensure_json,
+    step_timeout,
+    to_step_failure,
+)
 from hub.nodes import validate_parameters as validate_node_parameters
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import (
@@ -240,11 +247,7 @@ class ExecutionRunner:
         except TimeoutError as exc:
             if not limit.expired():  # the node itself raised TimeoutError
                 raise to_step_failure(exc) from None
-            raise StepFailed(
-                f"step timed out after {node.timeout_s:g}s",
-                category=ErrorCategory.TIMEOUT,
-                retryable=True,
-            ) from None
+            raise step_timeout(node.timeout_s) from None
         except Exception as exc:
             raise to_step_failure(exc) from None
         finally:

@@ -54,6 +54,12 @@ def to_step_failure(exc: BaseException) -> StepFailed:
     )
 
 
+def step_timeout(timeout_s: float | None) -> StepFailed:
+    """The failure of an attempt that ran past its ``timeout_s`` (retryable)."""
+    limit = f" after {timeout_s:g}s" if timeout_s is not None else ""
+    return StepFailed(f"step timed out{limit}", category=ErrorCategory.TIMEOUT, retryable=True)
+
+
 def ensure_json(value: Any, node_id: str) -> Any:
     """Outputs are stored and shipped as JSON; refuse anything that is not."""
     try:
