@@ -14,19 +14,25 @@ from actors._journal import RecorderJournal
 from actors._process import tune_process
 from hub.admission import LoadBalancer
 from hub.compiler import compile_workflow
-from hub.errors import ErrorCategory, StepFailed
+from hub.errors import ErrorCategory, HubError, NotRunningHere, StepFailed
+from hub.expressions import compile_value
+from hub.lifecycle import Action
 from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
 from hub.plan import ExecutionPlan, PlanNode
-from hub.records import ExecutionRecord
+from hub.records import ExecutionRecord, ExecutionStatus, RunOrder
+from hub.restore import restore
 from hub.runner import ExecutionRunner
 
 
-@ray.remote(num_cpus=0)
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class ExecutionActor:
     def __init__(
         self, recorder: Any, supervisor_name: str, namespace: str, flush_ms: float
     ) -> None:
         tune_process()
+        # Ray restarts this actor after its process dies and retries the run that was in
+        # flight; that run then resumes from the store.
+        self.reconstructed = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         self.recorder = recorder
         self.supervisor_name = supervisor_name
         self.namespace = namespace
@@ -52,32 +58,78 @@ class ExecutionActor:
                 self.plans.popitem(last=False)
         return plan
 
-    async def run(
-        self,
-        definition: dict[str, Any],
-        record: ExecutionRecord,
-        families: list[str],
-        env: dict[str, str],
-    ) -> ExecutionRecord:
+    async def run(self, order: RunOrder) -> ExecutionRecord:
+        """Run an execution to its end; resume it from the store when ``order.resume`` says so,
+        or when this actor was restarted (Ray retries the call that was running here)."""
         if self.runner is not None:
             raise RuntimeError("this ExecutionActor is already running an execution")
+        reason = order.resume or ("actor_restart" if self.reconstructed else None)
+        self.reconstructed = False
+        plan = self.plan(order.definition)
+        record = order.record
+        restored, paused = None, False
+        if reason is not None:
+            stored: ExecutionRecord = await self.recorder.get_execution.remote(record.id)
+            if stored.status.terminal:  # it ended; only the answer was lost
+                return stored
+            if stored.status != ExecutionStatus.QUEUED or stored.steps:
+                restored = restore(plan, stored.steps)
+                paused = stored.status == ExecutionStatus.PAUSED
+                record = record.model_copy(update={"started_at": stored.started_at})
         self.runner = ExecutionRunner(
-            self.plan(definition),
+            plan,
             record,
             dispatch=self.dispatch,
             journal=RecorderJournal(self.recorder, self.flush_s),
-            enabled_families=frozenset(families),
-            env=env,
+            enabled_families=frozenset(order.families),
+            env=order.env,
+            options=order.options,
+            restored=restored,
+            resume_reason=reason or "",
+            start_paused=paused,
+            commit_each_step=order.commit_each_step,
+            overrides={n: compile_value(p) for n, p in order.overrides.items()},
         )
         try:
             return await self.runner.run()
         finally:
             self.runner = None  # recycled: nothing of this execution stays behind
 
+    def current(self, execution_id: str) -> ExecutionRunner:
+        if self.runner is None or self.runner.record.id != execution_id:
+            raise NotRunningHere(f"execution {execution_id} is not running on this actor")
+        return self.runner
+
     async def cancel(self, execution_id: str, reason: str) -> bool:
         if self.runner is None or self.runner.record.id != execution_id:
             return False
         self.runner.cancel(reason)
+        return True
+
+    async def control(self, execution_id: str, action: str, argument: Any = None) -> Any:
+        """A lifecycle or debugging action on the running execution (hub.lifecycle.Action)."""
+        runner = self.current(execution_id)
+        match Action(action):
+            case Action.PAUSE:
+                runner.pause()
+            case Action.RESUME | Action.STEP | Action.CONTINUE:
+                runner.resume(Action(action))
+            case Action.SET_BREAKPOINTS:
+                runner.set_breakpoints(list(argument))
+            case Action.EVALUATE:
+                return runner.evaluate(str(argument))
+            case Action.INSPECT:
+                return runner.inspect()
+            case _:
+                raise HubError(f"unknown action {action!r}")
+        return runner.inspect()
+
+    async def suspend(self) -> bool:
+        """The runtime stops: start nothing more, make the records durable, leave it
+        unfinished so it resumes at the next start."""
+        if self.runner is None:
+            return False
+        await self.runner.suspend()
         return True
 
     # --- node pools -------------------------------------------------------------------------

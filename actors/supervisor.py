@@ -1,59 +1,75 @@
-"""The WorkflowSupervisor: registry, admission, leasing, node pools, cancellation."""
+"""The WorkflowSupervisor: registry, admission, leasing, lifecycle, retries and recovery.
+
+Detached and restartable: when its process dies, Ray starts it again (``max_restarts``) and
+retries the calls that were in flight (``max_task_retries``; every call here is safe to repeat).
+A new incarnation first recovers: it reads the unfinished executions from the store and requeues,
+resumes or (with ``recovery: fail`` after a runtime restart) fails them, per hub.lifecycle.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import uuid
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 
 from actors._process import tune_process
-from actors.desktop import DesktopActor
+from actors._resources import ResourcePools
 from actors.execution import ExecutionActor
-from actors.node_pool import NodeActor
-from actors.ocr import OcrActor
 from actors.recorder import RecorderActor
+from hub import lifecycle
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
-from hub.errors import HubError, IllegalTransition, NodeFamilyDisabled, NotFound
+from hub.debugging import check_breakpoints
+from hub.errors import HubError, IllegalTransition, NodeFamilyDisabled, NotFound, NotRunningHere
+from hub.inputs import REDACTED
+from hub.lifecycle import Action, RecoveryKind
 from hub.local import new_execution
-from hub.nodes import default_registry
 from hub.plan import ExecutionPlan
 from hub.records import (
     AppendEvent,
+    Breakpoint,
     CreateExecution,
     ErrorInfo,
     Event,
     ExecutionRecord,
     ExecutionStatus,
+    RunOptions,
+    RunOrder,
     UpdateExecution,
     WorkflowRecord,
     utcnow,
 )
+from hub.retries import RetryKind, derive
 from hub.settings import RuntimeSettings, how_to_enable
 
-
-@dataclass
-class _Pending:
-    definition: dict[str, Any]
-    record: ExecutionRecord  # inputs are the validated values, not the redacted ones
-    redacted_inputs: dict[str, Any]
+# A run whose actor is lost for good (not restarted by Ray) is re-leased this many times.
+MAX_RELEASES = 3
 
 
-def _actor_id(handle: Any) -> str:
-    return str(handle._actor_id.hex())
+async def _remote(ref: Any) -> Any:
+    """Await an actor call; a HubError raised there is raised here as itself."""
+    try:
+        return await ref
+    except RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, HubError):
+            raise cause from None
+        raise
 
 
-@ray.remote(num_cpus=0)
-class SupervisorActor:
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class SupervisorActor(ResourcePools):
     def __init__(
         self, database_url: str, settings: RuntimeSettings, namespace: str, recorder_name: str
     ) -> None:
         tune_process()
         self.settings = settings
         self.namespace = namespace
+        restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        self.incarnation = uuid.uuid4().hex[:4] + "." if restarted else ""
         self.recorder = RecorderActor.options(  # type: ignore[attr-defined]
             name=recorder_name,
             namespace=namespace,
@@ -61,6 +77,7 @@ class SupervisorActor:
             get_if_exists=True,
             max_concurrency=10_000,
         ).remote(database_url)
+        self.init_resources()
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
         self.admission = AdmissionQueue(limit)
         self.actor_count = 0
@@ -69,21 +86,75 @@ class SupervisorActor:
         )
         for _ in range(settings.warm_execution_actors):
             self.warm.idle.append(self._new_execution_actor())
-        self.pending: dict[str, _Pending] = {}
+        self.pending: dict[str, tuple[RunOrder, dict[str, Any]]] = {}
         self.running: dict[str, Any] = {}
         self.results: dict[str, asyncio.Future[ExecutionRecord]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.workflows: dict[tuple[str, str | None], tuple[WorkflowRecord, ExecutionPlan]] = {}
-        self.pools: dict[str, list[Any]] = {}
-        self._desktop: Any = None
-        self._ocr: dict[tuple[str, float], Any] = {}
-        self.pool_counter: dict[str, int] = {}
+        self.stopping = False
+        self.recovered: dict[str, int] = {}
+        # Async actors run __init__ on their event loop: recovery starts now, and every call
+        # that touches executions waits for it.
+        self.recovery = asyncio.get_running_loop().create_task(
+            self._recover("supervisor_restart" if restarted else "runtime_restart")
+        )
 
     def _new_execution_actor(self) -> Any:
         self.actor_count += 1
         return ExecutionActor.options(  # type: ignore[attr-defined]
-            name=f"execution:{self.actor_count}", namespace=self.namespace, max_concurrency=1000
+            name=f"execution:{self.incarnation}{self.actor_count}",
+            namespace=self.namespace,
+            max_concurrency=1000,
         ).remote(self.recorder, "supervisor", self.namespace, self.settings.journal_flush_ms)
+
+    async def _ready(self) -> None:
+        await asyncio.shield(self.recovery)
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    async def _recover(self, reason: str) -> None:
+        unfinished: list[ExecutionRecord] = await self.recorder.non_terminal_executions.remote()
+        blocked: dict[str, str] = {}
+        plans: dict[str, tuple[WorkflowRecord, ExecutionPlan]] = {}
+        for record in unfinished:
+            try:
+                plans[record.id] = await self.workflow(record.workflow_id, record.workflow_version)
+            except HubError as exc:
+                blocked[record.id] = f"its workflow cannot be loaded ({exc})"
+                continue
+            secrets = [
+                k
+                for k, spec in plans[record.id][1].inputs.items()
+                if spec.secret and record.inputs.get(k) == REDACTED
+            ]
+            if secrets:
+                blocked[record.id] = (
+                    f"its secret input {', '.join(map(repr, secrets))} is never stored, so it "
+                    "cannot resume after a restart; re-run it with the inputs"
+                )
+        policy = self.settings.recovery if reason == "runtime_restart" else "resume"
+        for step in lifecycle.plan_recovery(unfinished, policy, unresumable=blocked):
+            record = step.execution
+            self.recovered[step.kind.value] = self.recovered.get(step.kind.value, 0) + 1
+            if step.kind == RecoveryKind.FAIL:
+                error = ErrorInfo(message=step.reason, category="interrupted")
+                await self._end(record, record.inputs, ExecutionStatus.FAILED, error)
+                continue
+            workflow, _plan = plans[record.id]
+            resume: str | None = reason if step.kind == RecoveryKind.RESUME else None
+            if step.kind == RecoveryKind.REQUEUE and record.steps:
+                resume = "retry"  # a queued retry, seeded with its parent's steps
+            order = RunOrder(
+                definition=workflow.definition,
+                record=record.model_copy(update={"steps": []}),
+                families=sorted(self.settings.enabled_families()),
+                env=self.settings.allowed_env(),
+                options=RunOptions.model_validate(record.settings.get("options", {})),
+                resume=resume,
+                overrides=record.settings.get("overrides", {}),
+                commit_each_step=self.settings.step_commit == "step",
+            )
+            self._admit(order, record.inputs)
 
     # --- workflows --------------------------------------------------------------------------
 
@@ -108,7 +179,7 @@ class SupervisorActor:
     ) -> tuple[WorkflowRecord, ExecutionPlan]:
         cached = self.workflows.get((workflow_id, version))
         if cached is None:
-            record = await self.recorder.get_workflow.remote(workflow_id, version)
+            record = await _remote(self.recorder.get_workflow.remote(workflow_id, version))
             cached = (record, compile_workflow(record.definition).raise_for_errors())
             self.workflows[(workflow_id, version)] = cached
         return cached
@@ -123,24 +194,67 @@ class SupervisorActor:
         version: str | None = None,
         trigger: str = "api",
         idempotency_key: str | None = None,
+        execution_id: str | None = None,
+        options: RunOptions | dict[str, Any] | None = None,
     ) -> ExecutionRecord:
-        """Validate and durably record a run, then start or queue it."""
+        """Validate and durably record a run, then start or queue it.
+
+        ``execution_id`` (chosen by the client) makes a repeated call, say one Ray retries after
+        a supervisor restart, return the execution the first call created.
+        """
+        await self._ready()
+        self._check_open()
         workflow, plan = await self.workflow(workflow_id, version)
         self.check_families(plan)
+        run_options = RunOptions.model_validate(options or {})
+        check_breakpoints(run_options.breakpoints, plan.nodes)
         if idempotency_key:
-            existing = await self.recorder.find_by_idempotency_key.remote(idempotency_key)
+            existing = await self._existing(None, idempotency_key)
             if existing is not None:
-                return existing  # type: ignore[no-any-return]
+                return existing
         record, validated = new_execution(plan, inputs, trigger=trigger)
+        record.id = execution_id or record.id
         record.idempotency_key = idempotency_key
         record.settings = {"enabled_families": sorted(self.settings.enabled_families())}
-        await self.recorder.commit.remote([CreateExecution(record=record)])
-        runnable = record.model_copy(update={"inputs": validated})
-        self.pending[record.id] = _Pending(workflow.definition, runnable, record.inputs)
-        self.results[record.id] = asyncio.get_running_loop().create_future()
-        if self.admission.submit(record.id):
-            self._start(record.id)
+        if run_options != RunOptions():
+            record.settings["options"] = run_options.model_dump(mode="json")
+        try:
+            await _remote(self.recorder.commit.remote([CreateExecution(record=record)]))
+        except HubError:
+            # A concurrent start with the same key or id won the race: answer with its record.
+            existing = await self._existing(execution_id, idempotency_key)
+            if existing is None:
+                raise
+            return existing
+        order = RunOrder(
+            definition=workflow.definition,
+            record=record.model_copy(update={"inputs": validated}),
+            families=sorted(self.settings.enabled_families()),
+            env=self.settings.allowed_env(),
+            options=run_options,
+            commit_each_step=self.settings.step_commit == "step",
+        )
+        self._admit(order, record.inputs)
         return record
+
+    async def _existing(
+        self, execution_id: str | None, idempotency_key: str | None
+    ) -> ExecutionRecord | None:
+        if idempotency_key:
+            found: ExecutionRecord | None = await self.recorder.find_by_idempotency_key.remote(
+                idempotency_key
+            )
+            if found is not None:
+                return found
+        if execution_id:
+            try:
+                record: ExecutionRecord = await _remote(
+                    self.recorder.get_execution.remote(execution_id)
+                )
+            except NotFound:
+                return None
+            return record if record.id == execution_id else None
+        return None
 
     async def run(
         self, workflow_id: str, inputs: dict[str, Any], **options: Any
@@ -159,48 +273,55 @@ class SupervisorActor:
                     f"{how_to_enable(family)} before starting the runtime"
                 )
 
+    def _check_open(self) -> None:
+        if self.stopping:
+            raise HubError("the runtime is stopping; start it again with `hub up`")
+
+    def _admit(self, order: RunOrder, redacted_inputs: dict[str, Any]) -> None:
+        execution_id = order.record.id
+        self.pending[execution_id] = (order, redacted_inputs)
+        self.results.setdefault(execution_id, asyncio.get_running_loop().create_future())
+        if self.admission.submit(execution_id):
+            self._start(execution_id)
+
     def _start(self, execution_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._drive(execution_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def _drive(self, execution_id: str) -> None:
-        pending = self.pending.pop(execution_id)
-        handle, _warm = self.warm.lease()
-        self.running[execution_id] = handle
-        healthy = True
-        try:
-            result: ExecutionRecord = await handle.run.remote(
-                pending.definition,
-                pending.record,
-                sorted(self.settings.enabled_families()),
-                self.settings.allowed_env(),
-            )
-            result.inputs = pending.redacted_inputs
-        except RayActorError as exc:
-            healthy = False
-            result = await self._end(
-                pending.record,
-                pending.redacted_inputs,
-                ExecutionStatus.FAILED,
-                ErrorInfo(
-                    message=f"the execution's actor died: {exc.__class__.__name__}",
+        order, redacted = self.pending.pop(execution_id)
+        result: ExecutionRecord | None = None
+        for lease in range(MAX_RELEASES + 1):
+            handle, _warm = self.warm.lease()
+            self.running[execution_id] = handle
+            healthy = True
+            try:
+                result = await handle.run.remote(order)
+                result.inputs = redacted
+            except RayActorError as exc:
+                # Ray restarts a dead ExecutionActor by itself; this actor is gone for good
+                # (its node died, or it was killed): resume on another one.
+                healthy = False
+                if lease < MAX_RELEASES:
+                    order = order.model_copy(update={"resume": "actor_lost"})
+                    continue
+                error = ErrorInfo(
+                    message=f"the execution's actor was lost {lease + 1} times: "
+                    f"{exc.__class__.__name__}",
                     category="interrupted",
-                ),
-            )
-        except Exception as exc:
-            result = await self._end(
-                pending.record,
-                pending.redacted_inputs,
-                ExecutionStatus.FAILED,
-                ErrorInfo(message=f"runtime error: {exc}", category="node_error"),
-            )
-        finally:
-            self.running.pop(execution_id, None)
-        if not healthy or not self.warm.release(handle):
-            ray.kill(handle, no_restart=True)
+                )
+                result = await self._end(order.record, redacted, ExecutionStatus.FAILED, error)
+            except Exception as exc:
+                error = ErrorInfo(message=f"runtime error: {exc}", category="node_error")
+                result = await self._end(order.record, redacted, ExecutionStatus.FAILED, error)
+            finally:
+                self.running.pop(execution_id, None)
+                if not healthy or not self.warm.release(handle):
+                    ray.kill(handle, no_restart=True)
+            break
         future = self.results.pop(execution_id, None)
-        if future is not None and not future.done():
+        if future is not None and not future.done() and result is not None:
             future.set_result(result)
         for next_id in self.admission.finished(execution_id):
             self._start(next_id)
@@ -229,114 +350,125 @@ class SupervisorActor:
         )
 
     async def wait(self, execution_id: str, timeout_s: float | None = None) -> ExecutionRecord:
+        await self._ready()
         future = self.results.get(execution_id)
         if future is not None:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        record: ExecutionRecord = await self.recorder.get_execution.remote(execution_id)
+        record: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
         return record
 
+    # --- lifecycle --------------------------------------------------------------------------
+
     async def cancel(self, execution_id: str, reason: str = "cancelled by user") -> ExecutionRecord:
+        await self._ready()
         if execution_id in self.pending and self.admission.withdraw(execution_id):
-            pending = self.pending.pop(execution_id)
+            order, redacted = self.pending.pop(execution_id)
             result = await self._end(
-                pending.record,
-                pending.redacted_inputs,
+                order.record,
+                redacted,
                 ExecutionStatus.CANCELLED,
                 ErrorInfo(message=reason, category="cancelled"),
             )
             self.results.pop(execution_id).set_result(result)
             return result
-        handle = self.running.get(execution_id)
-        if handle is not None:
-            await handle.cancel.remote(execution_id, reason)
-            return await self.wait(execution_id)
-        try:
-            record: ExecutionRecord = await self.recorder.get_execution.remote(execution_id)
-        except NotFound:
-            raise
-        if record.status.terminal:
-            raise IllegalTransition(
-                f"execution {record.id} is already {record.status.value}; only queued, running "
-                "or paused executions can be cancelled"
-            )
+        for _ in range(100):  # a restarting actor takes the run back within a few seconds
+            handle = self.running.get(execution_id)
+            if handle is None:
+                break
+            if await handle.cancel.remote(execution_id, reason):
+                return await self.wait(execution_id)
+            await asyncio.sleep(0.1)
+        record: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
+        lifecycle.check(Action.CANCEL, record.status, record.id)
         raise IllegalTransition(f"execution {record.id} is not managed by this runtime")
 
-    # --- node pools -------------------------------------------------------------------------
+    async def control(self, execution_id: str, action: str, argument: Any = None) -> Any:
+        """Pause, resume, step, continue, evaluate, inspect or set breakpoints (hub.lifecycle).
+        Answers the execution's DebugView, or the value of an evaluated expression."""
+        await self._ready()
+        act = Action(action)
+        if act == Action.SET_BREAKPOINTS:
+            argument = [Breakpoint.model_validate(b) for b in argument or []]
+            _, plan = await self._plan_of(execution_id)
+            check_breakpoints(argument, plan.nodes)
+        for _ in range(100):
+            handle = self.running.get(execution_id)
+            if handle is None:
+                break
+            try:
+                return await _remote(handle.control.remote(execution_id, act.value, argument))
+            except NotRunningHere:
+                await asyncio.sleep(0.1)  # restarting, or between two leases
+        if execution_id in self.pending:
+            order, _ = self.pending[execution_id]
+            if act == Action.SET_BREAKPOINTS:
+                options = order.options.model_copy(update={"breakpoints": argument})
+                self.pending[execution_id] = (order.model_copy(update={"options": options}), _)
+                return None
+            lifecycle.check(act, ExecutionStatus.QUEUED, execution_id)
+        record: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
+        lifecycle.check(act, record.status, record.id)
+        raise IllegalTransition(f"execution {record.id} is not managed by this runtime")
 
-    async def node_pool(self, node_type: str) -> tuple[int, int, list[Any]]:
-        """(max size, concurrency per actor, members) of a node type's pool, created lazily."""
-        config = default_registry().get(node_type).pool
-        members = self.pools.get(node_type)
-        if members is None:
-            members = self.pools[node_type] = [
-                self._new_node_actor(node_type) for _ in range(max(1, config.min_size))
-            ]
-        return config.max_size, config.concurrency, list(members)
+    async def _plan_of(self, execution_id: str) -> tuple[WorkflowRecord, ExecutionPlan]:
+        pending = self.pending.get(execution_id)
+        if pending is not None:
+            record = pending[0].record
+        else:
+            record = await _remote(self.recorder.get_execution.remote(execution_id))
+        return await self.workflow(record.workflow_id, record.workflow_version)
 
-    async def grow_node_pool(self, node_type: str) -> list[Any]:
-        max_size, _, members = await self.node_pool(node_type)
-        if len(members) < max_size:
-            self.pools[node_type].append(self._new_node_actor(node_type))
-        return list(self.pools[node_type])
-
-    async def replace_node_actor(self, node_type: str, handle: Any) -> list[Any]:
-        members = self.pools.get(node_type, [])
-        gone = _actor_id(handle)
-        for i, member in enumerate(members):
-            if _actor_id(member) == gone:
-                ray.kill(member, no_restart=True)
-                members[i] = self._new_node_actor(node_type)
-        return list(members)
-
-    def _new_node_actor(self, node_type: str) -> Any:
-        n = self.pool_counter[node_type] = self.pool_counter.get(node_type, 0) + 1
-        config = default_registry().get(node_type).pool
-        return NodeActor.options(  # type: ignore[attr-defined]
-            name=f"node-pool:{node_type}:{n}",
-            namespace=self.namespace,
-            max_concurrency=config.concurrency,
-        ).remote(node_type)
-
-    # --- desktop ----------------------------------------------------------------------------
-
-    async def desktop(self) -> Any:
-        """The DesktopActor, created on the node that advertises the ``desktop`` resource."""
-        if self._desktop is None:
-            if ray.cluster_resources().get("desktop", 0) < 1:  # type: ignore[no-untyped-call]
-                raise HubError(
-                    "no node of this runtime advertises the 'desktop' resource: start the "
-                    "runtime on the machine with the display with `hub up --desktop` (or "
-                    "`ray start ... --resources '{\"desktop\": 1}'` there)"
-                )
-            self._desktop = DesktopActor.options(  # type: ignore[attr-defined]
-                name="desktop",
-                namespace=self.namespace,
-                resources={"desktop": 1},
-                max_concurrency=100,
-            ).remote(
-                self.recorder,
-                self.settings.enable_desktop,
-                self.settings.desktop_dry_run,
-                self.settings.desktop_max_clicks_per_s,
-                self.settings.ocr_placement,
-            )
-        return self._desktop
-
-    async def ocr_actor(self, backend: str, num_gpus: float) -> Any:
-        """The OcrActor for a backend (one per backend and GPU share), created on first use."""
-        key = (backend, num_gpus)
-        if key not in self._ocr:
-            self._ocr[key] = OcrActor.options(  # type: ignore[attr-defined]
-                name=f"ocr:{len(self._ocr) + 1}",
-                namespace=self.namespace,
-                num_gpus=num_gpus,
-                max_concurrency=8,
-            ).remote(backend)
-        return self._ocr[key]
+    async def retry(
+        self,
+        execution_id: str,
+        kind: RetryKind = "retry",
+        *,
+        node_id: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        output: Any = None,
+        inputs: dict[str, Any] | None = None,
+        trigger: str = "api",
+    ) -> ExecutionRecord:
+        """A new execution that retries, skips a failed step of, or re-runs ``execution_id``
+        (hub.retries)."""
+        await self._ready()
+        self._check_open()
+        parent: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
+        workflow, plan = await self.workflow(parent.workflow_id, parent.workflow_version)
+        self.check_families(plan)
+        derived = derive(
+            parent,
+            plan,
+            workflow.definition,
+            kind,
+            node_id=node_id,
+            parameters=parameters,
+            output=output,
+            inputs=inputs,
+            trigger=trigger,
+        )
+        record = derived.record
+        record.settings["enabled_families"] = sorted(self.settings.enabled_families())
+        if derived.overrides:
+            record.settings["overrides"] = derived.overrides
+        await _remote(self.recorder.commit.remote([CreateExecution(record=record)]))
+        order = RunOrder(
+            definition=workflow.definition,
+            record=record.model_copy(update={"inputs": derived.inputs, "steps": []}),
+            families=sorted(self.settings.enabled_families()),
+            env=self.settings.allowed_env(),
+            options=RunOptions.model_validate(record.settings.get("options", {})),
+            resume="retry" if derived.seeded else None,
+            overrides=derived.overrides,
+            commit_each_step=self.settings.step_commit == "step",
+        )
+        self._admit(order, record.inputs)
+        return record
 
     # --- introspection ----------------------------------------------------------------------
 
     async def status(self) -> dict[str, Any]:
+        await self._ready()
         desktop = await self._desktop.where.remote() if self._desktop is not None else None
         nodes = [
             {
@@ -355,20 +487,30 @@ class SupervisorActor:
             "max_concurrent_executions": self.admission.limit,
             "execution_actors": {"warm": len(self.warm.idle), "created": self.actor_count},
             "node_pools": {t: len(m) for t, m in self.pools.items()},
+            "recovered": dict(self.recovered),
             "settings": self.settings.model_dump(),
         }
 
-    async def shutdown(self) -> None:
-        """Cancel what runs, wait for the records, flush the store."""
-        for execution_id in list(self.running):
-            handle = self.running.get(execution_id)
-            if handle is not None:
-                await handle.cancel.remote(execution_id, "runtime stopped")
-        if self.tasks:
+    async def shutdown(self, cancel_runs: bool = False) -> dict[str, int]:
+        """Stop admitting runs, then either cancel what runs or (the default) suspend it: its
+        records are flushed and it resumes when the runtime starts again."""
+        await self._ready()
+        self.stopping = True
+        suspended = cancelled = 0
+        for execution_id, handle in list(self.running.items()):
+            try:
+                if cancel_runs:
+                    cancelled += bool(await handle.cancel.remote(execution_id, "runtime stopped"))
+                else:
+                    suspended += bool(await handle.suspend.remote())
+            except RayActorError:
+                continue
+        if cancel_runs and self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
         if self._desktop is not None:
             await self._desktop.shutdown.remote()
         await self.recorder.flush.remote()
+        return {"suspended": suspended, "cancelled": cancelled, "queued": len(self.pending)}
 
     async def ping(self) -> bool:
         return True

@@ -132,7 +132,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     from hub.runtime import stop_background
 
-    info = stop_background(hub_home())
+    info = stop_background(hub_home(), cancel_runs=args.cancel_runs)
     print("runtime stopped" if info else "no runtime was running")
     return EXIT_OK
 
@@ -283,7 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_up)
 
-    p = sub.add_parser("down", help="stop the background runtime")
+    p = sub.add_parser(
+        "down",
+        help="stop the background runtime (unfinished runs resume at the next hub up)",
+    )
+    p.add_argument(
+        "--cancel-runs", action="store_true", help="cancel unfinished runs instead of keeping them"
+    )
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("status", help="show the background runtime")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,16 @@ from hub.desktop.clicker import ClickerConfig
 from hub.errors import HubError, RuntimeUnavailable
 from hub.inputs import validate_inputs
 from hub.recording import TERMINAL_EVENTS
-from hub.records import Event, ExecutionRecord, LogEntry, WorkflowRecord
+from hub.records import (
+    Breakpoint,
+    DebugView,
+    Event,
+    ExecutionRecord,
+    ExecutionStatus,
+    LogEntry,
+    RunOptions,
+    WorkflowRecord,
+)
 from hub.runtime import Connection, attach
 
 WorkflowRef = str | Path | dict[str, Any]
@@ -123,13 +133,32 @@ class Client:
         idempotency_key: str | None = None,
         trigger: str = "api",
         timeout_s: float | None = None,
+        debug: bool = False,
+        breakpoints: Sequence[str | Breakpoint | dict[str, Any]] | None = None,
+        execution_timeout_s: float | None = None,
     ) -> ExecutionRecord:
         """Run a workflow (an id, a document, or a file, which is registered first).
 
         With ``wait`` the finished execution is returned; otherwise the queued or running one.
+        ``debug`` / ``breakpoints`` (node ids, or ``{"node_id", "condition"}``) start a debug
+        run that pauses before those nodes (or before the first ones); drive it with ``step``,
+        ``continue_``, ``evaluate`` and ``inspect``. ``timeout_s`` bounds the wait here;
+        ``execution_timeout_s`` overrides the workflow's own ``settings.timeout_s``.
         """
         workflow_id, version = self._workflow_id(workflow, version)
-        options = {"version": version, "trigger": trigger, "idempotency_key": idempotency_key}
+        run_options = RunOptions(
+            debug=debug,
+            breakpoints=[_breakpoint(b) for b in breakpoints or []],
+            timeout_s=execution_timeout_s,
+        )
+        options = {
+            "version": version,
+            "trigger": trigger,
+            "idempotency_key": idempotency_key,
+            # Chosen here, so a start that Ray repeats (after a supervisor restart) is one run.
+            "execution_id": uuid.uuid4().hex,
+            "options": run_options,
+        }
         method = self._conn.supervisor.run if wait else self._conn.supervisor.submit
         record: ExecutionRecord = _call(
             method.remote(workflow_id, inputs or {}, **options), timeout_s
@@ -141,9 +170,120 @@ class Client:
         return record
 
     def cancel(self, execution_id: str, reason: str = "cancelled by user") -> ExecutionRecord:
+        """Cancel a queued, running or paused execution; in-flight steps are stopped."""
         full_id = self.get(execution_id).id
         record: ExecutionRecord = _call(self._conn.supervisor.cancel.remote(full_id, reason))
         return record
+
+    # --- lifecycle and debugging ------------------------------------------------------------
+
+    def _control(self, execution_id: str, action: str, argument: Any = None) -> Any:
+        full_id = self.get(execution_id).id
+        return _call(self._conn.supervisor.control.remote(full_id, action, argument))
+
+    def pause(self, execution_id: str) -> DebugView:
+        """Pause: steps in flight finish, nothing new starts (status ``paused`` once idle)."""
+        view: DebugView = self._control(execution_id, "pause")
+        return view
+
+    def resume(self, execution_id: str) -> DebugView:
+        view: DebugView = self._control(execution_id, "resume")
+        return view
+
+    def step(self, execution_id: str) -> DebugView:
+        """Run the nodes that are ready now, then pause again before the next ones."""
+        view: DebugView = self._control(execution_id, "step")
+        return view
+
+    def continue_(self, execution_id: str) -> DebugView:
+        """Run on until the next breakpoint or the end."""
+        view: DebugView = self._control(execution_id, "continue")
+        return view
+
+    def evaluate(self, execution_id: str, expression: str) -> Any:
+        """The value of an expression (``$input.x``, ``$node.field``...) where the run is."""
+        return self._control(execution_id, "evaluate", expression)
+
+    def inspect(self, execution_id: str) -> DebugView:
+        """Where a run holds: inputs, outputs so far, the next ready nodes."""
+        view: DebugView = self._control(execution_id, "inspect")
+        return view
+
+    def set_breakpoints(
+        self, execution_id: str, breakpoints: Sequence[str | Breakpoint | dict[str, Any]]
+    ) -> None:
+        """Replace the breakpoints of a queued, running or paused execution."""
+        given = [_breakpoint(b).model_dump() for b in breakpoints]
+        self._control(execution_id, "set breakpoints", given)
+
+    def wait_until_paused(self, execution_id: str, timeout_s: float = 60) -> ExecutionRecord:
+        """Wait until the execution is paused or finished."""
+        import time
+
+        full_id = self.get(execution_id).id
+        deadline = time.monotonic() + timeout_s
+        while True:
+            record = self.get(full_id)
+            if record.status.terminal or record.status == ExecutionStatus.PAUSED:
+                return record
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {full_id} did not pause within {timeout_s:g}s")
+            time.sleep(0.05)
+
+    # --- recovery actions: each makes a new execution linked to the first --------------------
+
+    def _retry(self, execution_id: str, kind: str, wait: bool, **options: Any) -> ExecutionRecord:
+        full_id = self.get(execution_id).id
+        record: ExecutionRecord = _call(
+            self._conn.supervisor.retry.remote(full_id, kind, **options)
+        )
+        return self.wait(record.id) if wait else record
+
+    def retry(
+        self, execution_id: str, *, inputs: dict[str, Any] | None = None, wait: bool = True
+    ) -> ExecutionRecord:
+        """Retry a failed (or cancelled) execution from its failed step; completed steps are
+        reused, not run again. Secret inputs must be passed again (they are never stored)."""
+        return self._retry(execution_id, "retry", wait, inputs=inputs)
+
+    def retry_step(
+        self,
+        execution_id: str,
+        node_id: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        *,
+        inputs: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> ExecutionRecord:
+        """Retry from the failed step with some of its parameters replaced."""
+        return self._retry(
+            execution_id,
+            "retry_step",
+            wait,
+            node_id=node_id,
+            parameters=parameters or {},
+            inputs=inputs,
+        )
+
+    def skip_step(
+        self,
+        execution_id: str,
+        node_id: str | None = None,
+        output: Any = None,
+        *,
+        inputs: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> ExecutionRecord:
+        """Go on past a failed step as if it had returned ``output``."""
+        return self._retry(
+            execution_id, "skip_step", wait, node_id=node_id, output=output, inputs=inputs
+        )
+
+    def rerun(
+        self, execution_id: str, *, inputs: dict[str, Any] | None = None, wait: bool = True
+    ) -> ExecutionRecord:
+        """Run the same workflow version again with the same inputs, as a new execution."""
+        return self._retry(execution_id, "rerun", wait, inputs=inputs)
 
     # --- history ----------------------------------------------------------------------------
 
@@ -231,6 +371,15 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _breakpoint(value: str | Breakpoint | dict[str, Any]) -> Breakpoint:
+    if isinstance(value, Breakpoint):
+        return value
+    if isinstance(value, str):
+        node_id, _, condition = value.partition(":")
+        return Breakpoint(node_id=node_id.strip(), condition=condition.strip() or None)
+    return Breakpoint.model_validate(value)
 
 
 def precheck(workflow: WorkflowRef, inputs: dict[str, Any]) -> None:

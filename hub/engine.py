@@ -26,6 +26,7 @@ from hub.records import ErrorInfo, StepStatus
 class StepState:
     status: StepStatus = StepStatus.PENDING
     attempts: int = 0
+    retry_base: int = 0  # attempts made before a retry of the execution (a fresh budget after)
     output: Any = None
     has_output: bool = False
     error: ErrorInfo | None = None

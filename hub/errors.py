@@ -82,6 +82,12 @@ class IllegalTransition(HubError):
     code = "illegal_transition"
 
 
+class NotRunningHere(HubError):
+    """An action reached an actor that no longer (or not yet) runs that execution."""
+
+    code = "not_running_here"
+
+
 class NodeFamilyDisabled(HubError):
     """A dangerous node family (code, shell) is used while the settings keep it off."""
 

@@ -48,6 +48,21 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=False, extra="forbid")
 
 
+class Breakpoint(_Record):
+    """Pause a debug run before ``node_id`` starts (when ``condition``, an expression, holds)."""
+
+    node_id: str
+    condition: str | None = None
+
+
+class RunOptions(_Record):
+    """How one execution runs; stored with it (``settings["options"]``) so recovery keeps it."""
+
+    debug: bool = False
+    breakpoints: list[Breakpoint] = Field(default_factory=list)
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
 class ErrorInfo(_Record):
     """A failure as users see it: what went wrong, why (category) and where."""
 
@@ -91,6 +106,7 @@ class ExecutionRecord(_Record):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    parent_id: str | None = None
 
 
 class WorkflowRecord(_Record):
@@ -114,6 +130,32 @@ class Event(_Record):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class NextStep(_Record):
+    """A node that would start next, as a debugger shows it."""
+
+    node_id: str
+    node_type: str
+    upstream: list[str] = Field(default_factory=list)
+    parameters: Any = None  # resolved parameters, or the error resolving them gave
+    breakpoint: bool = False
+
+
+class DebugView(_Record):
+    """An execution as the debugger sees it: where it holds, what it has, what runs next."""
+
+    execution_id: str
+    status: ExecutionStatus
+    hold_reason: str | None = None  # start, pause, breakpoint, step
+    hold_node: str | None = None
+    detail: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    next: list[NextStep] = Field(default_factory=list)
+    running: list[str] = Field(default_factory=list)
+    finished: list[str] = Field(default_factory=list)
+    breakpoints: list[str] = Field(default_factory=list)
+
+
 class LogEntry(_Record):
     execution_id: str
     seq: int
@@ -123,6 +165,21 @@ class LogEntry(_Record):
     source: str
     message: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunOrder(_Record):
+    """What the supervisor hands an ExecutionActor: one execution to run or to resume."""
+
+    definition: dict[str, Any]
+    record: ExecutionRecord  # inputs are the validated values, not the redacted ones
+    families: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    options: RunOptions = Field(default_factory=RunOptions)
+    # Why the state comes from the store: None for a fresh start; "retry" for an execution
+    # seeded with the steps of the one it retries; otherwise the recovery that resumes it.
+    resume: str | None = None
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)  # node id -> parameters
+    commit_each_step: bool = True
 
 
 # --- Writes: what the Recorder applies to the store, batched into one transaction. -------------

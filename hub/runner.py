@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections import ChainMap, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from hub._run_control import RunControl
+from hub.debugging import Gate
 from hub.engine import ExecutionState, Transition
 from hub.errors import ErrorCategory, ExpressionError, StepFailed
+from hub.expressions import CompiledValue
 from hub.inputs import scrub, secret_values
 from hub.nodes import (
     NodeCall,
@@ -35,6 +39,7 @@ from hub.records import (
     Event,
     ExecutionRecord,
     ExecutionStatus,
+    RunOptions,
     StepRecord,
     StepStatus,
     StoreWrite,
@@ -42,6 +47,7 @@ from hub.records import (
     UpsertStep,
     utcnow,
 )
+from hub.restore import Restored
 
 Dispatcher = Callable[[PlanNode, NodeCall, "float | None"], Awaitable[NodeResult]]
 
@@ -54,7 +60,7 @@ class Journal(Protocol):
         """Return once every write emitted so far is durable."""
 
 
-class ExecutionRunner:
+class ExecutionRunner(RunControl):
     def __init__(
         self,
         plan: ExecutionPlan,
@@ -65,6 +71,12 @@ class ExecutionRunner:
         enabled_families: frozenset[str] = frozenset(),
         env: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        options: RunOptions | None = None,
+        restored: Restored | None = None,
+        resume_reason: str = "recovered",
+        start_paused: bool = False,
+        commit_each_step: bool = True,
+        overrides: Mapping[str, CompiledValue] | None = None,
     ) -> None:
         self.plan = plan
         self.record = record
@@ -72,7 +84,21 @@ class ExecutionRunner:
         self.journal = journal
         self.families = sorted(enabled_families)
         self.rng = rng or random.Random()
-        self.state = ExecutionState(plan)
+        self.options = options or RunOptions()
+        self.restored = restored
+        self.resume_reason = resume_reason
+        self.commit_each_step = commit_each_step
+        self.overrides = dict(overrides or {})
+        self.state = restored.state if restored is not None else ExecutionState(plan)
+        self.gate = Gate.for_run(
+            debug=self.options.debug,
+            breakpoints=self.options.breakpoints,
+            node_breakpoints=[n for n, node in plan.nodes.items() if node.spec.breakpoint],
+        )
+        if start_paused:
+            self.gate.pause()
+        self.clock: asyncio.Timeout | None = None
+        self.paused_left_s: float | None = None
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.error: ErrorInfo | None = None
         self.final_status: ExecutionStatus | None = None
@@ -94,16 +120,38 @@ class ExecutionRunner:
         self.record.started_at = self.record.started_at or now
         self.journal.emit(
             UpdateExecution(
-                execution_id=self.record.id, status=ExecutionStatus.RUNNING, started_at=now
+                execution_id=self.record.id,
+                status=ExecutionStatus.RUNNING,
+                started_at=self.record.started_at,
             )
         )
-        self.event("execution_started", data={"workflow_id": self.plan.workflow_id})
-        self.schedule(self.state.start())
+        restored = self.restored
+        if restored is None:
+            self.event("execution_started", data={"workflow_id": self.plan.workflow_id})
+            start = self.state.start()
+        else:
+            retry = self.resume_reason == "retry"  # a new execution seeded by the one it retries
+            self.event(
+                "execution_started" if retry else "execution_resumed",
+                data={
+                    "workflow_id": self.plan.workflow_id,
+                    "reason": self.resume_reason,
+                    "parent_id": self.record.parent_id,
+                    "reused": restored.reused,
+                    "next": restored.frontier,
+                },
+            )
+            start = restored.frontier
+            if restored.halted is not None:
+                self.stop(ExecutionStatus.FAILED, restored.halted)
+        self.schedule(start)
+        limit = self.options.timeout_s or self.plan.settings.timeout_s
         try:
-            async with asyncio.timeout(self.plan.settings.timeout_s):
+            async with asyncio.timeout(limit) as self.clock:
+                if self.record.status == ExecutionStatus.PAUSED:
+                    self.freeze_clock()
                 await self.idle.wait()
         except TimeoutError:
-            limit = self.plan.settings.timeout_s
             self.stop(
                 ExecutionStatus.FAILED,
                 ErrorInfo(message=f"execution timed out after {limit:g}s", category="timeout"),
@@ -121,9 +169,16 @@ class ExecutionRunner:
         self.ready.extend(node_ids)
         limit = self.plan.settings.max_parallel_steps
         while self.final_status is None and self.ready and len(self.tasks) < limit:
-            node_id = self.ready.popleft()
+            node_id = self.ready[0]
+            if self.gate.admit(node_id, functools.partial(self.scope, node_id)) is not None:
+                break
+            self.ready.popleft()
             self.tasks[node_id] = asyncio.create_task(self.run_node(node_id), name=node_id)
-        if not self.tasks:
+        if self.tasks:
+            return
+        if self.final_status is None and self.ready and self.gate.held:
+            self.paused()
+        else:
             self.idle.set()
 
     def stop(self, status: ExecutionStatus, error: ErrorInfo | None) -> None:
@@ -173,7 +228,12 @@ class ExecutionRunner:
     async def attempts(self, node: PlanNode) -> None:
         while True:
             attempt = self.state.mark_running(node.id, utcnow())
+            # Stored as running, so a resume after a crash reruns this very attempt (same
+            # idempotency key) rather than a new one.
+            running = self.step_record(node.id)
+            self.journal.emit(UpsertStep(execution_id=self.record.id, step=running))
             self.event("step_started", node.id, {"attempt": attempt, "type": node.node_type.name})
+            budget = attempt - self.state.steps[node.id].retry_base
             try:
                 try:
                     output, port = await self.attempt(node, attempt)
@@ -183,10 +243,10 @@ class ExecutionRunner:
                     raise to_step_failure(exc) from None
             except StepFailed as failure:
                 retry = node.retry.should_retry(
-                    attempt, retryable=failure.retryable, category=failure.category
+                    budget, retryable=failure.retryable, category=failure.category
                 )
                 if retry:
-                    delay = node.retry.delay_s(attempt, self.rng)
+                    delay = node.retry.delay_s(budget, self.rng)
                     self.event(
                         "step_retrying",
                         node.id,
@@ -209,7 +269,7 @@ class ExecutionRunner:
             {"execution": self.execution_info(attempt)}, self.base_scope, self.state.outputs
         )
         try:
-            params = node.parameters.render(scope)
+            params = self.overrides.get(node.id, node.parameters).render(scope)
         except ExpressionError as exc:
             raise StepFailed(exc.message, category=ErrorCategory.EXPRESSION) from None
         self.state.steps[node.id].input = params
@@ -267,7 +327,7 @@ class ExecutionRunner:
     async def succeeded(self, node: PlanNode, output: Any, port: str | None) -> None:
         transition = self.state.succeed(node.id, output, port, utcnow())
         self.record_step(node, "step_completed", {"port": port} if port else {})
-        if not node.inline:
+        if not node.inline and self.commit_each_step:
             await self.journal.flush()
         self.apply(node, transition)
 
@@ -281,7 +341,7 @@ class ExecutionRunner:
         )
         transition = self.state.fail(node.id, error, node.on_error, utcnow())
         self.record_step(node, "step_failed", {"on_error": node.on_error.value})
-        if not node.inline:
+        if not node.inline and self.commit_each_step:
             await self.journal.flush()
         if transition.halt:
             self.stop(ExecutionStatus.FAILED, error)
@@ -296,6 +356,12 @@ class ExecutionRunner:
         self.schedule(transition.ready)
 
     # --- records ----------------------------------------------------------------------------
+
+    def emit(self, write: StoreWrite) -> None:
+        self.journal.emit(write)
+
+    async def flush(self) -> None:
+        await self.journal.flush()
 
     def execution_info(self, attempt: int) -> dict[str, Any]:
         started = self.record.started_at

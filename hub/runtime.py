@@ -297,8 +297,9 @@ def terminate_session(pid: int, grace_s: float = 3) -> None:
             os.kill(member, signal.SIGKILL)
 
 
-def stop_background(home: Path) -> RuntimeInfo | None:
-    """``hub down``: let the supervisor flush, then stop the Ray head. None if nothing ran."""
+def stop_background(home: Path, *, cancel_runs: bool = False) -> RuntimeInfo | None:
+    """``hub down``: suspend what runs (it resumes at the next ``hub up``; with ``cancel_runs``
+    it is cancelled instead), flush the store, stop the Ray head. None if nothing ran."""
     info = read_runtime(home)
     if info is None:
         return None
@@ -312,7 +313,7 @@ def stop_background(home: Path) -> RuntimeInfo | None:
                 logging_level="WARNING",
             )
         supervisor = ray.get_actor(SUPERVISOR_NAME, namespace=NAMESPACE)
-        ray.get(supervisor.shutdown.remote(), timeout=30)
+        ray.get(supervisor.shutdown.remote(cancel_runs), timeout=30)
     with contextlib.suppress(Exception):
         ray.shutdown()
     terminate_session(info.pid)

@@ -42,6 +42,17 @@ class RuntimeSettings(BaseModel):
     ocr_placement: Literal["auto", "local", "pool"] = "auto"
     env_allowlist: list[str] = Field(default_factory=list)
     journal_flush_ms: float = Field(default=10.0, ge=0, le=10_000)
+    # Durability (docs/dsl.md, "Durability"): what a restarted runtime does with unfinished
+    # runs, and whether each action step is committed before its dependents start ("step") or
+    # the records of an execution are shipped in batches ("execution": faster, and a crash
+    # reruns the steps since the last batch).
+    recovery: Literal["resume", "fail"] = "resume"
+    step_commit: Literal["step", "execution"] = "step"
+    # Retention: terminal executions older than this many days, or beyond this many, are
+    # pruned in batches by the Recorder every ``retention_interval_s``.
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_max_executions: int | None = Field(default=None, ge=1)
+    retention_interval_s: float = Field(default=3600.0, ge=1)
 
     def enabled_families(self) -> frozenset[str]:
         return frozenset(f for f, setting in FAMILY_SETTINGS.items() if getattr(self, setting))

@@ -72,6 +72,7 @@ def execution_row(record: ExecutionRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "started_at": record.started_at,
         "ended_at": record.ended_at,
+        "parent_id": record.parent_id,
     }
 
 
@@ -91,6 +92,7 @@ def execution_record(row: RowMapping, steps: list[StepRecord] | None = None) -> 
         created_at=row["created_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
+        parent_id=row["parent_id"],
     )
 
 

@@ -103,6 +103,8 @@ class ExecutionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The execution this one retries or re-runs (settings["origin"] says how).
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class StepRow(Base):

@@ -137,7 +137,7 @@ def test_migration_creates_the_schema_of_the_models(db_url: str) -> None:
             assert set(inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
             assert diff == []
-            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+            assert MigrationContext.configure(conn).get_current_revision() == "0002"
             uniques = inspect(conn).get_unique_constraints("workflow_executions")
             assert [u["column_names"] for u in uniques] == [["idempotency_key"]]
     finally:

@@ -1,0 +1,108 @@
+"""The supervisor's resource side: node pools, the DesktopActor and OcrActors. A mixin of
+SupervisorActor, kept apart from runs and recovery so each file has one concern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from actors.desktop import DesktopActor
+from actors.node_pool import NodeActor
+from actors.ocr import OcrActor
+from hub.errors import HubError
+from hub.nodes import default_registry
+from hub.settings import RuntimeSettings
+
+
+def _actor_id(handle: Any) -> str:
+    return str(handle._actor_id.hex())
+
+
+class ResourcePools:
+    namespace: str
+    settings: RuntimeSettings
+    recorder: Any
+    incarnation: str  # "" for the first supervisor; names stay unique after a restart
+
+    def init_resources(self) -> None:
+        self.pools: dict[str, list[Any]] = {}
+        self.pool_counter: dict[str, int] = {}
+        self._desktop: Any = None
+        self._ocr: dict[tuple[str, float], Any] = {}
+
+    # --- node pools -------------------------------------------------------------------------
+
+    async def node_pool(self, node_type: str) -> tuple[int, int, list[Any]]:
+        """(max size, concurrency per actor, members) of a node type's pool, created lazily."""
+        config = default_registry().get(node_type).pool
+        members = self.pools.get(node_type)
+        if members is None:
+            members = self.pools[node_type] = [
+                self._new_node_actor(node_type) for _ in range(max(1, config.min_size))
+            ]
+        return config.max_size, config.concurrency, list(members)
+
+    async def grow_node_pool(self, node_type: str) -> list[Any]:
+        max_size, _, members = await self.node_pool(node_type)
+        if len(members) < max_size:
+            self.pools[node_type].append(self._new_node_actor(node_type))
+        return list(self.pools[node_type])
+
+    async def replace_node_actor(self, node_type: str, handle: Any) -> list[Any]:
+        members = self.pools.get(node_type, [])
+        gone = _actor_id(handle)
+        for i, member in enumerate(members):
+            if _actor_id(member) == gone:
+                ray.kill(member, no_restart=True)
+                members[i] = self._new_node_actor(node_type)
+        return list(members)
+
+    def _new_node_actor(self, node_type: str) -> Any:
+        n = self.pool_counter[node_type] = self.pool_counter.get(node_type, 0) + 1
+        config = default_registry().get(node_type).pool
+        return NodeActor.options(  # type: ignore[attr-defined]
+            name=f"node-pool:{node_type}:{self.incarnation}{n}",
+            namespace=self.namespace,
+            max_concurrency=config.concurrency,
+        ).remote(node_type)
+
+    # --- desktop ----------------------------------------------------------------------------
+
+    async def desktop(self) -> Any:
+        """The DesktopActor, created on the node that advertises the ``desktop`` resource."""
+        if self._desktop is None:
+            if ray.cluster_resources().get("desktop", 0) < 1:  # type: ignore[no-untyped-call]
+                raise HubError(
+                    "no node of this runtime advertises the 'desktop' resource: start the "
+                    "runtime on the machine with the display with `hub up --desktop` (or "
+                    "`ray start ... --resources '{\"desktop\": 1}'` there)"
+                )
+            self._desktop = DesktopActor.options(  # type: ignore[attr-defined]
+                name="desktop",
+                namespace=self.namespace,
+                resources={"desktop": 1},
+                max_concurrency=100,
+                # Detached: clicker sessions outlive a supervisor restart.
+                lifetime="detached",
+                get_if_exists=True,
+            ).remote(
+                self.recorder,
+                self.settings.enable_desktop,
+                self.settings.desktop_dry_run,
+                self.settings.desktop_max_clicks_per_s,
+                self.settings.ocr_placement,
+            )
+        return self._desktop
+
+    async def ocr_actor(self, backend: str, num_gpus: float) -> Any:
+        """The OcrActor for a backend (one per backend and GPU share), created on first use."""
+        key = (backend, num_gpus)
+        if key not in self._ocr:
+            self._ocr[key] = OcrActor.options(  # type: ignore[attr-defined]
+                name=f"ocr:{self.incarnation}{len(self._ocr) + 1}",
+                namespace=self.namespace,
+                num_gpus=num_gpus,
+                max_concurrency=8,
+            ).remote(backend)
+        return self._ocr[key]
