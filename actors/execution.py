@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -209,3 +210,13 @@ class ExecutionActor:
 
     async def ping(self) -> bool:
         return self.runner is None
+
+    async def where(self) -> dict[str, Any]:
+        """This actor's process and the execution it runs (``hub status``, chaos tests)."""
+        context = ray.get_runtime_context()
+        return {
+            "actor": context.get_actor_name(),
+            "pid": os.getpid(),
+            "node_id": context.get_node_id(),
+            "execution_id": self.runner.record.id if self.runner else None,
+        }

@@ -3,24 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import ray
 
 from actors._process import tune_process
+from hub.analysis import ErrorPattern
 from hub.recording import EventCache, GroupCommitter
-from hub.records import Event, ExecutionRecord, LogEntry, StoreWrite, WorkflowRecord
+from hub.records import Event, ExecutionRecord, LogEntry, Retention, StoreWrite, WorkflowRecord
 from hub.store import Store
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class RecorderActor:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, retention: Retention | None = None) -> None:
         tune_process()
         self.store = Store(database_url)
         self.cache = EventCache()
         self.committer = GroupCommitter(self.store.apply, self.store.max_event_seq, self.cache)
+        self.retention = retention or Retention()
+        self.pruned = 0
+        self.retention_task: asyncio.Task[None] | None = None
+        if self.retention.active:
+            self.retention_task = asyncio.get_running_loop().create_task(self._retain())
+
+    async def _retain(self) -> None:
+        """Prune history now and then; in batches, on a worker thread, so runs never wait."""
+        while True:
+            with contextlib.suppress(Exception):  # a failed round is tried again next time
+                await self.prune(self.retention.max_age_s, self.retention.max_executions)
+            await asyncio.sleep(self.retention.interval_s)
+
+    async def prune(self, max_age_s: float | None, max_count: int | None) -> int:
+        removed = await asyncio.to_thread(
+            lambda: self.store.prune(max_age_s=max_age_s, max_count=max_count)
+        )
+        if removed:
+            await asyncio.to_thread(self.store.vacuum)
+        self.pruned += removed
+        return removed
+
+    async def error_patterns(
+        self, since: datetime | None = None, workflow_id: str | None = None
+    ) -> list[ErrorPattern]:
+        await self.committer.drain()
+        return await asyncio.to_thread(
+            lambda: self.store.error_patterns(since=since, workflow_id=workflow_id)
+        )
 
     async def record(self, writes: Sequence[StoreWrite]) -> None:
         """Queue writes without waiting for them (control-flow steps, events)."""
@@ -79,7 +111,7 @@ class RecorderActor:
 
     async def flush(self) -> dict[str, Any]:
         await self.committer.drain()
-        return self.committer.stats()
+        return {**self.committer.stats(), "pruned": self.pruned}
 
     async def ping(self) -> str:
         return self.store.url

@@ -9,6 +9,7 @@ resumes or (with ``recovery: fail`` after a runtime restart) fails them, per hub
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from typing import Any
 
@@ -76,7 +77,7 @@ class SupervisorActor(ResourcePools):
             lifetime="detached",
             get_if_exists=True,
             max_concurrency=10_000,
-        ).remote(database_url)
+        ).remote(database_url, settings.retention())
         self.init_resources()
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
         self.admission = AdmissionQueue(limit)
@@ -511,6 +512,22 @@ class SupervisorActor(ResourcePools):
             await self._desktop.shutdown.remote()
         await self.recorder.flush.remote()
         return {"suspended": suspended, "cancelled": cancelled, "queued": len(self.pending)}
+
+    async def where(self) -> dict[str, Any]:
+        """This supervisor's process, and where each running execution's actor is."""
+        running = list(self.running.items())
+        leases = await asyncio.gather(
+            *(h.where.remote() for _, h in running), return_exceptions=True
+        )
+        return {
+            "pid": os.getpid(),
+            "incarnation": self.incarnation or "first",
+            "executions": {
+                execution_id: lease
+                for (execution_id, _), lease in zip(running, leases, strict=True)
+                if isinstance(lease, dict)
+            },
+        }
 
     async def ping(self) -> bool:
         return True

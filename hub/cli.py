@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli_clicker import add_clicker_commands
+from hub.cli_history import add_history_commands
+from hub.cli_lifecycle import add_lifecycle_commands
 from hub.errors import HubError, InputsInvalid, NotFound, WorkflowInvalid
 from hub.settings import hub_home
 from hub.views import UsageError, execution_json, parse_inputs
@@ -75,6 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     inputs = parse_inputs(args.input or [], args.inputs)
     precheck(args.workflow, inputs)
+    if args.debug_run or args.breakpoints:
+        return _run_debug(args, inputs)
     if args.json or args.no_wait:
         with hub.connect() as client:
             record = client.run(
@@ -107,6 +111,28 @@ def cmd_run(args: argparse.Namespace) -> int:
             display.event(event)
         final = client.wait(record.id)
     display.finished(final)
+    return EXIT_OK if final.status.value == "completed" else EXIT_FAILED
+
+
+def _run_debug(args: argparse.Namespace, inputs: dict[str, Any]) -> int:
+    import hub
+    from hub.cli_lifecycle import run_debugger
+    from hub.console import RunDisplay
+
+    display = RunDisplay()
+    with hub.connect() as client:
+        display.connected(client)
+        record = client.run(
+            args.workflow,
+            inputs,
+            version=args.version,
+            wait=False,
+            trigger="cli",
+            debug=True,
+            breakpoints=args.breakpoints or [],
+        )
+        display.started(record)
+        final = run_debugger(client, record, sys.stdin)
     return EXIT_OK if final.status.value == "completed" else EXIT_FAILED
 
 
@@ -270,6 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the execution record as JSON")
     p.add_argument("--no-wait", action="store_true", help="print the execution id and return")
     p.add_argument("--idempotency-key", help="a second run with the same key returns the first")
+    p.add_argument(
+        "--debug",
+        dest="debug_run",
+        action="store_true",
+        help="debug run: pause at breakpoints (or before the first step) and open a prompt",
+    )
+    p.add_argument(
+        "--break",
+        dest="breakpoints",
+        action="append",
+        metavar="NODE[:CONDITION]",
+        help="pause before NODE (when CONDITION, an expression, is true); implies --debug",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("up", help="start a background runtime")
@@ -321,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cancel)
 
     add_clicker_commands(sub)
+    add_history_commands(sub)
+    add_lifecycle_commands(sub)
     return parser
 
 

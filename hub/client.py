@@ -6,9 +6,11 @@ import builtins
 import json
 import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hub.analysis import ErrorPattern
 from hub.compiler import CompileResult, compile_workflow
 from hub.desktop.clicker import ClickerConfig
 from hub.errors import HubError, RuntimeUnavailable
@@ -306,6 +308,22 @@ class Client:
             self._conn.recorder.logs.remote(full_id, level=level)
         )
         return result
+
+    def error_patterns(
+        self, *, workflow_id: str | None = None, since: datetime | None = None
+    ) -> builtins.list[ErrorPattern]:
+        """Recorded failures grouped into patterns (same workflow, node, category and message
+        shape), most frequent first, each with recovery suggestions."""
+        result: builtins.list[ErrorPattern] = _call(
+            self._conn.recorder.error_patterns.remote(since, workflow_id)
+        )
+        return result
+
+    def prune(self, *, max_age_s: float | None = None, max_count: int | None = None) -> int:
+        """Delete finished executions older than ``max_age_s`` or beyond the newest
+        ``max_count`` (never unfinished ones); returns how many were deleted."""
+        removed: int = _call(self._conn.recorder.prune.remote(max_age_s, max_count))
+        return removed
 
     def watch(
         self, execution_id: str, *, after_seq: int = 0, poll_s: float = 5.0

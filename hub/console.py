@@ -120,6 +120,7 @@ class RunDisplay:
                 f"{', node ' + record.error.node_id if record.error.node_id else ''}): "
                 f"{escape(record.error.message)}"
             )
+            _print_suggestions(self.console, record)
         if record.outputs:
             self.console.print("outputs:")
             for node_id, output in record.outputs.items():
@@ -157,8 +158,12 @@ def print_execution(record: ExecutionRecord) -> None:
         f"{_status(record.status.value)}  trigger={record.trigger}"
     )
     out.print(f"inputs: {_short(record.inputs, 200)}")
+    if record.parent_id:
+        origin = record.settings.get("origin", {}).get("kind", "retry")
+        out.print(f"{origin} of: {record.parent_id}")
     if record.error:
         out.print(f"[red]error[/] ({record.error.category}): {escape(record.error.message)}")
+        _print_suggestions(out, record)
     table = Table(box=None, pad_edge=False)
     for column in ("step", "type", "status", "attempts", "duration", "output / error"):
         table.add_column(column)
@@ -169,6 +174,20 @@ def print_execution(record: ExecutionRecord) -> None:
             s.node_id, s.node_type, _status(s.status.value), str(s.attempts), duration, detail
         )
     out.print(table)
+
+
+def _print_suggestions(console: Console, record: ExecutionRecord) -> None:
+    from hub.analysis import suggestions
+
+    if record.error is None:
+        return
+    for line in suggestions(record.error.category):
+        console.print(f"  [dim]→ {escape(line)}[/]")
+    if record.status.value in ("failed", "cancelled"):
+        console.print(
+            f"  [dim]→ hub retry {record.id[:12]} (from the failed step), "
+            f"hub rerun {record.id[:12]} (from the start)[/]"
+        )
 
 
 def print_log(entry: LogEntry) -> None:

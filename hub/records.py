@@ -182,6 +182,18 @@ class RunOrder(_Record):
     commit_each_step: bool = True
 
 
+class Retention(_Record):
+    """How much history the Recorder keeps (hub.settings: retention_*)."""
+
+    max_age_s: float | None = None
+    max_executions: int | None = None
+    interval_s: float = 3600.0
+
+    @property
+    def active(self) -> bool:
+        return self.max_age_s is not None or self.max_executions is not None
+
+
 # --- Writes: what the Recorder applies to the store, batched into one transaction. -------------
 
 

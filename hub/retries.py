@@ -92,9 +92,22 @@ def derive(
         inputs=redact_inputs(dict(plan.inputs), validated),
         steps=steps,
         parent_id=parent.id,
-        settings={**parent.settings, "origin": origin},
+        settings=_settings(parent, origin),
     )
     return Derived(record, validated, overrides, definition)
+
+
+def _settings(parent: ExecutionRecord, origin: dict[str, Any]) -> dict[str, Any]:
+    """The parent's settings for the new execution. A debug run's breakpoints are not carried
+    over (a retry runs through); its execution timeout is."""
+    settings = {
+        k: v for k, v in parent.settings.items() if k not in ("origin", "overrides", "options")
+    }
+    timeout_s = parent.settings.get("options", {}).get("timeout_s")
+    if timeout_s is not None:
+        settings["options"] = {"timeout_s": timeout_s}
+    settings["origin"] = origin
+    return settings
 
 
 def _inputs(

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.errors import HubError
+from hub.records import Retention
 
 # Node families that stay off until enabled: family -> the setting that enables it.
 FAMILY_SETTINGS = {
@@ -53,6 +54,14 @@ class RuntimeSettings(BaseModel):
     retention_days: float | None = Field(default=None, gt=0)
     retention_max_executions: int | None = Field(default=None, ge=1)
     retention_interval_s: float = Field(default=3600.0, ge=1)
+
+    def retention(self) -> Retention:
+        days = self.retention_days
+        return Retention(
+            max_age_s=None if days is None else days * 86_400,
+            max_executions=self.retention_max_executions,
+            interval_s=self.retention_interval_s,
+        )
 
     def enabled_families(self) -> frozenset[str]:
         return frozenset(f for f, setting in FAMILY_SETTINGS.items() if getattr(self, setting))

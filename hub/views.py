@@ -46,11 +46,22 @@ def execution_json(record: ExecutionRecord) -> dict[str, Any]:
         "inputs": record.inputs,
         "outputs": record.outputs,
         "steps": [step_json(s) for s in record.steps],
-        "error": record.error.model_dump() if record.error else None,
+        "error": _error_json(record),
+        "parent_id": record.parent_id,
+        "origin": record.settings.get("origin"),
         "created_at": _iso(record.created_at),
         "started_at": _iso(record.started_at),
         "ended_at": _iso(record.ended_at),
     }
+
+
+def _error_json(record: ExecutionRecord) -> dict[str, Any] | None:
+    """The error with the recovery suggestions for its category (hub.analysis)."""
+    from hub.analysis import suggestions
+
+    if record.error is None:
+        return None
+    return {**record.error.model_dump(), "suggestions": suggestions(record.error.category)}
 
 
 def parse_inputs(pairs: list[str], inputs_json: str | None) -> dict[str, Any]:

@@ -78,6 +78,12 @@ def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
+                # Lets Store.vacuum give pruned space back. SQLite takes it only on a new, empty
+                # file (older files: _retention.ensure_incremental_vacuum), and setting it on an
+                # existing one writes page 1 under the write lock on every connect: new files only.
+                cursor.execute("PRAGMA page_count")
+                if cursor.fetchone()[0] == 0:
+                    cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")

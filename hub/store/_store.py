@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
+from hub.analysis import ErrorPattern, FailureSample, group_failures
 from hub.errors import NotFound, StoreError
 from hub.records import (
     Event,
@@ -26,7 +27,7 @@ from hub.records import (
     WorkflowRecord,
     utcnow,
 )
-from hub.store import _rows
+from hub.store import _analysis_queries, _retention, _rows
 from hub.store import _schema as t
 from hub.store._db import create_store_engine, transaction
 from hub.store._migrate import migrate_engine
@@ -50,6 +51,7 @@ class Store:
         if migrate:
             try:
                 migrate_engine(self._engine)
+                _retention.ensure_incremental_vacuum(self._engine)
             except BaseException:
                 self._engine.dispose()
                 raise
@@ -332,6 +334,64 @@ class Store:
             upsert(
                 conn, t.settings, [{"key": key, "value": value, "updated_at": utcnow()}], ["key"]
             )
+
+    # --- error analysis -------------------------------------------------------------------------
+
+    def failures(
+        self,
+        *,
+        since: datetime | None = None,
+        workflow_id: str | None = None,
+        limit: int = 10_000,
+    ) -> list[FailureSample]:
+        """Recorded failures, newest first: failed steps, and failed executions whose error
+        belongs to no failed step (the execution timeout, an interrupted runtime...)."""
+        with self._tx("reading failures") as conn:
+            return _analysis_queries.failures(
+                conn, since=since, workflow_id=workflow_id, limit=limit
+            )
+
+    def error_patterns(
+        self, *, since: datetime | None = None, workflow_id: str | None = None
+    ) -> list[ErrorPattern]:
+        """Recorded failures grouped into patterns, most frequent first (hub.analysis)."""
+        return group_failures(self.failures(since=since, workflow_id=workflow_id))
+
+    # --- retention ------------------------------------------------------------------------------
+
+    def prune(
+        self,
+        *,
+        max_age_s: float | None = None,
+        max_count: int | None = None,
+        batch_size: int = _retention.DEFAULT_BATCH_SIZE,
+        now: datetime | None = None,
+    ) -> int:
+        """Delete finished executions (with their steps, events, logs and metrics) that ended
+        more than ``max_age_s`` ago, and/or all but the newest ``max_count`` finished ones.
+
+        Queued, running and paused executions are never deleted nor counted; those that ended
+        less than a minute before ``now`` count but stay (the runtime may still record them).
+        Works in batches of ``batch_size`` executions, one short write transaction each. Without
+        either limit nothing is deleted. Returns how many executions were deleted.
+        """
+        if max_age_s is not None and max_age_s < 0:
+            raise ValueError(f"max_age_s must not be negative, got {max_age_s}")
+        now = now or utcnow()
+        return _retention.prune(
+            lambda: self._tx("pruning history", write=True),
+            cutoff=None if max_age_s is None else now - timedelta(seconds=max_age_s),
+            keep=max_count,
+            settled_before=now - timedelta(seconds=_retention.SETTLE_S),
+            batch_size=batch_size,
+        )
+
+    def vacuum(self, pages: int | None = None) -> None:
+        """Give free pages (up to ``pages``; None: all) back to the file system.
+
+        SQLite only (``PRAGMA incremental_vacuum``); PostgreSQL's autovacuum needs no help.
+        """
+        _retention.vacuum(lambda: self._tx("vacuuming", write=True), self._engine, pages)
 
 
 def _escape_like(text: str) -> str:
