@@ -41,6 +41,7 @@ class RunControl:
     base_scope: dict[str, Any]
     clock: asyncio.Timeout | None
     paused_left_s: float | None
+    suspended: bool
 
     def schedule(self, node_ids: list[str]) -> None:
         raise NotImplementedError
@@ -173,5 +174,5 @@ class RunControl:
     async def suspend(self) -> None:
         """The runtime is stopping: start nothing more and make every record so far durable;
         the execution stays unfinished and resumes when the runtime starts again."""
-        self.gate.pause()
+        self.suspended = True  # not a pause: the stored status stays as it is
         await self.flush()

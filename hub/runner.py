@@ -98,6 +98,7 @@ class ExecutionRunner(RunControl):
         if start_paused:
             self.gate.pause()
         self.clock: asyncio.Timeout | None = None
+        self.suspended = False
         self.paused_left_s: float | None = None
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.error: ErrorInfo | None = None
@@ -167,6 +168,8 @@ class ExecutionRunner(RunControl):
     def schedule(self, node_ids: list[str]) -> None:
         """Start ready nodes, at most ``settings.max_parallel_steps`` at a time."""
         self.ready.extend(node_ids)
+        if self.suspended:
+            return  # the runtime is stopping: start nothing, record nothing more
         limit = self.plan.settings.max_parallel_steps
         while self.final_status is None and self.ready and len(self.tasks) < limit:
             node_id = self.ready[0]
