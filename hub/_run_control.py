@@ -67,8 +67,8 @@ class RunControl:
         return self.record.status
 
     def pause(self) -> None:
-        if self.final_status is None and self.gate.held:
-            return  # already pausing or paused
+        if self.record.status == ExecutionStatus.RUNNING and self.gate.held:
+            return  # already pausing: steps in flight are finishing
         lifecycle.check(lifecycle.Action.PAUSE, self.record.status, self.record.id)
         self.gate.pause()
         self.schedule([])

@@ -59,8 +59,9 @@ def check(action: Action, status: ExecutionStatus, execution_id: str) -> None:
         return
     wanted = " or ".join(s.value for s in ExecutionStatus if s in allowed)
     raise IllegalTransition(
-        f"cannot {action.value} execution {execution_id}: it is {status.value}, and only "
-        f"{wanted} executions allow that",
+        f"cannot {action.value} execution {execution_id}: it is "
+        f"{'already ' if status.terminal else ''}{status.value}, and only {wanted} executions "
+        "allow that",
         details={"execution_id": execution_id, "status": status.value, "action": action.value},
     )
 
