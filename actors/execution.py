@@ -74,7 +74,8 @@ class ExecutionActor:
             if stored.status.terminal:  # it ended; only the answer was lost
                 return stored
             if stored.status != ExecutionStatus.QUEUED or stored.steps:
-                restored = restore(plan, stored.steps)
+                bases = stored.settings.get("origin", {}).get("attempts_before", {})
+                restored = restore(plan, stored.steps, retry_bases=bases)
                 paused = stored.status == ExecutionStatus.PAUSED
                 record = record.model_copy(update={"started_at": stored.started_at})
         self.runner = ExecutionRunner(

@@ -126,7 +126,7 @@ class RunControl:
     def evaluate(self, expression: str) -> Any:
         """Evaluate an expression in the paused context (the same sandbox as parameters)."""
         lifecycle.check(lifecycle.Action.EVALUATE, self.effective_status(), self.record.id)
-        template = compile_condition(expression, "evaluate")
+        template = compile_condition(expression, "cannot evaluate")
         if template is None:
             raise ExpressionError("nothing to evaluate: the expression is empty")
         value = template.render(self.scope())
@@ -168,7 +168,7 @@ class RunControl:
                 for n, s in self.state.steps.items()
                 if s.status not in (StepStatus.PENDING, StepStatus.RUNNING)
             ],
-            breakpoints=sorted(self.gate.breakpoints),
+            breakpoints=self.gate.listed(),
         )
 
     async def suspend(self) -> None:

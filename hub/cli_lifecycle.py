@@ -107,7 +107,10 @@ class Debugger:
                 for node_id, output in view.outputs.items():
                     self.write(f"  ${node_id} = {_json(output)}")
                 self.write(f"next: {', '.join(s.node_id for s in view.next) or '-'}")
-                self.write(f"breakpoints: {', '.join(view.breakpoints) or '-'}")
+                shown = [
+                    b.node_id + (f":{b.condition}" if b.condition else "") for b in view.breakpoints
+                ]
+                self.write(f"breakpoints: {', '.join(shown) or '-'}")
             elif command in ("b", "break"):
                 current = self.client.inspect(self.execution_id).breakpoints
                 self.client.set_breakpoints(self.execution_id, [*current, rest])

@@ -33,9 +33,13 @@ def compile_condition(condition: str | None, where: str) -> Template | None:
         return None
     text = condition if "{{" in condition else "{{ " + condition + " }}"
     try:
-        return parse_template(text)
+        template = parse_template(text)
     except ExpressionError as exc:
-        raise HubError(f"breakpoint condition for {where} is invalid: {exc.message}") from None
+        raise ExpressionError(f"{where}: {exc.message}") from None
+    if not template.single:
+        # Text around the expression would make the result a string, always truthy.
+        raise ExpressionError(f"{where}: {condition!r} must be one expression, such as $a.n > 1")
+    return template
 
 
 def check_breakpoints(breakpoints: Iterable[Breakpoint], node_ids: Iterable[str]) -> None:
@@ -48,7 +52,7 @@ def check_breakpoints(breakpoints: Iterable[Breakpoint], node_ids: Iterable[str]
             close = difflib.get_close_matches(bp.node_id, sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise HubError(f"breakpoint on unknown node {bp.node_id!r}{hint}")
-        compile_condition(bp.condition, f"node {bp.node_id!r}")
+        compile_condition(bp.condition, f"the breakpoint condition on {bp.node_id!r}")
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Gate:
     hold: Hold | None = None
     allowance: set[str] | None = None  # while stepping: the only nodes that may start
     passed: set[str] = field(default_factory=set)  # breakpoints already stopped at
+    sources: dict[str, str | None] = field(default_factory=dict)  # condition texts, as given
 
     @classmethod
     def for_run(
@@ -76,20 +81,36 @@ class Gate:
         if not debug and not given:
             return cls()
         compiled: dict[str, Template | None] = dict.fromkeys(node_breakpoints)
+        sources: dict[str, str | None] = dict.fromkeys(node_breakpoints)
         for bp in given:
-            compiled[bp.node_id] = compile_condition(bp.condition, f"node {bp.node_id!r}")
-        return cls(breakpoints=compiled, break_at_start=not compiled)
+            compiled[bp.node_id] = compile_condition(
+                bp.condition, f"the breakpoint condition on {bp.node_id!r}"
+            )
+            sources[bp.node_id] = bp.condition
+        return cls(breakpoints=compiled, break_at_start=not compiled, sources=sources)
 
     @property
     def held(self) -> bool:
         return self.hold is not None
 
     def set_breakpoints(self, breakpoints: Iterable[Breakpoint]) -> None:
+        given = list(breakpoints)
         self.breakpoints = {
-            bp.node_id: compile_condition(bp.condition, f"node {bp.node_id!r}")
-            for bp in breakpoints
+            bp.node_id: compile_condition(
+                bp.condition, f"the breakpoint condition on {bp.node_id!r}"
+            )
+            for bp in given
         }
-        self.passed -= set(self.breakpoints)
+        self.sources = {bp.node_id: bp.condition for bp in given}
+        # Re-armed, except where the run holds now: continuing from there runs that node.
+        holding = self.hold.node_id if self.hold is not None else None
+        self.passed -= set(self.breakpoints) - {holding}
+
+    def listed(self) -> list[Breakpoint]:
+        """The breakpoints as given (node and condition text)."""
+        return [
+            Breakpoint(node_id=n, condition=self.sources.get(n)) for n in sorted(self.breakpoints)
+        ]
 
     def admit(self, node_id: str, scope: Callable[[], Mapping[str, Any]]) -> Hold | None:
         """None when ``node_id`` may start now; otherwise why the gate holds before it."""

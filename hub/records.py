@@ -153,7 +153,7 @@ class DebugView(_Record):
     next: list[NextStep] = Field(default_factory=list)
     running: list[str] = Field(default_factory=list)
     finished: list[str] = Field(default_factory=list)
-    breakpoints: list[str] = Field(default_factory=list)
+    breakpoints: list[Breakpoint] = Field(default_factory=list)
 
 
 class LogEntry(_Record):

@@ -38,8 +38,14 @@ class Restored:
         return self.halted is not None or (not self.frontier and not self.state.active)
 
 
-def restore(plan: ExecutionPlan, steps: Iterable[StepRecord]) -> Restored:
-    """Replay stored ``steps`` of an execution of ``plan``."""
+def restore(
+    plan: ExecutionPlan,
+    steps: Iterable[StepRecord],
+    *,
+    retry_bases: Mapping[str, int] | None = None,
+) -> Restored:
+    """Replay stored ``steps`` of an execution of ``plan``. ``retry_bases``: for a retry
+    execution, the attempts its steps had made before it (their retry budget starts after)."""
     stored = {s.node_id: s for s in steps if s.node_id in plan.nodes}
     state = ExecutionState(plan)
     restored = Restored(state)
@@ -49,6 +55,7 @@ def restore(plan: ExecutionPlan, steps: Iterable[StepRecord]) -> Restored:
         node = plan.nodes[node_id]
         record = stored.get(node_id)
         step = state.steps[node_id]
+        step.retry_base = (retry_bases or {}).get(node_id, 0)
         if node.spec.disabled:
             ready.extend(state.pass_through(node_id, _when(record)).ready)
             continue
@@ -71,10 +78,9 @@ def restore(plan: ExecutionPlan, steps: Iterable[StepRecord]) -> Restored:
         else:
             error = record.error or ErrorInfo(message="failed", category="node_error")
             transition = state.fail(node_id, error, node.on_error, _when(record))
-            if transition.halt:
+            if transition.halt and restored.halted is None:
+                # It had failed; keep replaying the other branches so their outputs stay.
                 restored.halted = error
-                restored.reused.append(node_id)
-                break
         state.steps[node_id].ended_at = record.ended_at
         restored.reused.append(node_id)
         ready.extend(transition.ready)

@@ -76,6 +76,7 @@ def derive(
         substitute = None
         if kind == "skip_step":
             assert target is not None
+            _check_substitute(plan, target, output)
             substitute = {target: output}
             origin["output"] = output
         if kind == "retry_step" and parameters:
@@ -83,6 +84,8 @@ def derive(
             overrides[target] = _override(plan, definition, target, parameters)
             origin["parameters"] = parameters
         steps = reusable_steps(plan, parent.steps, rerun=target, substitute=substitute)
+        redo = [st for st in steps if st.status == "pending"]
+        origin["attempts_before"] = {st.node_id: st.attempts for st in redo}
     record = ExecutionRecord(
         id=uuid.uuid4().hex,
         workflow_id=parent.workflow_id,
@@ -155,6 +158,29 @@ def _failed_node(
             "failed or cancelled step can be retried or skipped"
         )
     return node_id
+
+
+def _check_substitute(plan: ExecutionPlan, node_id: str, output: Any) -> None:
+    """A substitute must be a JSON value, and for a node that picks a port (condition,
+    switch) one it can pick a port from."""
+    import json
+
+    try:
+        json.dumps(output, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise HubError(f"the substitute output for step {node_id!r} is not JSON: {exc}") from None
+    port_of = plan.nodes[node_id].node_type.port_of
+    if port_of is None:
+        return
+    try:
+        port_of(output)
+    except Exception:
+        kind = plan.nodes[node_id].node_type.name
+        example = '{"result": true}' if kind == "condition" else '{"value": ..., "case": "..."}'
+        raise HubError(
+            f"the substitute output for {kind} step {node_id!r} must look like its output "
+            f"(such as {example}) so the run can pick the edge to take"
+        ) from None
 
 
 def _override(

@@ -107,6 +107,11 @@ class Template:
         out = [p if isinstance(p, str) else format_value(p.evaluate(scope)) for p in self._parts]
         return check_string("".join(out))
 
+    @property
+    def single(self) -> bool:
+        """True when the template is one ``{{ }}`` alone (its value keeps its type)."""
+        return self._single is not None
+
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
 
