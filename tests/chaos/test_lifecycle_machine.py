@@ -187,13 +187,17 @@ class Lifecycle(RuleBasedStateMachine):
         if runner is None:
             return
         before = runner.effective_status()
-        try:
+
+        async def act() -> None:  # as in the actor: on the event loop
             if action == "pause":
                 runner.pause()
             elif action == "resume":
                 runner.resume()
             else:
                 runner.cancel()
+
+        try:
+            self.run(act())
         except IllegalTransition:
             allowed = {"pause": {"running"}, "resume": {"paused"}}[action]
             assert before.value not in allowed or (action == "pause" and runner.gate.held)

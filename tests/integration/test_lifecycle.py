@@ -268,7 +268,9 @@ def test_cli_debugger_quit_cancels(
 def test_cli_pause_resume_retry_errors(
     runtime: hub.Client, runtime_env: dict[str, str], http_server: Any
 ) -> None:
-    record = runtime.run(delays(3, 0.5), wait=False)
+    # Long enough that the CLI's pause lands before the last step: a pause asked for during the
+    # last step lets the run complete, as nothing new would start anyway.
+    record = runtime.run(delays(8, 0.5), wait=False)
     paused = cli(runtime_env, "pause", record.id[:12])
     assert paused.returncode == 0, paused.stderr
     assert runtime.wait_until_paused(record.id).status == ExecutionStatus.PAUSED
