@@ -184,6 +184,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"(limit {data['max_concurrent_executions']})"
         )
         print(f"  execution actors: {data['execution_actors']}")
+        if data.get("recovered"):
+            done = {"requeue": "requeued", "resume": "resumed", "fail": "failed"}
+            counts = ", ".join(
+                f"{n} {done.get(kind, kind)}" for kind, n in sorted(data["recovered"].items())
+            )
+            print(f"  recovered at start: {counts}")
         print(f"  node pools: {data['node_pools'] or 'none yet'}")
         alive = [n for n in data["nodes"] if n["alive"]]
         print(f"  ray nodes: {len(alive)} alive")
@@ -355,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", choices=["debug", "info", "warn", "error"])
     p.set_defaults(func=cmd_logs)
 
-    p = sub.add_parser("cancel", help="cancel a queued or running execution")
+    p = sub.add_parser("cancel", help="cancel a queued, running or paused execution")
     p.add_argument("id")
     p.set_defaults(func=cmd_cancel)
 

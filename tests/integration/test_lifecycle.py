@@ -289,3 +289,21 @@ def test_cli_pause_resume_retry_errors(
     assert data["status"] == "completed" and data["parent_id"] == failed.id
     errors = cli(runtime_env, "errors", "--workflow", failed.workflow_id, "--json")
     assert errors.returncode == 0 and json.loads(errors.stdout)[0]["category"] == "http_status"
+
+
+def test_concurrent_starts_with_one_idempotency_key_make_one_execution(
+    runtime: hub.Client,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    doc = delays(1, 0.2)
+    runtime.register(doc)
+    key = uuid.uuid4().hex
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ids = set(
+            pool.map(
+                lambda _: runtime.run(doc["id"], wait=False, idempotency_key=key).id, range(10)
+            )
+        )
+    assert len(ids) == 1
+    assert len(runtime.list(workflow_id=doc["id"], limit=100)) == 1
