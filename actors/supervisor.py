@@ -9,6 +9,7 @@ resumes or (with ``recovery: fail`` after a runtime restart) fails them, per hub
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from typing import Any
@@ -20,7 +21,7 @@ from actors._process import tune_process
 from actors._resources import ResourcePools
 from actors.execution import ExecutionActor
 from actors.recorder import RecorderActor
-from hub import lifecycle
+from hub import lifecycle, sealing
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
 from hub.debugging import check_breakpoints
@@ -44,6 +45,7 @@ from hub.records import (
     utcnow,
 )
 from hub.retries import RetryKind, derive
+from hub.sealing import seal, unseal
 from hub.settings import RuntimeSettings, how_to_enable
 
 # A run whose actor is lost for good (not restarted by Ray) is re-leased this many times.
@@ -64,10 +66,16 @@ async def _remote(ref: Any) -> Any:
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class SupervisorActor(ResourcePools):
     def __init__(
-        self, database_url: str, settings: RuntimeSettings, namespace: str, recorder_name: str
+        self,
+        database_url: str,
+        settings: RuntimeSettings,
+        namespace: str,
+        recorder_name: str,
+        sealing_key: str | None = None,
     ) -> None:
         tune_process()
         self.settings = settings
+        self.sealing_key = sealing_key
         self.namespace = namespace
         restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         self.incarnation = uuid.uuid4().hex[:4] + "." if restarted else ""
@@ -116,6 +124,7 @@ class SupervisorActor(ResourcePools):
     async def _recover(self, reason: str) -> None:
         unfinished: list[ExecutionRecord] = await self.recorder.non_terminal_executions.remote()
         blocked: dict[str, str] = {}
+        opened: dict[str, dict[str, Any]] = {}  # inputs with sealed secrets opened
         plans: dict[str, tuple[WorkflowRecord, ExecutionPlan]] = {}
         for record in unfinished:
             try:
@@ -123,16 +132,10 @@ class SupervisorActor(ResourcePools):
             except HubError as exc:
                 blocked[record.id] = f"its workflow cannot be loaded ({exc})"
                 continue
-            secrets = [
-                k
-                for k, spec in plans[record.id][1].inputs.items()
-                if spec.secret and record.inputs.get(k) == REDACTED
-            ]
-            if secrets:
-                blocked[record.id] = (
-                    f"its secret input {', '.join(map(repr, secrets))} is never stored, so it "
-                    "cannot resume after a restart; re-run it with the inputs"
-                )
+            try:
+                opened[record.id] = self._unsealed(record, plans[record.id][1])
+            except HubError as exc:
+                blocked[record.id] = f"it cannot resume: {exc}; re-run it with the inputs"
         policy = self.settings.recovery if reason == "runtime_restart" else "resume"
         for step in lifecycle.plan_recovery(unfinished, policy, unresumable=blocked):
             record = step.execution
@@ -147,7 +150,7 @@ class SupervisorActor(ResourcePools):
                 resume = "retry"  # a queued retry, seeded with its parent's steps
             order = RunOrder(
                 definition=workflow.definition,
-                record=record.model_copy(update={"steps": []}),
+                record=record.model_copy(update={"steps": [], "inputs": opened[record.id]}),
                 families=sorted(self.settings.enabled_families()),
                 env=self.settings.allowed_env(),
                 options=RunOptions.model_validate(record.settings.get("options", {})),
@@ -156,6 +159,25 @@ class SupervisorActor(ResourcePools):
                 commit_each_step=self.settings.step_commit == "step",
             )
             self._admit(order, record.inputs)
+
+    def _sealed(self, plan: ExecutionPlan, validated: dict[str, Any]) -> str | None:
+        """The secret inputs of a run, encrypted, to keep with it (hub.sealing)."""
+        secrets = {k: v for k, v in validated.items() if k in plan.inputs and plan.inputs[k].secret}
+        if not secrets or self.sealing_key is None:
+            return None
+        return seal(secrets, self.sealing_key)
+
+    def _unsealed(self, record: ExecutionRecord, plan: ExecutionPlan) -> dict[str, Any]:
+        """A stored execution's inputs with its sealed secrets opened."""
+        missing = [
+            k for k, spec in plan.inputs.items() if spec.secret and record.inputs.get(k) == REDACTED
+        ]
+        if not missing:
+            return record.inputs
+        token = record.settings.get(sealing.SETTING)
+        if token is None:
+            raise HubError(f"its secret input {', '.join(map(repr, missing))} was not kept")
+        return {**record.inputs, **unseal(token, self.sealing_key)}
 
     # --- workflows --------------------------------------------------------------------------
 
@@ -219,6 +241,9 @@ class SupervisorActor(ResourcePools):
         record.settings = {"enabled_families": sorted(self.settings.enabled_families())}
         if run_options != RunOptions():
             record.settings["options"] = run_options.model_dump(mode="json")
+        sealed = self._sealed(plan, validated)
+        if sealed is not None:
+            record.settings[sealing.SETTING] = sealed
         try:
             await _remote(self.recorder.commit.remote([CreateExecution(record=record)]))
         except HubError:
@@ -437,6 +462,8 @@ class SupervisorActor(ResourcePools):
         parent: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
         workflow, plan = await self.workflow(parent.workflow_id, parent.workflow_version)
         self.check_families(plan)
+        with contextlib.suppress(HubError):  # not kept: derive asks for them again
+            parent.inputs = self._unsealed(parent, plan)
         derived = derive(
             parent,
             plan,
@@ -450,6 +477,10 @@ class SupervisorActor(ResourcePools):
         )
         record = derived.record
         record.settings["enabled_families"] = sorted(self.settings.enabled_families())
+        record.settings.pop(sealing.SETTING, None)
+        sealed = self._sealed(plan, derived.inputs)
+        if sealed is not None:
+            record.settings[sealing.SETTING] = sealed
         if derived.overrides:
             record.settings["overrides"] = derived.overrides
         await _remote(self.recorder.commit.remote([CreateExecution(record=record)]))

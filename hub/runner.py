@@ -95,6 +95,12 @@ class ExecutionRunner(RunControl):
             breakpoints=self.options.breakpoints,
             node_breakpoints=[n for n, node in plan.nodes.items() if node.spec.breakpoint],
         )
+        if restored is not None:
+            # Resumed: it had already stopped where it was going to stop. The nodes it runs
+            # next were ready (and held, if paused) before the restart: no breakpoint stops
+            # them again, and a debug run does not stop "at start" again.
+            self.gate.break_at_start = False
+            self.gate.passed |= set(restored.frontier)
         if start_paused:
             self.gate.pause()
         self.clock: asyncio.Timeout | None = None

@@ -105,8 +105,9 @@ def _ray() -> Any:
     return ray
 
 
-def _create_supervisor(database_url: str, settings: RuntimeSettings) -> tuple[Any, Any]:
+def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path) -> tuple[Any, Any]:
     from actors.supervisor import SupervisorActor
+    from hub.sealing import load_or_create_key
 
     ray = _ray()
     supervisor = SupervisorActor.options(  # type: ignore[attr-defined]
@@ -115,7 +116,7 @@ def _create_supervisor(database_url: str, settings: RuntimeSettings) -> tuple[An
         lifetime="detached",
         get_if_exists=True,
         max_concurrency=10_000,
-    ).remote(database_url, settings, NAMESPACE, RECORDER_NAME)
+    ).remote(database_url, settings, NAMESPACE, RECORDER_NAME, load_or_create_key(home))
     ray.get(supervisor.ping.remote(), timeout=120)
     recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)
     ray.get(recorder.ping.remote(), timeout=120)
@@ -152,7 +153,7 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
             )
             url = context.dashboard_url
             dashboard = (url if url.startswith("http") else f"http://{url}") if url else None
-        supervisor, recorder = _create_supervisor(database_url, settings_from_env())
+        supervisor, recorder = _create_supervisor(database_url, settings_from_env(), home)
     except RuntimeUnavailable:
         raise
     except Exception as exc:
@@ -237,7 +238,7 @@ def start_background(
             time.sleep(0.5)
     database_url = database_url_from_env(home)
     try:
-        _create_supervisor(database_url, settings_from_env())
+        _create_supervisor(database_url, settings_from_env(), home)
     except Exception as exc:
         ray.shutdown()
         terminate_session(proc.pid)

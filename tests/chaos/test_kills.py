@@ -77,3 +77,33 @@ def test_kill_the_supervisor_while_runs_are_queued_and_running(
     assert sorted(r.id for r in stored) == sorted(ids)
     assert_ledger(ledger, ids)
     assert runtime.status()["recovered"].get("resume", 0) > 0
+
+
+@pytest.mark.timeout(300)
+def test_a_paused_run_with_a_secret_input_survives_a_supervisor_restart(
+    runtime: hub.Client,
+) -> None:
+    doc = {
+        "id": f"secret-{time.monotonic_ns()}",
+        "inputs": {"token": {"type": "string", "secret": True, "required": True}},
+        "nodes": [
+            {"id": "a", "type": "set", "parameters": {"values": {"n": 1}}},
+            {
+                "id": "check",
+                "type": "condition",
+                "parameters": {"expression": "{{ $input.token == 'open-sesame' }}"},
+            },
+        ],
+        "edges": [{"from": "a", "to": "check"}],
+    }
+    record = runtime.run(doc, {"token": "open-sesame"}, wait=False, breakpoints=["check"])
+    assert runtime.wait_until_paused(record.id).status == ExecutionStatus.PAUSED
+    before = supervisor_where()
+    kill(before["pid"])
+    wait_for(lambda: supervisor_where()["executions"].get(record.id), 60)
+    assert runtime.get(record.id).status == ExecutionStatus.PAUSED  # still paused after it
+    runtime.continue_(record.id)
+    final = runtime.wait(record.id, timeout_s=60)
+    assert final.status == ExecutionStatus.COMPLETED, final.error
+    assert final.outputs["check"] == {"result": True}  # the sealed secret was opened
+    assert final.inputs == {"token": "***"}

@@ -198,16 +198,34 @@ def test_retry_one_step_with_new_parameters_skip_it_or_rerun(
     assert any("retry" in s.lower() for s in suggestions(shown.error.category))
 
 
-def test_secret_inputs_must_be_given_again_to_retry(runtime: hub.Client) -> None:
+def test_retries_of_runs_with_secret_inputs_use_the_sealed_secret(runtime: hub.Client) -> None:
     doc = wf(
-        [{"id": "boom", "type": "fail", "parameters": {"message": "no"}}],
+        [
+            {
+                "id": "ok",
+                "type": "condition",
+                "parameters": {"expression": "{{ $input.token == 's3cret' }}"},
+            },
+            {"id": "boom", "type": "fail", "parameters": {"message": "no"}},
+        ],
+        chain("ok", "boom"),
         inputs={"token": {"type": "string", "secret": True, "required": True}},
     )
     failed = runtime.run(doc, {"token": "s3cret"})
-    with pytest.raises(hub.InputsInvalid, match="token"):
-        runtime.rerun(failed.id)
-    again = runtime.rerun(failed.id, inputs={"token": "s3cret"})
-    assert again.inputs == {"token": "***"}
+    assert failed.inputs == {"token": "***"}
+    again = runtime.rerun(failed.id)  # the secret was kept sealed, not in clear
+    assert again.inputs == {"token": "***"} and again.outputs["ok"] == {"result": True}
+    other = runtime.rerun(failed.id, inputs={"token": "other"})
+    assert other.outputs["ok"] == {"result": False}
+    with runtime_store(runtime) as store:
+        stored = store.get_execution(failed.id)
+    assert "s3cret" not in json.dumps(stored.model_dump(mode="json"))
+
+
+def runtime_store(runtime: hub.Client) -> Any:
+    from hub.store import Store
+
+    return Store(runtime.database_url)
 
 
 def test_error_patterns_group_repeated_failures(runtime: hub.Client) -> None:

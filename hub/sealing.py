@@ -1,0 +1,53 @@
+"""Secret inputs, sealed: kept encrypted with the execution so a run can resume, or be retried,
+after the runtime restarts, without a secret ever being stored in clear.
+
+The key is ``HUB_HOME/secret.key`` (created with mode 0600 by the first runtime that needs it),
+read by the process that starts the runtime and handed to the supervisor. Fernet (AES-128-CBC
+with HMAC-SHA256) from ``cryptography``. Lose the key and sealed inputs cannot be opened: the
+runs that need them end ``interrupted`` and say why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from hub.errors import HubError
+
+KEY_FILE = "secret.key"
+SETTING = "sealed_inputs"  # where an execution keeps them, in its settings
+
+
+def load_or_create_key(home: Path) -> str:
+    """The sealing key of ``home``; made (mode 0600) when there is none."""
+    path = home / KEY_FILE
+    if not path.exists():
+        key = Fernet.generate_key()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, key)
+        finally:
+            os.close(fd)
+    return path.read_bytes().strip().decode()
+
+
+def seal(values: dict[str, Any], key: str) -> str:
+    return Fernet(key.encode()).encrypt(json.dumps(values).encode()).decode()
+
+
+def unseal(token: str, key: str | None) -> dict[str, Any]:
+    if key is None:
+        raise HubError("sealed inputs cannot be opened: the runtime has no sealing key")
+    try:
+        data = Fernet(key.encode()).decrypt(token.encode())
+    except (InvalidToken, ValueError):
+        raise HubError(
+            f"sealed inputs cannot be opened with this runtime's key ({KEY_FILE} in HUB_HOME "
+            "changed or was lost)"
+        ) from None
+    values: dict[str, Any] = json.loads(data)
+    return values
