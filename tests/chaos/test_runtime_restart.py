@@ -139,3 +139,31 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
         assert record.status == ExecutionStatus.FAILED
         assert record.error is not None and record.error.category == "interrupted"
         assert "recovery setting is 'fail'" in record.error.message
+
+
+@pytest.mark.timeout(600)
+def test_a_crash_of_the_whole_runtime_resumes_at_the_next_start(
+    home: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """No `hub down`: every process of the runtime gets SIGKILL, records in flight are lost."""
+    import signal
+
+    from hub.runtime import _session_members, read_runtime
+
+    home_dir, env = home
+    up(env)
+    hub_cli(env, "register", str(tmp_path / "slow.json"))
+    ids = submit(env, RUNS)
+    time.sleep(1.5)
+    info = read_runtime(home_dir)
+    assert info is not None
+    for pid in [info.pid, *_session_members(info.pid)]:
+        os.kill(pid, signal.SIGKILL)
+    unfinished = [i for i, r in records(home_dir, ids).items() if not r.status.terminal]
+    assert len(unfinished) >= RUNS - 8
+    up(env)  # finds the dead runtime's file, starts a new one, which recovers
+    finals = wait_terminal(home_dir, ids)
+    assert {r.status for r in finals.values()} == {ExecutionStatus.COMPLETED}
+    for i in unfinished:
+        started = [e.node_id for e in events(home_dir, i) if e.type == "step_started"]
+        assert len(started) <= 3 + 1, started  # only the step in flight ran twice
