@@ -24,6 +24,9 @@ from hub.records import ExecutionRecord, ExecutionStatus, RunOrder
 from hub.restore import restore
 from hub.runner import ExecutionRunner
 
+# How many times a step's node process may die under it before the step fails.
+NODE_PROCESS_LOSSES = 3
+
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class ExecutionActor:
@@ -148,6 +151,25 @@ class ExecutionActor:
     async def dispatch(self, node: PlanNode, call: NodeCall, timeout_s: float | None) -> NodeResult:
         if node.node_type.placement == "desktop":
             return await self.dispatch_desktop(call, timeout_s)
+        # A node process that dies under a step is the infrastructure failing, not the step
+        # (say, the supervisor that owns the pools died): the same attempt runs again on a
+        # fresh process, as a step in flight at any crash does. A node that kills its own
+        # process every time fails after a few tries.
+        for _ in range(NODE_PROCESS_LOSSES):
+            try:
+                return await self.dispatch_pooled(node, call, timeout_s)
+            except RayActorError:
+                continue
+        raise StepFailed(
+            f"the {node.node_type.name} node process died during the step "
+            f"{NODE_PROCESS_LOSSES} times",
+            category=ErrorCategory.NODE_ERROR,
+            retryable=True,
+        )
+
+    async def dispatch_pooled(
+        self, node: PlanNode, call: NodeCall, timeout_s: float | None
+    ) -> NodeResult:
         type_name = node.node_type.name
         balancer = await self.balancer(type_name)
         member = balancer.pick()
@@ -160,13 +182,9 @@ class ExecutionActor:
         ref = member.run.remote(call)
         try:
             return await self.await_call(ref, timeout_s, lambda: self.stop_call(node, member, ref))
-        except RayActorError as exc:
+        except RayActorError:
             await self.replace(type_name, member)
-            raise StepFailed(
-                f"the {type_name} node process died during the step ({type(exc).__name__})",
-                category=ErrorCategory.NODE_ERROR,
-                retryable=True,
-            ) from None
+            raise
         finally:
             balancer.release(member)
 
