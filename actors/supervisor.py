@@ -9,14 +9,14 @@ resumes or (with ``recovery: fail`` after a runtime restart) fails them, per hub
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import uuid
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayActorError
 
+from actors._lifecycle import LifecycleControl, remote
 from actors._process import tune_process
 from actors._resources import ResourcePools
 from actors.execution import ExecutionActor
@@ -25,14 +25,12 @@ from hub import lifecycle, sealing
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
 from hub.debugging import check_breakpoints
-from hub.errors import HubError, IllegalTransition, NodeFamilyDisabled, NotFound, NotRunningHere
-from hub.inputs import REDACTED
-from hub.lifecycle import Action, RecoveryKind
+from hub.errors import HubError, NodeFamilyDisabled, NotFound
+from hub.lifecycle import RecoveryKind
 from hub.local import new_execution
 from hub.plan import ExecutionPlan
 from hub.records import (
     AppendEvent,
-    Breakpoint,
     CreateExecution,
     ErrorInfo,
     Event,
@@ -44,27 +42,15 @@ from hub.records import (
     WorkflowRecord,
     utcnow,
 )
-from hub.retries import RetryKind, derive
-from hub.sealing import seal, unseal
+from hub.sealing import open_inputs, seal_inputs
 from hub.settings import RuntimeSettings, how_to_enable
 
 # A run whose actor is lost for good (not restarted by Ray) is re-leased this many times.
 MAX_RELEASES = 3
 
 
-async def _remote(ref: Any) -> Any:
-    """Await an actor call; a HubError raised there is raised here as itself."""
-    try:
-        return await ref
-    except RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, HubError):
-            raise cause from None
-        raise
-
-
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
-class SupervisorActor(ResourcePools):
+class SupervisorActor(LifecycleControl, ResourcePools):
     def __init__(
         self,
         database_url: str,
@@ -133,7 +119,7 @@ class SupervisorActor(ResourcePools):
                 blocked[record.id] = f"its workflow cannot be loaded ({exc})"
                 continue
             try:
-                opened[record.id] = self._unsealed(record, plans[record.id][1])
+                opened[record.id] = open_inputs(record, plans[record.id][1], self.sealing_key)
             except HubError as exc:
                 blocked[record.id] = f"it cannot resume: {exc}; re-run it with the inputs"
         policy = self.settings.recovery if reason == "runtime_restart" else "resume"
@@ -160,25 +146,6 @@ class SupervisorActor(ResourcePools):
             )
             self._admit(order, record.inputs)
 
-    def _sealed(self, plan: ExecutionPlan, validated: dict[str, Any]) -> str | None:
-        """The secret inputs of a run, encrypted, to keep with it (hub.sealing)."""
-        secrets = {k: v for k, v in validated.items() if k in plan.inputs and plan.inputs[k].secret}
-        if not secrets or self.sealing_key is None:
-            return None
-        return seal(secrets, self.sealing_key)
-
-    def _unsealed(self, record: ExecutionRecord, plan: ExecutionPlan) -> dict[str, Any]:
-        """A stored execution's inputs with its sealed secrets opened."""
-        missing = [
-            k for k, spec in plan.inputs.items() if spec.secret and record.inputs.get(k) == REDACTED
-        ]
-        if not missing:
-            return record.inputs
-        token = record.settings.get(sealing.SETTING)
-        if token is None:
-            raise HubError(f"its secret input {', '.join(map(repr, missing))} was not kept")
-        return {**record.inputs, **unseal(token, self.sealing_key)}
-
     # --- workflows --------------------------------------------------------------------------
 
     async def register(self, definition: dict[str, Any]) -> WorkflowRecord:
@@ -202,7 +169,7 @@ class SupervisorActor(ResourcePools):
     ) -> tuple[WorkflowRecord, ExecutionPlan]:
         cached = self.workflows.get((workflow_id, version))
         if cached is None:
-            record = await _remote(self.recorder.get_workflow.remote(workflow_id, version))
+            record = await remote(self.recorder.get_workflow.remote(workflow_id, version))
             cached = (record, compile_workflow(record.definition).raise_for_errors())
             self.workflows[(workflow_id, version)] = cached
         return cached
@@ -241,11 +208,11 @@ class SupervisorActor(ResourcePools):
         record.settings = {"enabled_families": sorted(self.settings.enabled_families())}
         if run_options != RunOptions():
             record.settings["options"] = run_options.model_dump(mode="json")
-        sealed = self._sealed(plan, validated)
+        sealed = seal_inputs(plan, validated, self.sealing_key)
         if sealed is not None:
             record.settings[sealing.SETTING] = sealed
         try:
-            await _remote(self.recorder.commit.remote([CreateExecution(record=record)]))
+            await remote(self.recorder.commit.remote([CreateExecution(record=record)]))
         except HubError:
             # A concurrent start with the same key or id won the race: answer with its record.
             existing = await self._existing(execution_id, idempotency_key)
@@ -274,7 +241,7 @@ class SupervisorActor(ResourcePools):
                 return found
         if execution_id:
             try:
-                record: ExecutionRecord = await _remote(
+                record: ExecutionRecord = await remote(
                     self.recorder.get_execution.remote(execution_id)
                 )
             except NotFound:
@@ -380,121 +347,7 @@ class SupervisorActor(ResourcePools):
         future = self.results.get(execution_id)
         if future is not None:
             return await asyncio.wait_for(asyncio.shield(future), timeout_s)
-        record: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
-        return record
-
-    # --- lifecycle --------------------------------------------------------------------------
-
-    async def cancel(self, execution_id: str, reason: str = "cancelled by user") -> ExecutionRecord:
-        await self._ready()
-        if execution_id in self.pending and self.admission.withdraw(execution_id):
-            order, redacted = self.pending.pop(execution_id)
-            result = await self._end(
-                order.record,
-                redacted,
-                ExecutionStatus.CANCELLED,
-                ErrorInfo(message=reason, category="cancelled"),
-            )
-            self.results.pop(execution_id).set_result(result)
-            return result
-        for _ in range(100):  # a restarting actor takes the run back within a few seconds
-            handle = self.running.get(execution_id)
-            if handle is None:
-                break
-            if await handle.cancel.remote(execution_id, reason):
-                return await self.wait(execution_id)
-            await asyncio.sleep(0.1)
-        record: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
-        lifecycle.check(Action.CANCEL, record.status, record.id)
-        raise IllegalTransition(f"execution {record.id} is not managed by this runtime")
-
-    async def control(self, execution_id: str, action: str, argument: Any = None) -> Any:
-        """Pause, resume, step, continue, evaluate, inspect or set breakpoints (hub.lifecycle).
-        Answers the execution's DebugView, or the value of an evaluated expression."""
-        await self._ready()
-        act = Action(action)
-        if act == Action.SET_BREAKPOINTS:
-            argument = [Breakpoint.model_validate(b) for b in argument or []]
-            _, plan = await self._plan_of(execution_id)
-            check_breakpoints(argument, plan.nodes)
-        for _ in range(100):
-            handle = self.running.get(execution_id)
-            if handle is None:
-                break
-            try:
-                return await _remote(handle.control.remote(execution_id, act.value, argument))
-            except NotRunningHere:
-                await asyncio.sleep(0.1)  # restarting, or between two leases
-        if execution_id in self.pending:
-            order, _ = self.pending[execution_id]
-            if act == Action.SET_BREAKPOINTS:
-                options = order.options.model_copy(update={"breakpoints": argument})
-                self.pending[execution_id] = (order.model_copy(update={"options": options}), _)
-                return None
-            lifecycle.check(act, ExecutionStatus.QUEUED, execution_id)
-        record: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
-        lifecycle.check(act, record.status, record.id)
-        raise IllegalTransition(f"execution {record.id} is not managed by this runtime")
-
-    async def _plan_of(self, execution_id: str) -> tuple[WorkflowRecord, ExecutionPlan]:
-        pending = self.pending.get(execution_id)
-        if pending is not None:
-            record = pending[0].record
-        else:
-            record = await _remote(self.recorder.get_execution.remote(execution_id))
-        return await self.workflow(record.workflow_id, record.workflow_version)
-
-    async def retry(
-        self,
-        execution_id: str,
-        kind: RetryKind = "retry",
-        *,
-        node_id: str | None = None,
-        parameters: dict[str, Any] | None = None,
-        output: Any = None,
-        inputs: dict[str, Any] | None = None,
-        trigger: str = "api",
-    ) -> ExecutionRecord:
-        """A new execution that retries, skips a failed step of, or re-runs ``execution_id``
-        (hub.retries)."""
-        await self._ready()
-        self._check_open()
-        parent: ExecutionRecord = await _remote(self.recorder.get_execution.remote(execution_id))
-        workflow, plan = await self.workflow(parent.workflow_id, parent.workflow_version)
-        self.check_families(plan)
-        with contextlib.suppress(HubError):  # not kept: derive asks for them again
-            parent.inputs = self._unsealed(parent, plan)
-        derived = derive(
-            parent,
-            plan,
-            workflow.definition,
-            kind,
-            node_id=node_id,
-            parameters=parameters,
-            output=output,
-            inputs=inputs,
-            trigger=trigger,
-        )
-        record = derived.record
-        record.settings["enabled_families"] = sorted(self.settings.enabled_families())
-        record.settings.pop(sealing.SETTING, None)
-        sealed = self._sealed(plan, derived.inputs)
-        if sealed is not None:
-            record.settings[sealing.SETTING] = sealed
-        if derived.overrides:
-            record.settings["overrides"] = derived.overrides
-        await _remote(self.recorder.commit.remote([CreateExecution(record=record)]))
-        order = RunOrder(
-            definition=workflow.definition,
-            record=record.model_copy(update={"inputs": derived.inputs, "steps": []}),
-            families=sorted(self.settings.enabled_families()),
-            env=self.settings.allowed_env(),
-            options=RunOptions.model_validate(record.settings.get("options", {})),
-            resume="retry" if derived.seeded else None,
-            overrides=derived.overrides,
-            commit_each_step=self.settings.step_commit == "step",
-        )
-        self._admit(order, record.inputs)
+        record: ExecutionRecord = await remote(self.recorder.get_execution.remote(execution_id))
         return record
 
     # --- introspection ----------------------------------------------------------------------

@@ -17,6 +17,9 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from hub.errors import HubError
+from hub.inputs import REDACTED
+from hub.plan import ExecutionPlan
+from hub.records import ExecutionRecord
 
 KEY_FILE = "secret.key"
 SETTING = "sealed_inputs"  # where an execution keeps them, in its settings
@@ -51,3 +54,25 @@ def unseal(token: str, key: str | None) -> dict[str, Any]:
         ) from None
     values: dict[str, Any] = json.loads(data)
     return values
+
+
+def seal_inputs(plan: ExecutionPlan, inputs: dict[str, Any], key: str | None) -> str | None:
+    """The secret inputs of a run, sealed, to keep with it (None when it has none)."""
+    secrets = {k: v for k, v in inputs.items() if k in plan.inputs and plan.inputs[k].secret}
+    if not secrets or key is None:
+        return None
+    return seal(secrets, key)
+
+
+def open_inputs(record: ExecutionRecord, plan: ExecutionPlan, key: str | None) -> dict[str, Any]:
+    """A stored execution's inputs with its sealed secrets opened; HubError when a secret the
+    run had was not kept or cannot be opened."""
+    missing = [
+        k for k, spec in plan.inputs.items() if spec.secret and record.inputs.get(k) == REDACTED
+    ]
+    if not missing:
+        return record.inputs
+    token = record.settings.get(SETTING)
+    if token is None:
+        raise HubError(f"its secret input {', '.join(map(repr, missing))} was not kept")
+    return {**record.inputs, **unseal(token, key)}
