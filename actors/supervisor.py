@@ -90,9 +90,8 @@ class SupervisorActor(LifecycleControl, ResourcePools):
         self.recovered: dict[str, int] = {}
         # Async actors run __init__ on their event loop: recovery starts now, and every call
         # that touches executions waits for it.
-        self.recovery = asyncio.get_running_loop().create_task(
-            self._recover("supervisor_restart" if restarted else "runtime_restart")
-        )
+        self.recovery_reason = "supervisor_restart" if restarted else "runtime_restart"
+        self.recovery = asyncio.get_running_loop().create_task(self._recover(self.recovery_reason))
 
     def _new_execution_actor(self) -> Any:
         self.actor_count += 1
@@ -103,6 +102,14 @@ class SupervisorActor(LifecycleControl, ResourcePools):
         ).remote(self.recorder, "supervisor", self.namespace, self.settings.journal_flush_ms)
 
     async def _ready(self) -> None:
+        if self.recovery.done() and self.recovery.exception() is not None:
+            # Recovery failed (say, the store was unreachable): this call says so, and the
+            # next one tries again; executions already re-admitted are skipped then.
+            failed = self.recovery.exception()
+            self.recovery = asyncio.get_running_loop().create_task(
+                self._recover(self.recovery_reason)
+            )
+            raise HubError(f"the runtime could not recover its unfinished executions: {failed}")
         await asyncio.shield(self.recovery)
 
     # --- recovery ---------------------------------------------------------------------------
@@ -125,6 +132,8 @@ class SupervisorActor(LifecycleControl, ResourcePools):
         policy = self.settings.recovery if reason == "runtime_restart" else "resume"
         for step in lifecycle.plan_recovery(unfinished, policy, unresumable=blocked):
             record = step.execution
+            if record.id in self.results:
+                continue  # re-admitted by an earlier, interrupted try
             self.recovered[step.kind.value] = self.recovered.get(step.kind.value, 0) + 1
             if step.kind == RecoveryKind.FAIL:
                 error = ErrorInfo(message=step.reason, category="interrupted")
