@@ -129,8 +129,10 @@ class SupervisorActor(LifecycleControl, ResourcePools):
                 opened[record.id] = open_inputs(record, plans[record.id][1], self.sealing_key)
             except HubError as exc:
                 blocked[record.id] = f"it cannot resume: {exc}; re-run it with the inputs"
-        policy = self.settings.recovery if reason == "runtime_restart" else "resume"
-        for step in lifecycle.plan_recovery(unfinished, policy, unresumable=blocked):
+        steps = lifecycle.plan_recovery(
+            unfinished, self.settings.recovery, unresumable=blocked, after=reason
+        )
+        for step in steps:
             record = step.execution
             if record.id in self.results:
                 continue  # re-admitted by an earlier, interrupted try

@@ -77,9 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     inputs = parse_inputs(args.input or [], args.inputs)
     precheck(args.workflow, inputs)
-    if args.debug_run or args.breakpoints:
-        return _run_debug(args, inputs)
-    if args.json or args.no_wait:
+    debug = bool(args.debug_run or args.breakpoints)
+    if (args.json or args.no_wait) and not debug:
         with hub.connect() as client:
             record = client.run(
                 args.workflow,
@@ -105,34 +104,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             wait=False,
             idempotency_key=args.idempotency_key,
             trigger="cli",
-        )
-        display.started(record)
-        for event in client.watch(record.id):
-            display.event(event)
-        final = client.wait(record.id)
-    display.finished(final)
-    return EXIT_OK if final.status.value == "completed" else EXIT_FAILED
-
-
-def _run_debug(args: argparse.Namespace, inputs: dict[str, Any]) -> int:
-    import hub
-    from hub.cli_lifecycle import run_debugger
-    from hub.console import RunDisplay
-
-    display = RunDisplay()
-    with hub.connect() as client:
-        display.connected(client)
-        record = client.run(
-            args.workflow,
-            inputs,
-            version=args.version,
-            wait=False,
-            trigger="cli",
-            debug=True,
+            debug=debug,
             breakpoints=args.breakpoints or [],
         )
         display.started(record)
-        final = run_debugger(client, record, sys.stdin)
+        if debug:
+            from hub.cli_lifecycle import run_debugger
+
+            final = run_debugger(client, record, sys.stdin, display)
+        else:
+            for event in client.watch(record.id):
+                display.event(event)
+            final = client.wait(record.id)
+            display.finished(final)
     return EXIT_OK if final.status.value == "completed" else EXIT_FAILED
 
 
@@ -246,15 +230,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    import hub
-    from hub.runtime import read_runtime
+    from hub.cli_lifecycle import background_client
 
-    if read_runtime(hub_home()) is None:
-        raise HubError(
-            "no runtime is running (start one with: hub up); "
-            "runs of an embedded runtime end with the command that started them"
-        )
-    with hub.connect() as client:
+    with background_client() as client:
         record = client.cancel(args.id)
     print(f"{record.id} {record.status.value}")
     return EXIT_OK

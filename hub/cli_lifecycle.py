@@ -123,10 +123,11 @@ class Debugger:
             self.write(f"error: {exc}")
 
 
-def run_debugger(client: Any, record: ExecutionRecord, stdin: TextIO) -> ExecutionRecord:
-    from hub.console import RunDisplay, out
-
-    display = RunDisplay()
+def run_debugger(
+    client: Any, record: ExecutionRecord, stdin: TextIO, display: Any
+) -> ExecutionRecord:
+    """The prompt loop on a terminal; ``display`` is the run's hub.console.RunDisplay."""
+    from hub.console import out
 
     def read() -> str:
         out.print(PROMPT, end="")
@@ -150,7 +151,8 @@ def run_debugger(client: Any, record: ExecutionRecord, stdin: TextIO) -> Executi
 
 
 @contextlib.contextmanager
-def _client() -> Iterator[Any]:
+def background_client() -> Iterator[Any]:
+    """A client of the background runtime (``hub up``); lifecycle commands need one."""
     import hub
     from hub.errors import HubError
     from hub.runtime import read_runtime
@@ -176,7 +178,7 @@ def _finish(args: argparse.Namespace, record: ExecutionRecord) -> int:
 
 
 def cmd_control(args: argparse.Namespace) -> int:
-    with _client() as client:
+    with background_client() as client:
         view: DebugView = getattr(client, args.action)(args.id)
         if args.action == "pause" and view.status.value != "paused":
             view = client.inspect(args.id)
@@ -186,7 +188,7 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     inputs = parse_inputs(args.input or [], args.inputs)
-    with _client() as client:
+    with background_client() as client:
         wait = not args.no_wait
         if args.command == "rerun":
             record = client.rerun(args.id, inputs=inputs or None, wait=wait)

@@ -89,13 +89,17 @@ def plan_recovery(
     policy: RecoveryPolicy,
     *,
     unresumable: dict[str, str] | None = None,
+    after: str = "runtime_restart",
 ) -> list[RecoveryStep]:
     """What to do with each execution a restarted supervisor finds unfinished in the store.
 
     Running and paused executions come first (they had slots), then queued ones, each group in
     creation order, so the queue keeps its order. ``unresumable`` maps execution ids to why they
-    cannot resume (say, a secret input that was never stored); those fail.
+    cannot resume (say, a secret input that was never stored); those fail. ``policy`` applies
+    ``after`` a runtime restart only: a supervisor restart always resumes (nothing stopped).
     """
+    if after != "runtime_restart":
+        policy = "resume"
     blocked = unresumable or {}
     ordered = sorted(unfinished, key=lambda r: (r.status == _Q, r.created_at, r.id))
     steps = []

@@ -15,16 +15,16 @@ how:
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hub import lifecycle
 from hub.compiler import compile_workflow
 from hub.errors import HubError, InputsInvalid
-from hub.inputs import REDACTED, redact_inputs, validate_inputs
+from hub.inputs import REDACTED
+from hub.local import new_execution
 from hub.plan import ExecutionPlan
-from hub.records import ExecutionRecord, ExecutionStatus, StepRecord
+from hub.records import ExecutionRecord, StepRecord
 from hub.restore import reusable_steps
 
 RetryKind = Literal["retry", "retry_step", "skip_step", "rerun"]
@@ -44,7 +44,6 @@ class Derived:
     record: ExecutionRecord
     inputs: dict[str, Any]  # validated, secrets in clear
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    definition: dict[str, Any] = field(default_factory=dict)
 
     @property
     def seeded(self) -> bool:
@@ -65,7 +64,7 @@ def derive(
 ) -> Derived:
     """The execution that retries, skips a step of, or re-runs ``parent``."""
     lifecycle.check(_ACTIONS[kind], parent.status, parent.id)
-    validated = _inputs(parent, plan, inputs)
+    merged = _inputs(parent, plan, inputs)
     overrides: dict[str, dict[str, Any]] = {}
     steps: list[StepRecord] = []
     origin: dict[str, Any] = {"kind": kind, "execution_id": parent.id}
@@ -86,18 +85,10 @@ def derive(
         steps = reusable_steps(plan, parent.steps, rerun=target, substitute=substitute)
         redo = [st for st in steps if st.status == "pending"]
         origin["attempts_before"] = {st.node_id: st.attempts for st in redo}
-    record = ExecutionRecord(
-        id=uuid.uuid4().hex,
-        workflow_id=parent.workflow_id,
-        workflow_version=parent.workflow_version,
-        status=ExecutionStatus.QUEUED,
-        trigger=trigger,
-        inputs=redact_inputs(dict(plan.inputs), validated),
-        steps=steps,
-        parent_id=parent.id,
-        settings=_settings(parent, origin),
-    )
-    return Derived(record, validated, overrides, definition)
+    record, validated = new_execution(plan, merged, trigger=trigger)
+    record.steps, record.parent_id = steps, parent.id
+    record.settings = _settings(parent, origin)
+    return Derived(record, validated, overrides)
 
 
 def _settings(parent: ExecutionRecord, origin: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +107,8 @@ def _settings(parent: ExecutionRecord, origin: dict[str, Any]) -> dict[str, Any]
 def _inputs(
     parent: ExecutionRecord, plan: ExecutionPlan, given: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The parent's inputs, with ``given`` on top; secrets were never stored in clear, so a
-    secret the parent had must be given again."""
+    """The parent's inputs, with ``given`` on top (validated by new_execution); a secret that
+    was not kept (still ``***``) must be given again."""
     merged = {**parent.inputs, **(given or {})}
     missing = [
         k
@@ -132,7 +123,7 @@ def _inputs(
                 {"path": f"/{k}", "message": "secret input must be given again"} for k in missing
             ],
         )
-    return validate_inputs(dict(plan.inputs), merged)
+    return merged
 
 
 def _failed_node(
