@@ -53,6 +53,9 @@ class LifecycleControl:
     async def _ready(self) -> None:
         raise NotImplementedError
 
+    def _definition_for(self, workflow: WorkflowRecord, record: ExecutionRecord) -> dict[str, Any]:
+        raise NotImplementedError
+
     async def _end(
         self,
         record: ExecutionRecord,
@@ -179,7 +182,7 @@ class LifecycleControl:
             record.settings["overrides"] = derived.overrides
         await remote(self.recorder.commit.remote([CreateExecution(record=record)]))
         order = RunOrder(
-            definition=workflow.definition,
+            definition=self._definition_for(workflow, record),
             record=record.model_copy(update={"inputs": derived.inputs, "steps": []}),
             families=sorted(self.settings.enabled_families()),
             env=self.settings.allowed_env(),

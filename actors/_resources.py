@@ -10,7 +10,7 @@ import ray
 from actors.desktop import DesktopActor
 from actors.node_pool import NodeActor
 from actors.ocr import OcrActor
-from hub.errors import HubError
+from hub.errors import RuntimeUnavailable
 from hub.nodes import default_registry
 from hub.settings import RuntimeSettings
 
@@ -73,7 +73,7 @@ class ResourcePools:
         """The DesktopActor, created on the node that advertises the ``desktop`` resource."""
         if self._desktop is None:
             if ray.cluster_resources().get("desktop", 0) < 1:  # type: ignore[no-untyped-call]
-                raise HubError(
+                raise RuntimeUnavailable(
                     "no node of this runtime advertises the 'desktop' resource: start the "
                     "runtime on the machine with the display with `hub up --desktop` (or "
                     "`ray start ... --resources '{\"desktop\": 1}'` there)"

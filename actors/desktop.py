@@ -20,7 +20,7 @@ from actors._journal import RecorderJournal
 from actors._process import tune_process
 from hub.desktop.clicker import ClickerConfig, ClickerSession, Reading
 from hub.desktop.devices import Devices, install
-from hub.errors import HubError
+from hub.errors import Conflict, HubError, NotFound
 from hub.nodes import NodeCall, NodeResult, default_registry, invoke_reporting
 from hub.records import (
     AppendEvent,
@@ -36,7 +36,7 @@ from hub.records import (
 CLICKER_WORKFLOW = "clicker"
 
 
-class SessionConflict(HubError):
+class SessionConflict(Conflict):
     code = "session_conflict"
 
 
@@ -109,7 +109,7 @@ class DesktopActor:
     ) -> dict[str, Any]:
         entry = self.sessions.get(session_id)
         if entry is None:
-            raise HubError(f"no clicker session {session_id} on this desktop")
+            raise NotFound(f"no clicker session {session_id} on this desktop")
         entry["session"].stop(reason)
         task = self.tasks.get(session_id)
         if task is not None:
@@ -121,7 +121,7 @@ class DesktopActor:
 
     async def get_session(self, session_id: str) -> dict[str, Any]:
         if session_id not in self.sessions:
-            raise HubError(f"no clicker session {session_id} on this desktop")
+            raise NotFound(f"no clicker session {session_id} on this desktop")
         return self._describe(session_id)
 
     def _describe(self, session_id: str) -> dict[str, Any]:

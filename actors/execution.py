@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -41,7 +43,7 @@ class ExecutionActor:
         self.supervisor_name = supervisor_name
         self.namespace = namespace
         self.flush_s = flush_ms / 1000
-        self.plans: OrderedDict[tuple[str, str], ExecutionPlan] = OrderedDict()
+        self.plans: OrderedDict[tuple[str, str, str], ExecutionPlan] = OrderedDict()
         self.balancers: dict[str, LoadBalancer[Any]] = {}
         self.runner: ExecutionRunner | None = None
         self._supervisor: Any = None
@@ -53,7 +55,12 @@ class ExecutionActor:
         return self._supervisor
 
     def plan(self, definition: dict[str, Any]) -> ExecutionPlan:
-        key = (str(definition["id"]), str(definition.get("version", "1")))
+        # Settings overrides change a definition without changing its version: key on both.
+        key = (
+            str(definition["id"]),
+            str(definition.get("version", "1")),
+            hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest(),
+        )
         plan = self.plans.get(key)
         if plan is None:
             plan = compile_workflow(definition).raise_for_errors()

@@ -12,8 +12,25 @@ import ray
 
 from actors._process import tune_process
 from hub.analysis import ErrorPattern
+from hub.history import (
+    CredentialInfo,
+    DeleteResult,
+    ExecutionPage,
+    ExecutionQuery,
+    ExecutionStats,
+    PerformanceReport,
+    SavedInputs,
+)
 from hub.recording import EventCache, GroupCommitter
-from hub.records import Event, ExecutionRecord, LogEntry, Retention, StoreWrite, WorkflowRecord
+from hub.records import (
+    AuditEntry,
+    Event,
+    ExecutionRecord,
+    LogEntry,
+    Retention,
+    StoreWrite,
+    WorkflowRecord,
+)
 from hub.store import Store
 
 
@@ -108,6 +125,70 @@ class RecorderActor:
 
     async def list_workflows(self) -> list[WorkflowRecord]:
         return await asyncio.to_thread(self.store.list_workflows)
+
+    async def delete_workflow(self, workflow_id: str, version: str | None = None) -> int:
+        await self.committer.drain()
+        return await asyncio.to_thread(self.store.delete_workflow, workflow_id, version)
+
+    # --- history --------------------------------------------------------------------------------
+
+    async def search_executions(self, query: ExecutionQuery) -> ExecutionPage:
+        await self.committer.drain()
+        return await asyncio.to_thread(self.store.search_executions, query)
+
+    async def execution_stats(self, query: ExecutionQuery) -> ExecutionStats:
+        await self.committer.drain()
+        return await asyncio.to_thread(self.store.execution_stats, query)
+
+    async def delete_executions(self, ids: Sequence[str]) -> DeleteResult:
+        # Drained first: the last writes of an execution that just ended land before it goes.
+        await self.committer.drain()
+        return await asyncio.to_thread(self.store.delete_executions, list(ids))
+
+    async def performance(
+        self, workflow_id: str | None = None, since: datetime | None = None
+    ) -> PerformanceReport:
+        await self.committer.drain()
+        return await asyncio.to_thread(
+            lambda: self.store.performance(workflow_id=workflow_id, since=since)
+        )
+
+    # --- saved inputs, audit log, credentials, settings -----------------------------------------
+
+    async def save_inputs(self, saved: SavedInputs) -> SavedInputs:
+        return await asyncio.to_thread(self.store.save_inputs, saved)
+
+    async def list_saved_inputs(self, workflow_id: str) -> list[SavedInputs]:
+        return await asyncio.to_thread(self.store.list_saved_inputs, workflow_id)
+
+    async def get_saved_inputs(self, id: str) -> SavedInputs:
+        return await asyncio.to_thread(self.store.get_saved_inputs, id)
+
+    async def delete_saved_inputs(self, id: str) -> None:
+        await asyncio.to_thread(self.store.delete_saved_inputs, id)
+
+    async def audit_entries(self, **filters: Any) -> list[AuditEntry]:
+        """Newest first (see Store.audit_entries); entries are written with record/commit."""
+        await self.committer.drain()
+        return await asyncio.to_thread(lambda: self.store.audit_entries(**filters))
+
+    async def set_credential(self, name: str, ciphertext: bytes) -> None:
+        await asyncio.to_thread(self.store.set_credential, name, ciphertext)
+
+    async def credential_names(self) -> list[CredentialInfo]:
+        return await asyncio.to_thread(self.store.credential_names)
+
+    async def get_credential(self, name: str) -> bytes:
+        return await asyncio.to_thread(self.store.get_credential, name)
+
+    async def delete_credential(self, name: str) -> None:
+        await asyncio.to_thread(self.store.delete_credential, name)
+
+    async def get_setting(self, key: str, default: Any = None) -> Any:
+        return await asyncio.to_thread(self.store.get_setting, key, default)
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        await asyncio.to_thread(self.store.set_setting, key, value)
 
     async def flush(self) -> dict[str, Any]:
         await self.committer.drain()

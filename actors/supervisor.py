@@ -19,6 +19,7 @@ from ray.exceptions import RayActorError
 from actors._lifecycle import LifecycleControl, remote
 from actors._process import tune_process
 from actors._resources import ResourcePools
+from actors._settings import SettingsControl
 from actors.execution import ExecutionActor
 from actors.recorder import RecorderActor
 from hub import lifecycle, sealing
@@ -28,6 +29,7 @@ from hub.debugging import check_breakpoints
 from hub.errors import HubError, NodeFamilyDisabled, NotFound
 from hub.lifecycle import RecoveryKind
 from hub.local import new_execution
+from hub.overrides import apply_settings
 from hub.plan import ExecutionPlan
 from hub.records import (
     AppendEvent,
@@ -43,14 +45,14 @@ from hub.records import (
     utcnow,
 )
 from hub.sealing import open_inputs, seal_inputs
-from hub.settings import RuntimeSettings, how_to_enable
+from hub.settings import RuntimeSettings, WorkflowOverrides, how_to_enable
 
 # A run whose actor is lost for good (not restarted by Ray) is re-leased this many times.
 MAX_RELEASES = 3
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
-class SupervisorActor(LifecycleControl, ResourcePools):
+class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
     def __init__(
         self,
         database_url: str,
@@ -61,6 +63,8 @@ class SupervisorActor(LifecycleControl, ResourcePools):
     ) -> None:
         tune_process()
         self.settings = settings
+        self.started_settings = settings
+        self.overrides: dict[str, WorkflowOverrides] = {}
         self.sealing_key = sealing_key
         self.namespace = namespace
         restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
@@ -115,6 +119,7 @@ class SupervisorActor(LifecycleControl, ResourcePools):
     # --- recovery ---------------------------------------------------------------------------
 
     async def _recover(self, reason: str) -> None:
+        await self._load_stored_settings()
         unfinished: list[ExecutionRecord] = await self.recorder.non_terminal_executions.remote()
         blocked: dict[str, str] = {}
         opened: dict[str, dict[str, Any]] = {}  # inputs with sealed secrets opened
@@ -146,7 +151,7 @@ class SupervisorActor(LifecycleControl, ResourcePools):
             if step.kind == RecoveryKind.REQUEUE and record.steps:
                 resume = "retry"  # a queued retry, seeded with its parent's steps
             order = RunOrder(
-                definition=workflow.definition,
+                definition=self._definition_for(workflow, record),
                 record=record.model_copy(update={"steps": [], "inputs": opened[record.id]}),
                 families=sorted(self.settings.enabled_families()),
                 env=self.settings.allowed_env(),
@@ -216,7 +221,13 @@ class SupervisorActor(LifecycleControl, ResourcePools):
         record, validated = new_execution(plan, inputs, trigger=trigger)
         record.id = execution_id or record.id
         record.idempotency_key = idempotency_key
-        record.settings = {"enabled_families": sorted(self.settings.enabled_families())}
+        effective = self._effective(workflow)
+        if effective.log_level != "debug" and run_options.log_level is None:
+            run_options = run_options.model_copy(update={"log_level": effective.log_level})
+        record.settings = {
+            "enabled_families": sorted(self.settings.enabled_families()),
+            "effective": effective.model_dump(mode="json"),
+        }
         if run_options != RunOptions():
             record.settings["options"] = run_options.model_dump(mode="json")
         sealed = seal_inputs(plan, validated, self.sealing_key)
@@ -231,7 +242,7 @@ class SupervisorActor(LifecycleControl, ResourcePools):
                 raise
             return existing
         order = RunOrder(
-            definition=workflow.definition,
+            definition=apply_settings(workflow.definition, effective),
             record=record.model_copy(update={"inputs": validated}),
             families=sorted(self.settings.enabled_families()),
             env=self.settings.allowed_env(),

@@ -121,18 +121,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from hub.auth import load_or_create_token, token_path
     from hub.runtime import start_background
 
     started = time.monotonic()
+    home = hub_home()
+    token, created = load_or_create_token(home)
     info = start_background(
-        hub_home(), port=args.port, dashboard_port=args.dashboard_port, desktop=args.desktop
+        home,
+        port=args.port,
+        dashboard_port=args.dashboard_port,
+        api_host=args.api_host,
+        api_port=args.api_port,
+        desktop=args.desktop,
     )
     if args.json:
-        _print_json(info.model_dump(mode="json"))
+        shown = {"api_token": token} if created else {}
+        _print_json(
+            {**info.model_dump(mode="json"), "api_token_file": str(token_path(home)), **shown}
+        )
         return EXIT_OK
     print(f"runtime up in {time.monotonic() - started:.1f}s")
     print(f"  ray address : {info.address}")
     print(f"  dashboard   : {info.dashboard_url}")
+    print(f"  http api    : {info.api_url}  (docs: {info.api_url}/docs)")
+    if created:
+        print(f"  api token   : {token}")
+        print(f"                shown once; kept in {token_path(home)} (mode 0600)")
+    else:
+        print(f"  api token   : in {token_path(home)}")
     print(f"  history     : {info.database_url}")
     print(f"  logs        : {Path(info.home) / 'logs'}")
     print("stop it with: hub down")
@@ -298,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start a background runtime")
     p.add_argument("--port", type=int, default=6380, help="Ray GCS port (default 6380)")
     p.add_argument("--dashboard-port", type=int, default=8265)
+    p.add_argument("--api-port", type=int, default=8000, help="HTTP API port (default 8000)")
+    p.add_argument(
+        "--api-host",
+        default="127.0.0.1",
+        help="address the HTTP API binds (default loopback; 0.0.0.0 exposes it)",
+    )
     p.add_argument(
         "--desktop",
         action="store_true",

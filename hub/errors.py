@@ -70,6 +70,18 @@ class InputsInvalid(HubError):
         self.errors = errors
 
 
+class InvalidRequest(HubError):
+    """A request's parameters are malformed (a bad cursor, an unknown sort key, a bad filter)."""
+
+    code = "invalid_request"
+
+
+class Conflict(HubError):
+    """The request clashes with what is stored (a workflow version with another definition)."""
+
+    code = "conflict"
+
+
 class NotFound(HubError):
     """A workflow, version or execution does not exist."""
 

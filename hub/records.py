@@ -61,6 +61,7 @@ class RunOptions(_Record):
     debug: bool = False
     breakpoints: list[Breakpoint] = Field(default_factory=list)
     timeout_s: float | None = Field(default=None, gt=0)
+    log_level: Literal["debug", "info", "warn", "error"] | None = None  # lowest one recorded
 
 
 class ErrorInfo(_Record):
@@ -226,6 +227,29 @@ class AppendEvent(_Record):
     event: Event
 
 
+# --- Audit: who did what, recorded by the Recorder like any other write. ----------------------
+
+
+class AuditEntry(_Record):
+    """One action a user (or the runtime) took: who (``actor``), what (``action``), on what.
+
+    ``id`` is assigned by the store (0 = not stored yet); newer entries have larger ids.
+    """
+
+    id: int = 0
+    ts: datetime = Field(default_factory=utcnow)
+    actor: str
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class AppendAudit(_Record):
+    kind: Literal["append_audit"] = "append_audit"
+    entry: AuditEntry
+
+
 StoreWrite = Annotated[
-    CreateExecution | UpdateExecution | UpsertStep | AppendEvent, Field(discriminator="kind")
+    CreateExecution | UpdateExecution | UpsertStep | AppendEvent | AppendAudit,
+    Field(discriminator="kind"),
 ]

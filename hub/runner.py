@@ -48,6 +48,7 @@ from hub.records import (
     utcnow,
 )
 from hub.restore import Restored
+from hub.settings import LOG_LEVELS
 
 Dispatcher = Callable[[PlanNode, NodeCall, "float | None"], Awaitable[NodeResult]]
 
@@ -424,7 +425,10 @@ class ExecutionRunner(RunControl):
         )
 
     def logs(self, node_id: str, lines: list[Any]) -> None:
+        lowest = LOG_LEVELS.get(self.options.log_level or "debug", 10)
         for line in lines:
+            if LOG_LEVELS.get(line.level, 20) < lowest:
+                continue
             self.event(
                 "log",
                 node_id,

@@ -9,6 +9,7 @@ start an embedded Ray for the life of their process, with history in the same st
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -38,6 +39,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 class RuntimeInfo(BaseModel):
     address: str
     dashboard_url: str | None
+    api_url: str | None = None
     pid: int
     database_url: str
     home: str
@@ -81,10 +83,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
     return True
@@ -171,6 +173,8 @@ def start_background(
     *,
     port: int = 6380,
     dashboard_port: int = 8265,
+    api_host: str = "127.0.0.1",
+    api_port: int = 8000,
     desktop: bool = False,
     timeout_s: float = 120,
 ) -> RuntimeInfo:
@@ -179,14 +183,15 @@ def start_background(
     existing = read_runtime(home)
     if existing is not None:
         return existing
-    for name, p in (("port", port), ("dashboard port", dashboard_port)):
-        if not _port_free(p):
+    for name, p in (("port", port), ("dashboard port", dashboard_port), ("api port", api_port)):
+        if not _port_free(p, api_host if name == "api port" else "127.0.0.1"):
             raise RuntimeUnavailable(
                 f"the {name} {p} is in use; choose another with --{name.replace(' ', '-')}"
             )
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ray_bin = Path(sys.executable).with_name("ray")
+    ensure_ray_token(str(ray_bin) if ray_bin.exists() else "ray")
     cmd = [
         str(ray_bin) if ray_bin.exists() else "ray",
         "start",
@@ -243,10 +248,17 @@ def start_background(
         ray.shutdown()
         terminate_session(proc.pid)
         raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
+    try:
+        deploy_api(home, api_host, api_port)
+    except Exception as exc:
+        ray.shutdown()
+        terminate_session(proc.pid)
+        raise RuntimeUnavailable(f"the HTTP API did not start: {exc}") from exc
     ray.shutdown()
     info = RuntimeInfo(
         address=address,
         dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+        api_url=f"http://{_url_host(api_host)}:{api_port}/api/v1",
         pid=proc.pid,
         database_url=database_url,
         home=str(home),
@@ -254,6 +266,49 @@ def start_background(
     )
     runtime_file(home).write_text(info.model_dump_json(indent=2))
     return info
+
+
+def ensure_ray_token(ray_cli: str) -> None:
+    """Token authentication needs a cluster token before `ray start`; on a new machine there is
+    none yet, so make one where every local process looks (~/.ray/auth_token, mode 0600)."""
+    if os.environ.get("RAY_AUTH_MODE", "token") != "token" or os.environ.get("RAY_AUTH_TOKEN"):
+        return
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if path.exists():
+        return
+    made = subprocess.run(
+        [ray_cli, "get-auth-token", "--generate"], capture_output=True, text=True, timeout=120
+    )
+    if made.returncode != 0 or not path.exists():
+        raise RuntimeUnavailable(
+            f"could not create a Ray auth token at {path}: {made.stderr.strip()[-500:]}"
+        )
+    path.chmod(0o600)
+
+
+def deploy_api(home: Path, host: str, port: int) -> None:
+    """Start Ray Serve on the head node and deploy the API application (serve/)."""
+    from ray import serve as ray_serve
+
+    from hub.auth import load_or_create_token, token_digest
+    from serve import APP_NAME
+    from serve.deployment import build
+
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)  # not on the user's console
+    token, _ = load_or_create_token(home)
+    ray_serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
+    ray_serve.run(
+        build({"token_sha256": token_digest(token)}),
+        name=APP_NAME,
+        route_prefix="/",
+        blocking=False,
+    )
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return socket.gethostname()
+    return f"[{host}]" if ":" in host else host
 
 
 def _session_members(leader: int) -> list[int]:

@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.errors import HubError
 from hub.records import Retention
 
+LogLevel = Literal["debug", "info", "warn", "error"]  # as the log node names them
+LOG_LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
+# Settings a running runtime cannot change: they size pools and processes made at start.
+RESTART_SETTINGS = frozenset(
+    {"warm_execution_actors", "max_execution_actors", "journal_flush_ms", "ocr_placement"}
+)
+
 # Node families that stay off until enabled: family -> the setting that enables it.
 FAMILY_SETTINGS = {
     "code": "enable_code_nodes",
@@ -54,6 +61,13 @@ class RuntimeSettings(BaseModel):
     retention_days: float | None = Field(default=None, gt=0)
     retention_max_executions: int | None = Field(default=None, ge=1)
     retention_interval_s: float = Field(default=3600.0, ge=1)
+    # Defaults for workflows that do not say (hub.overrides): the execution timeout, attempts
+    # of a node without a retry policy, halt on the first failure (fail_fast) or go on
+    # (on_error "ignore"), and the lowest log level recorded.
+    default_timeout_s: float | None = Field(default=None, gt=0)
+    default_max_attempts: int = Field(default=1, ge=1, le=100)
+    fail_fast: bool = True
+    log_level: LogLevel = "debug"
 
     def retention(self) -> Retention:
         days = self.retention_days
@@ -68,6 +82,18 @@ class RuntimeSettings(BaseModel):
 
     def allowed_env(self) -> dict[str, str]:
         return {k: os.environ[k] for k in self.env_allowlist if k in os.environ}
+
+
+class WorkflowOverrides(BaseModel):
+    """Per-workflow settings that win over the document's own (hub.overrides)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float | None = Field(default=None, gt=0)
+    on_error: Literal["halt", "ignore", "branch"] | None = None
+    max_parallel_steps: int | None = Field(default=None, ge=1, le=10_000)
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    log_level: LogLevel | None = None
 
 
 _TRUE = {"1", "true", "yes", "on"}

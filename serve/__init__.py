@@ -1,1 +1,10 @@
-"""The Ray Serve application (HTTP API). Not built yet: see issue #5."""
+"""Runtime Hub's HTTP API on Ray Serve.
+
+``create_app`` builds the FastAPI application; ``serve.deployment`` holds the Serve deployment
+(imported only where Ray Serve runs). Routes live in ``serve.routes``, one module per screen.
+"""
+
+from serve._app import create_app
+from serve._config import API_PREFIX, APP_NAME, ApiConfig
+
+__all__ = ["API_PREFIX", "APP_NAME", "ApiConfig", "create_app"]

@@ -82,7 +82,14 @@ def runtime_env(hub_home: Path, x_display: str | None) -> dict[str, str]:
 def runtime(runtime_env: dict[str, str], hub_home: Path) -> Iterator[Any]:
     """A client connected to the session's runtime."""
     desktop = ["--desktop"] if "DISPLAY" in runtime_env else []
-    ports = ["--port", str(free_port()), "--dashboard-port", str(free_port())]
+    ports = [
+        "--port",
+        str(free_port()),
+        "--dashboard-port",
+        str(free_port()),
+        "--api-port",
+        str(free_port()),
+    ]
     up = subprocess.run(
         [HUB, "up", *ports, "--json", *desktop],
         env=runtime_env,
@@ -97,12 +104,35 @@ def runtime(runtime_env: dict[str, str], hub_home: Path) -> Iterator[Any]:
 
     client = hub.connect(home=hub_home)
     assert not client.embedded
+    client.api_url = info["api_url"]  # type: ignore[attr-defined]
     yield client
     client.close()
     down = subprocess.run(
         [HUB, "down"], env=runtime_env, capture_output=True, text=True, timeout=120
     )
     assert down.returncode == 0, down.stderr
+
+
+@pytest.fixture(scope="session")
+def api_url(runtime: Any) -> str:
+    """The base URL of the runtime's HTTP API (``.../api/v1``)."""
+    return str(runtime.api_url)
+
+
+@pytest.fixture(scope="session")
+def api_token(runtime: Any, hub_home: Path) -> str:
+    return (hub_home / "api.token").read_text().strip()
+
+
+@pytest.fixture
+def api(api_url: str, api_token: str) -> Iterator[Any]:
+    """An httpx client for the API, authorised with the runtime's token."""
+    import httpx
+
+    with httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {api_token}"}, timeout=60
+    ) as client:
+        yield client
 
 
 def run_cli(

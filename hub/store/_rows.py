@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 
 from hub.records import (
+    AuditEntry,
     ErrorInfo,
     Event,
     ExecutionRecord,
@@ -197,4 +198,29 @@ def log_record(row: RowMapping) -> LogEntry:
         source=row["source"],
         message=row["message"],
         metadata=row["metadata"] or {},
+    )
+
+
+# --- audit log ----------------------------------------------------------------------------------
+
+
+def audit_row(entry: AuditEntry) -> dict[str, Any]:
+    """The row of a new entry; the database numbers it (``entry.id`` is ignored)."""
+    return {
+        "ts": entry.ts,
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "details": entry.details,
+    }
+
+
+def audit_record(row: RowMapping) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        ts=row["ts"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        details=row["details"] or {},
     )

@@ -17,6 +17,13 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.analysis import ErrorPattern, FailureSample, group_failures
 from hub.errors import NotFound, StoreError
+from hub.history import (
+    DeleteResult,
+    ExecutionPage,
+    ExecutionQuery,
+    ExecutionStats,
+    PerformanceReport,
+)
 from hub.records import (
     Event,
     ExecutionRecord,
@@ -27,9 +34,11 @@ from hub.records import (
     WorkflowRecord,
     utcnow,
 )
-from hub.store import _analysis_queries, _retention, _rows
+from hub.store import _analysis_queries, _catalog, _history_queries, _retention, _rows
 from hub.store import _schema as t
+from hub.store._catalog import Catalog
 from hub.store._db import create_store_engine, transaction
+from hub.store._history_queries import contains, escape_like
 from hub.store._migrate import migrate_engine
 from hub.store._url import parse_url, redact_url
 from hub.store._writes import apply_writes, upsert
@@ -38,7 +47,7 @@ MIN_PREFIX = 6
 _NON_TERMINAL = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
 
 
-class Store:
+class Store(Catalog):
     """The store at ``url`` (``sqlite:///...`` or ``postgresql://...``).
 
     With ``migrate=True`` (the default) the schema is brought to the newest version first.
@@ -186,6 +195,12 @@ class Store:
         )
         return list(conn.execute(query).scalars())
 
+    def delete_workflow(self, workflow_id: str, version: str | None = None) -> int:
+        """Delete one version of a workflow (all of them without ``version``); returns how many
+        went. Its executions stay, as history. NotFound when there was nothing to delete."""
+        with self._tx(f"deleting workflow {workflow_id}", write=True) as conn:
+            return _catalog.delete_workflow(conn, workflow_id, version)
+
     # --- executions -----------------------------------------------------------------------------
 
     def get_execution(self, execution_id: str) -> ExecutionRecord:
@@ -194,7 +209,7 @@ class Store:
         with self._tx(f"reading execution {execution_id}") as conn:
             row = conn.execute(select(e).where(e.c.id == execution_id)).mappings().first()
             if row is None and len(execution_id) >= MIN_PREFIX:
-                pattern = _escape_like(execution_id) + "%"
+                pattern = escape_like(execution_id) + "%"
                 rows = (
                     conn.execute(
                         select(e)
@@ -270,6 +285,40 @@ class Store:
             steps = self._steps(conn, [r["id"] for r in rows])
         return [_rows.execution_record(r, steps.get(r["id"], [])) for r in rows]
 
+    def search_executions(self, query: ExecutionQuery) -> ExecutionPage:
+        """A page of the executions matching ``query`` (without steps), in a stable order.
+
+        Pass ``next_cursor`` back (with the same sort) for the next page: paging visits each
+        matching execution once, also while new ones are created. Executions without the sort
+        value (not ended, never started) come last in either direction.
+        """
+        with self._tx("searching executions") as conn:
+            return _history_queries.search(conn, query)
+
+    def execution_stats(self, query: ExecutionQuery) -> ExecutionStats:
+        """Counts, success rate and duration percentiles of the executions matching ``query``'s
+        filters (its sort, limit and cursor play no part)."""
+        with self._tx("summarising executions") as conn:
+            return _history_queries.stats(conn, query)
+
+    def delete_executions(self, ids: Sequence[str]) -> DeleteResult:
+        """Delete finished executions with their steps, events, logs and metrics, in one
+        transaction; queued, running and paused ones are left alone (``unfinished``)."""
+        with self._tx("deleting executions", write=True) as conn:
+            return _history_queries.delete(conn, ids)
+
+    def performance(
+        self,
+        *,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> PerformanceReport:
+        """How workflows and node types perform (executions created since ``since``), the
+        slowest steps, and advice. ``now`` (default: the current time) ends a ``since`` window."""
+        with self._tx("reading performance") as conn:
+            return _history_queries.performance(conn, workflow_id=workflow_id, since=since, now=now)
+
     @staticmethod
     def _steps(conn: Connection, execution_ids: list[str]) -> dict[str, list[StepRecord]]:
         found: dict[str, list[StepRecord]] = {}
@@ -309,12 +358,16 @@ class Store:
         after_seq: int = 0,
         level: str | None = None,
         limit: int = 1000,
+        search: str | None = None,
     ) -> list[LogEntry]:
-        """Log entries of an execution with ``seq > after_seq`` (optionally one level), in order."""
+        """Log entries of an execution with ``seq > after_seq``, in order; optionally only one
+        level, or only those whose message contains ``search`` (ignoring case)."""
         lg = t.logs
         cond = [lg.c.execution_id == execution_id, lg.c.seq > after_seq]
         if level is not None:
             cond.append(lg.c.level == level.lower())
+        if search:
+            cond.append(contains(lg.c.message, search))
         query = select(lg).where(and_(*cond)).order_by(lg.c.seq).limit(max(limit, 0))
         with self._tx(f"reading logs of execution {execution_id}") as conn:
             return [_rows.log_record(r) for r in conn.execute(query).mappings()]
@@ -392,7 +445,3 @@ class Store:
         SQLite only (``PRAGMA incremental_vacuum``); PostgreSQL's autovacuum needs no help.
         """
         _retention.vacuum(lambda: self._tx("vacuuming", write=True), self._engine, pages)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.errors import StoreError
 from hub.records import (
+    AppendAudit,
     AppendEvent,
     CreateExecution,
     Event,
@@ -32,12 +33,14 @@ def apply_writes(conn: Connection, writes: Sequence[StoreWrite]) -> None:
     Reordering by kind is safe because the kinds touch disjoint state: execution rows are
     created first (steps reference them), then each execution gets one UPDATE merging its
     updates in order (later fields win), each step one upsert (the last write of a step wins,
-    steps embedded in a CreateExecution included), and events and logs are plain inserts.
+    steps embedded in a CreateExecution included), and events, logs and audit entries are plain
+    inserts (audit entries numbered in the order written).
     """
     creates: list[CreateExecution] = []
     updates: dict[str, dict[str, Any]] = {}
     steps: dict[tuple[str, str], dict[str, Any]] = {}
     events: list[Event] = []
+    audit: list[dict[str, Any]] = []
     for write in writes:
         if isinstance(write, CreateExecution):
             creates.append(write)
@@ -50,6 +53,8 @@ def apply_writes(conn: Connection, writes: Sequence[StoreWrite]) -> None:
             steps[key] = _rows.step_row(write.execution_id, write.step)
         elif isinstance(write, AppendEvent):
             events.append(write.event)
+        elif isinstance(write, AppendAudit):
+            audit.append(_rows.audit_row(write.entry))
         else:
             raise StoreError(f"unknown store write {type(write).__name__}")
     if creates:
@@ -60,13 +65,23 @@ def apply_writes(conn: Connection, writes: Sequence[StoreWrite]) -> None:
         upsert(conn, t.steps, list(steps.values()), _STEP_KEY)
     if events:
         _append_events(conn, events)
+    for row in audit:  # one by one: a bulk insert need not number rows in order
+        conn.execute(t.audit_log.insert(), [row])
 
 
-def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
-    """Insert ``rows``, replacing the non-key columns of rows that already exist."""
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    replace: Sequence[str] | None = None,
+) -> None:
+    """Insert ``rows``, replacing the non-key columns (or just ``replace``) of rows that
+    already exist."""
     if not rows:
         return
-    columns = [c for c in rows[0] if c not in keys]
+    columns = [c for c in rows[0] if c not in keys] if replace is None else list(replace)
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
         conn.execute(_upsert_statement(dialect, table, tuple(keys), tuple(columns)), rows)

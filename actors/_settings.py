@@ -1,0 +1,130 @@
+"""The supervisor's settings: runtime settings changed while it runs, per-workflow overrides,
+and write-only credentials (sealed with the runtime's key before they reach the store).
+
+Stored settings (key ``runtime`` in the settings table) win over the environment ``hub up``
+started with; settings that size pools (hub.settings.RESTART_SETTINGS) take effect at the
+next start and are reported as ``restart_required`` until then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors._lifecycle import remote
+from hub.errors import InvalidRequest
+from hub.overrides import EffectiveSettings, apply_settings, effective_settings
+from hub.records import ExecutionRecord, WorkflowRecord
+from hub.sealing import seal
+from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides
+
+RUNTIME_KEY = "runtime"
+OVERRIDES_KEY = "workflow_overrides"
+
+
+def merged(current: RuntimeSettings, changes: dict[str, Any]) -> RuntimeSettings:
+    """``current`` with ``changes`` applied, validated; InvalidRequest names each bad field."""
+    from pydantic import ValidationError
+
+    try:
+        return RuntimeSettings.model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        errors = [
+            {"path": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        raise InvalidRequest(f"invalid settings: {summary}", details={"errors": errors}) from None
+
+
+class SettingsControl:
+    settings: RuntimeSettings
+    recorder: Any
+    admission: Any
+    sealing_key: str | None
+    started_settings: RuntimeSettings
+    overrides: dict[str, WorkflowOverrides]
+
+    async def _load_stored_settings(self) -> None:
+        stored = await self.recorder.get_setting.remote(RUNTIME_KEY)
+        if isinstance(stored, dict):
+            self._apply(merged(self.settings, stored))
+            self.started_settings = self.settings
+        raw = await self.recorder.get_setting.remote(OVERRIDES_KEY)
+        if isinstance(raw, dict):
+            self.overrides = {k: WorkflowOverrides.model_validate(v) for k, v in raw.items()}
+
+    def _apply(self, settings: RuntimeSettings) -> None:
+        self.settings = settings
+        self.admission.limit = min(
+            settings.max_concurrent_executions, self.started_settings.max_execution_actors
+        )
+
+    def settings_view(self) -> dict[str, Any]:
+        pending = sorted(
+            name
+            for name in RESTART_SETTINGS
+            if getattr(self.settings, name) != getattr(self.started_settings, name)
+        )
+        return {"settings": self.settings.model_dump(mode="json"), "restart_required": pending}
+
+    async def get_settings(self) -> dict[str, Any]:
+        return self.settings_view()
+
+    async def validate_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return merged(self.settings, changes).model_dump(mode="json")
+
+    async def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` now (stored; those in RESTART_SETTINGS at the next start)."""
+        new = merged(self.settings, changes)
+        await remote(self.recorder.set_setting.remote(RUNTIME_KEY, new.model_dump(mode="json")))
+        self._apply(new)
+        return self.settings_view()
+
+    # --- per-workflow overrides -------------------------------------------------------------
+
+    async def get_workflow_overrides(self, workflow_id: str) -> WorkflowOverrides:
+        return self.overrides.get(workflow_id, WorkflowOverrides())
+
+    async def all_workflow_overrides(self) -> dict[str, WorkflowOverrides]:
+        return dict(self.overrides)
+
+    async def set_workflow_overrides(
+        self, workflow_id: str, overrides: WorkflowOverrides | None
+    ) -> WorkflowOverrides:
+        updated = dict(self.overrides)
+        if overrides is None or overrides == WorkflowOverrides():
+            updated.pop(workflow_id, None)
+        else:
+            updated[workflow_id] = overrides
+        data = {k: v.model_dump(mode="json", exclude_none=True) for k, v in updated.items()}
+        await remote(self.recorder.set_setting.remote(OVERRIDES_KEY, data))
+        self.overrides = updated
+        return updated.get(workflow_id, WorkflowOverrides())
+
+    def _effective(self, workflow: WorkflowRecord) -> EffectiveSettings:
+        return effective_settings(
+            workflow.definition, self.settings, self.overrides.get(workflow.id)
+        )
+
+    def _definition_for(self, workflow: WorkflowRecord, record: ExecutionRecord) -> dict[str, Any]:
+        """The definition ``record`` runs: with the settings snapshot it started with."""
+        snapshot = record.settings.get("effective")
+        if not snapshot:
+            return workflow.definition
+        return apply_settings(workflow.definition, EffectiveSettings.model_validate(snapshot))
+
+    # --- credentials ------------------------------------------------------------------------
+
+    async def set_credential(self, name: str, value: str) -> None:
+        if not self.sealing_key:
+            raise InvalidRequest("this runtime has no key to seal credentials with")
+        ciphertext = seal({"value": value}, self.sealing_key).encode()
+        await remote(self.recorder.set_credential.remote(name, ciphertext))
+
+    async def forget_workflow(self, workflow_id: str) -> None:
+        """Drop cached plans of a deleted workflow (runs already started keep theirs)."""
+        cache: dict[tuple[str, str | None], Any] = getattr(self, "workflows", {})
+        for key in [k for k in cache if k[0] == workflow_id]:
+            cache.pop(key, None)
+        if workflow_id in self.overrides:
+            await self.set_workflow_overrides(workflow_id, None)

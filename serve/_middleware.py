@@ -1,0 +1,121 @@
+"""ASGI middleware: refuse oversized bodies (413) and write the audit log of mutating calls.
+
+Plain ASGI rather than Starlette's BaseHTTPMiddleware, so live streams pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.history import AuditEntry
+from hub.records import AppendAudit
+from serve._errors import error_response
+
+_log = logging.getLogger("runtime_hub.api")
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that change nothing: compile a document, evaluate an expression.
+READ_ONLY_POSTS = ("/workflows/validate", "/evaluate", "/settings/validate")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            "payload_too_large",
+            f"the request body is larger than {self.max_bytes} bytes",
+            {"max_bytes": self.max_bytes},
+        )
+        await response(scope, receive, send)
+
+
+class AuditLog:
+    """After every mutating call, an audit entry: who (the token's caller), what (the action a
+    route named, or method and path), the target and the answer's status."""
+
+    def __init__(self, app: ASGIApp, write: Callable[[AuditEntry], Awaitable[Any]]) -> None:
+        self.app, self.write = app, write
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in MUTATING
+            or scope["path"].endswith(READ_ONLY_POSTS)
+        ):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            await self._record(scope, status)
+
+    async def _record(self, scope: Scope, status: int) -> None:
+        state = scope.get("state") or {}
+        action, target, details = state.get("audit") or (None, None, {})
+        client = scope.get("client")
+        entry = AuditEntry(
+            actor=state.get("actor") or f"anonymous@{client[0] if client else 'unknown'}",
+            action=action or f"{scope['method']} {scope['path']}",
+            target=target,
+            details={**details, "status": status, "method": scope["method"], "path": scope["path"]},
+        )
+        try:
+            await self.write(entry)
+        except Exception:  # the answer is sent; a lost audit line must not turn it into a 500
+            _log.exception("could not write the audit entry for %s", entry.action)
+
+
+def audit_writer(backend: Any) -> Callable[[AuditEntry], Awaitable[Any]]:
+    async def write(entry: AuditEntry) -> None:
+        await backend.recorder_call("record", [AppendAudit(entry=entry)])
+
+    return write
