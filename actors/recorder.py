@@ -123,6 +123,9 @@ class RecorderActor:
     async def get_workflow(self, workflow_id: str, version: str | None = None) -> WorkflowRecord:
         return await asyncio.to_thread(self.store.get_workflow, workflow_id, version)
 
+    async def workflow_versions(self, workflow_id: str) -> list[str]:
+        return await asyncio.to_thread(self.store.workflow_versions, workflow_id)
+
     async def list_workflows(self) -> list[WorkflowRecord]:
         return await asyncio.to_thread(self.store.list_workflows)
 
@@ -143,7 +146,11 @@ class RecorderActor:
     async def delete_executions(self, ids: Sequence[str]) -> DeleteResult:
         # Drained first: the last writes of an execution that just ended land before it goes.
         await self.committer.drain()
-        return await asyncio.to_thread(self.store.delete_executions, list(ids))
+        result = await asyncio.to_thread(self.store.delete_executions, list(ids))
+        for execution_id in result.deleted:  # live streams must not serve them from memory
+            self.cache.events.pop(execution_id, None)
+            self.cache.seq.pop(execution_id, None)
+        return result
 
     async def performance(
         self, workflow_id: str | None = None, since: datetime | None = None

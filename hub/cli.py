@@ -95,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK if args.no_wait or record.status.value == "completed" else EXIT_FAILED
     display = RunDisplay()
     display.starting()
-    with hub.connect() as client:
+    with hub.connect(serve_api=True) as client:
         display.connected(client)
         record = client.run(
             args.workflow,

@@ -90,6 +90,11 @@ class Client:
         return self._conn.dashboard_url
 
     @property
+    def api_url(self) -> str | None:
+        """The HTTP API's base URL (``…/api/v1``), when this runtime serves it."""
+        return self._conn.api_url
+
+    @property
     def database_url(self) -> str:
         return self._conn.database_url
 
@@ -424,10 +429,13 @@ def _safe_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in creds else url
 
 
-def connect(address: str | None = None, *, home: str | Path | None = None) -> Client:
+def connect(
+    address: str | None = None, *, home: str | Path | None = None, serve_api: bool = False
+) -> Client:
     """Connect to the runtime: the one at ``address``, the background one ``hub up`` started
-    (found through ``HUB_HOME``), or a new embedded one that lives as long as this process."""
-    return Client(attach(address, home=Path(home) if home else None))
+    (found through ``HUB_HOME``), or a new embedded one that lives as long as this process
+    (``serve_api``: with the HTTP API, as ``hub up`` has it)."""
+    return Client(attach(address, home=Path(home) if home else None, serve_api=serve_api))
 
 
 __all__ = ["Client", "connect", "load_document", "precheck"]

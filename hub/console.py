@@ -72,6 +72,8 @@ class RunDisplay:
     def connected(self, client: Any) -> None:
         where = "embedded runtime (stops when this command ends)" if client.embedded else "runtime"
         self.console.print(f"[dim]{where}; dashboard: {client.dashboard_url or 'unavailable'}[/]")
+        if client.api_url:
+            self.console.print(f"[dim]http api: {client.api_url} (token in HUB_HOME/api.token)[/]")
 
     def started(self, record: ExecutionRecord) -> None:
         self.console.print(

@@ -93,13 +93,17 @@ def derive(
 
 def _settings(parent: ExecutionRecord, origin: dict[str, Any]) -> dict[str, Any]:
     """The parent's settings for the new execution. A debug run's breakpoints are not carried
-    over (a retry runs through); its execution timeout is."""
+    over (a retry runs through); its execution timeout and log level are."""
     settings = {
         k: v for k, v in parent.settings.items() if k not in ("origin", "overrides", "options")
     }
-    timeout_s = parent.settings.get("options", {}).get("timeout_s")
-    if timeout_s is not None:
-        settings["options"] = {"timeout_s": timeout_s}
+    kept = {
+        k: v
+        for k, v in parent.settings.get("options", {}).items()
+        if k in ("timeout_s", "log_level") and v is not None
+    }
+    if kept:
+        settings["options"] = kept
     settings["origin"] = origin
     return settings
 

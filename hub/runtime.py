@@ -99,6 +99,7 @@ class Connection:
     embedded: bool
     dashboard_url: str | None
     database_url: str
+    api_url: str | None = None
 
 
 def _ray() -> Any:
@@ -125,9 +126,12 @@ def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path)
     return supervisor, recorder
 
 
-def attach(address: str | None = None, *, home: Path | None = None) -> Connection:
+def attach(
+    address: str | None = None, *, home: Path | None = None, serve_api: bool = False
+) -> Connection:
     """Join the runtime at ``address``, the background runtime of ``home``, or start an
-    embedded one in this process."""
+    embedded one in this process (with ``serve_api``, serving the HTTP API too, on port 8000
+    or, when that is taken, a free one)."""
     ray = _ray()
     home = home or hub_home()
     info = read_runtime(home) if address is None else None
@@ -156,12 +160,17 @@ def attach(address: str | None = None, *, home: Path | None = None) -> Connectio
             url = context.dashboard_url
             dashboard = (url if url.startswith("http") else f"http://{url}") if url else None
         supervisor, recorder = _create_supervisor(database_url, settings_from_env(), home)
+        api_url = info.api_url if info else None
+        if serve_api and target is None:
+            port = 8000 if _port_free(8000) else free_port()
+            deploy_api(home, "127.0.0.1", port)
+            api_url = f"http://127.0.0.1:{port}/api/v1"
     except RuntimeUnavailable:
         raise
     except Exception as exc:
         where = target or "an embedded runtime"
         raise RuntimeUnavailable(f"cannot start or reach the runtime at {where}: {exc}") from exc
-    return Connection(supervisor, recorder, target is None, dashboard, database_url)
+    return Connection(supervisor, recorder, target is None, dashboard, database_url, api_url)
 
 
 def _embedded_dashboard_port() -> int:

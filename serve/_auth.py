@@ -26,4 +26,5 @@ async def require_token(
     if credentials.scheme.lower() != "bearer" or not token_matches(credentials.credentials, digest):
         raise ApiError(401, "unauthorized", "invalid bearer token")
     client = request.client.host if request.client else "unknown"
-    return f"token@{client}"
+    request.state.actor = f"token@{client}"  # the audit middleware names the caller with it
+    return str(request.state.actor)

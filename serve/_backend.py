@@ -57,7 +57,9 @@ class RuntimeBackend:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, HubError):
                 raise cause from None
-            raise RuntimeUnavailable(f"the runtime failed: {cause or exc}") from None
+            # Never str(exc) itself: a RayTaskError's text is the remote traceback.
+            reason = f"{type(cause).__name__}: {cause}" if cause else type(exc).__name__
+            raise RuntimeUnavailable(f"the runtime failed: {reason}") from None
         except RayActorError:
             # The actor is being restarted (or is gone): look it up again next time.
             self._supervisor = self._recorder = None

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import (
     Conflict,
+    ExpressionError,
     HubError,
     IllegalTransition,
     InputsInvalid,
@@ -37,6 +38,7 @@ STATUS: list[tuple[type[HubError], int]] = [
     (WorkflowInvalid, 422),
     (InputsInvalid, 422),
     (InvalidRequest, 422),
+    (ExpressionError, 422),  # an expression the request gave (evaluate, a breakpoint)
     (RuntimeUnavailable, 503),
     (StoreError, 503),
 ]
@@ -88,7 +90,10 @@ _HTTP_CODES = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def hub_error(_: Request, exc: HubError) -> JSONResponse:
-        return error_response(status_of(exc), exc.code, exc.message, _jsonable(exc.details))
+        details = _jsonable(exc.details)
+        if isinstance(exc, InputsInvalid):
+            details = _inputs_pointers(details)
+        return error_response(status_of(exc), exc.code, exc.message, details)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -129,6 +134,16 @@ def _path(loc: tuple[Any, ...] | list[Any]) -> str:
     if parts and parts[0] == "body":
         return "/" + "/".join(parts[1:])
     return ".".join(parts)
+
+
+def _inputs_pointers(details: dict[str, Any]) -> dict[str, Any]:
+    """Input errors point into the request body (``/inputs/userId``), as body errors do."""
+    errors = [
+        {**e, "path": "/inputs" + (f"/{e['path']}" if e.get("path") else "")}
+        for e in details.get("errors", [])
+        if isinstance(e, dict)
+    ]
+    return {**details, "errors": errors}
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def _after(
 
     if value is None:
         return and_(key.is_(None), beyond(id_, last_id))
-    later = or_(beyond(key, value), and_(key == value, id_ != last_id))
+    later = or_(beyond(key, value), and_(key == value, beyond(id_, last_id)))
     if nullable:
         return or_(later, key.is_(None))
     # Redundant, but lets the database range-scan the index on the key.

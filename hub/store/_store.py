@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.analysis import ErrorPattern, FailureSample, group_failures
-from hub.errors import NotFound, StoreError
+from hub.errors import Conflict, NotFound, StoreError
 from hub.history import (
     DeleteResult,
     ExecutionPage,
@@ -135,7 +135,7 @@ class Store(Catalog):
         if existing is None:
             return False
         if existing.definition != record.definition:
-            raise StoreError(
+            raise Conflict(
                 f"workflow {record.id} version {record.version} already exists with a "
                 "different definition",
                 details={"workflow_id": record.id, "version": record.version},

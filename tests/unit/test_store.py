@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from hub.errors import NotFound, StoreError
+from hub.errors import Conflict, NotFound, StoreError
 from hub.records import (
     AppendEvent,
     CreateExecution,
@@ -554,7 +554,7 @@ def test_workflow_versions(store: Store) -> None:
     assert store.workflow_versions("wf") == ["1", "2", "10"]
     assert store.workflow_versions("unknown") == []
     assert [(w.id, w.version) for w in store.list_workflows()] == [("other", "1.0.0"), ("wf", "10")]
-    with pytest.raises(StoreError) as info:
+    with pytest.raises(Conflict) as info:
         store.save_workflow(workflow("wf", "2", definition={"changed": True}))
     assert str(info.value) == "workflow wf version 2 already exists with a different definition"
     with pytest.raises(NotFound) as missing:

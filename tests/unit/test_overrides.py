@@ -1,0 +1,85 @@
+"""Runtime defaults and per-workflow overrides (hub.overrides), and the API token (hub.auth)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from hub.auth import load_or_create_token, token_digest, token_matches
+from hub.compiler import compile_workflow
+from hub.overrides import EffectiveSettings, apply_settings, effective_settings
+from hub.settings import RuntimeSettings, WorkflowOverrides, settings_from_env
+
+DOC = {
+    "id": "wf",
+    "settings": {"timeout_s": 5},
+    "nodes": [
+        {"id": "a", "type": "set", "parameters": {"values": {}}},
+        {"id": "b", "type": "fail", "parameters": {"message": "x"}, "retry": {"max_attempts": 2}},
+    ],
+    "edges": [{"from": "a", "to": "b"}],
+}
+
+
+def test_override_beats_document_beats_runtime_default() -> None:
+    runtime = RuntimeSettings(default_timeout_s=60)
+    assert effective_settings(DOC, runtime, None).workflow["timeout_s"] == 5
+    bare = {**DOC, "settings": {}}
+    assert effective_settings(bare, runtime, None).workflow["timeout_s"] == 60
+    chosen = effective_settings(DOC, runtime, WorkflowOverrides(timeout_s=1.5))
+    assert chosen.workflow["timeout_s"] == 1.5
+
+
+def test_fail_fast_off_defaults_on_error_to_ignore_unless_the_document_says() -> None:
+    relaxed = RuntimeSettings(fail_fast=False)
+    assert effective_settings({**DOC, "settings": {}}, relaxed, None).workflow["on_error"] == (
+        "ignore"
+    )
+    halting = {**DOC, "settings": {"on_error": "halt"}}
+    assert effective_settings(halting, relaxed, None).workflow["on_error"] == "halt"
+    assert "on_error" not in effective_settings(DOC, RuntimeSettings(), None).workflow
+
+
+def test_default_attempts_only_for_nodes_without_their_own_retry() -> None:
+    effective = effective_settings(DOC, RuntimeSettings(default_max_attempts=4), None)
+    applied = apply_settings(DOC, effective)
+    nodes = {n["id"]: n for n in applied["nodes"]}
+    assert nodes["a"]["retry"] == {"max_attempts": 4}
+    assert nodes["b"]["retry"] == {"max_attempts": 2}
+    assert "retry" not in DOC["nodes"][0]  # the stored document is untouched
+    plan = compile_workflow(applied).raise_for_errors()
+    assert plan.nodes["a"].retry.max_attempts == 4
+
+
+def test_snapshot_round_trips_and_reapplies_the_same() -> None:
+    effective = effective_settings(
+        DOC, RuntimeSettings(log_level="warn"), WorkflowOverrides(max_parallel_steps=2)
+    )
+    again = EffectiveSettings.model_validate(effective.model_dump(mode="json"))
+    assert apply_settings(DOC, again) == apply_settings(DOC, effective)
+    assert again.log_level == "warn"
+    assert apply_settings(DOC, again)["settings"]["max_parallel_steps"] == 2
+
+
+def test_new_settings_read_from_the_environment() -> None:
+    settings = settings_from_env(
+        {"HUB_DEFAULT_TIMEOUT_S": "30", "HUB_FAIL_FAST": "0", "HUB_LOG_LEVEL": "error"}
+    )
+    assert (settings.default_timeout_s, settings.fail_fast, settings.log_level) == (
+        30.0,
+        False,
+        "error",
+    )
+
+
+def test_api_token_is_made_once_private_and_checked_by_digest(tmp_path: Path) -> None:
+    token, created = load_or_create_token(tmp_path)
+    assert created and token.startswith("hub_") and len(token) > 40
+    mode = stat.S_IMODE((tmp_path / "api.token").stat().st_mode)
+    assert mode == 0o600
+    again, created_again = load_or_create_token(tmp_path)
+    assert (again, created_again) == (token, False)
+    digest = token_digest(token)
+    assert token_matches(token, digest)
+    assert not token_matches(token + "x", digest)
+    assert not token_matches("", digest)
