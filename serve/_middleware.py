@@ -119,6 +119,8 @@ class AuditLog:
 
 def audit_writer(backend: Any) -> Callable[[AuditEntry], Awaitable[Any]]:
     async def write(entry: AuditEntry) -> None:
-        await backend.recorder_call("record", [AppendAudit(entry=entry)])
+        # Sent, not awaited: the Recorder group-commits it with the run's own records, and
+        # calls from this replica reach it in order, so a later read of the log sees it.
+        backend.recorder.record.remote([AppendAudit(entry=entry)])
 
     return write

@@ -104,7 +104,6 @@ def runtime(runtime_env: dict[str, str], hub_home: Path) -> Iterator[Any]:
 
     client = hub.connect(home=hub_home)
     assert not client.embedded
-    client.api_url = info["api_url"]  # type: ignore[attr-defined]
     yield client
     client.close()
     down = subprocess.run(
