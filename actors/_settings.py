@@ -15,25 +15,10 @@ from hub.errors import InvalidRequest
 from hub.overrides import EffectiveSettings, apply_settings, effective_settings
 from hub.records import ExecutionRecord, WorkflowRecord
 from hub.sealing import seal
-from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides
+from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides, with_changes
 
 RUNTIME_KEY = "runtime"
 OVERRIDES_KEY = "workflow_overrides"
-
-
-def merged(current: RuntimeSettings, changes: dict[str, Any]) -> RuntimeSettings:
-    """``current`` with ``changes`` applied, validated; InvalidRequest names each bad field."""
-    from pydantic import ValidationError
-
-    try:
-        return RuntimeSettings.model_validate({**current.model_dump(), **changes})
-    except ValidationError as exc:
-        errors = [
-            {"path": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
-        raise InvalidRequest(f"invalid settings: {summary}", details={"errors": errors}) from None
 
 
 class SettingsControl:
@@ -43,11 +28,12 @@ class SettingsControl:
     sealing_key: str | None
     started_settings: RuntimeSettings
     overrides: dict[str, WorkflowOverrides]
+    workflows: dict[tuple[str, str | None], Any]  # the supervisor's plan cache
 
     async def _load_stored_settings(self) -> None:
         stored = await self.recorder.get_setting.remote(RUNTIME_KEY)
         if isinstance(stored, dict):
-            self._apply(merged(self.settings, stored))
+            self._apply(with_changes(self.settings, stored))
             self.started_settings = self.settings
         raw = await self.recorder.get_setting.remote(OVERRIDES_KEY)
         if isinstance(raw, dict):
@@ -71,11 +57,11 @@ class SettingsControl:
         return self.settings_view()
 
     async def validate_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
-        return merged(self.settings, changes).model_dump(mode="json")
+        return with_changes(self.settings, changes).model_dump(mode="json")
 
     async def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply ``changes`` now (stored; those in RESTART_SETTINGS at the next start)."""
-        new = merged(self.settings, changes)
+        new = with_changes(self.settings, changes)
         await remote(self.recorder.set_setting.remote(RUNTIME_KEY, new.model_dump(mode="json")))
         self._apply(new)
         return self.settings_view()
@@ -123,8 +109,7 @@ class SettingsControl:
 
     async def forget_workflow(self, workflow_id: str) -> None:
         """Drop cached plans of a deleted workflow (runs already started keep theirs)."""
-        cache: dict[tuple[str, str | None], Any] = getattr(self, "workflows", {})
-        for key in [k for k in cache if k[0] == workflow_id]:
-            cache.pop(key, None)
+        for key in [k for k in self.workflows if k[0] == workflow_id]:
+            self.workflows.pop(key, None)
         if workflow_id in self.overrides:
             await self.set_workflow_overrides(workflow_id, None)

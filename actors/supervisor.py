@@ -52,6 +52,7 @@ MAX_RELEASES = 3
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+# SettingsControl comes first: its _definition_for implements LifecycleControl's declaration.
 class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
     def __init__(
         self,

@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.analysis import ErrorPattern
 from hub.compiler import CompileResult, compile_workflow
+from hub.debugging import parse_breakpoint
 from hub.desktop.clicker import ClickerConfig
 from hub.errors import HubError, RuntimeUnavailable
 from hub.inputs import validate_inputs
@@ -155,7 +156,7 @@ class Client:
         workflow_id, version = self._workflow_id(workflow, version)
         run_options = RunOptions(
             debug=debug,
-            breakpoints=[_breakpoint(b) for b in breakpoints or []],
+            breakpoints=[parse_breakpoint(b) for b in breakpoints or []],
             timeout_s=execution_timeout_s,
         )
         options = {
@@ -220,7 +221,7 @@ class Client:
         self, execution_id: str, breakpoints: Sequence[str | Breakpoint | dict[str, Any]]
     ) -> None:
         """Replace the breakpoints of a queued, running or paused execution."""
-        given = [_breakpoint(b).model_dump() for b in breakpoints]
+        given = [parse_breakpoint(b).model_dump() for b in breakpoints]
         self._control(execution_id, "set breakpoints", given)
 
     def wait_until_paused(self, execution_id: str, timeout_s: float = 60) -> ExecutionRecord:
@@ -394,15 +395,6 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _breakpoint(value: str | Breakpoint | dict[str, Any]) -> Breakpoint:
-    if isinstance(value, Breakpoint):
-        return value
-    if isinstance(value, str):
-        node_id, _, condition = value.partition(":")
-        return Breakpoint(node_id=node_id.strip(), condition=condition.strip() or None)
-    return Breakpoint.model_validate(value)
 
 
 def precheck(workflow: WorkflowRef, inputs: dict[str, Any]) -> None:

@@ -21,6 +21,17 @@ from hub.errors import ExpressionError, HubError
 from hub.expressions import Template, parse_template
 from hub.records import Breakpoint
 
+
+def parse_breakpoint(value: str | Breakpoint | dict[str, Any]) -> Breakpoint:
+    """A breakpoint from ``"node"``, ``"node:condition"``, a dict or a Breakpoint."""
+    if isinstance(value, Breakpoint):
+        return value
+    if isinstance(value, str):
+        node_id, _, condition = value.partition(":")
+        return Breakpoint(node_id=node_id.strip(), condition=condition.strip() or None)
+    return Breakpoint.model_validate(value)
+
+
 START = "start"
 PAUSE = "pause"
 BREAKPOINT = "breakpoint"

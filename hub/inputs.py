@@ -6,7 +6,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from hub.errors import InputsInvalid
+from hub.errors import InputsInvalid, InvalidRequest
 from hub.model import InputSpec
 
 REDACTED = "***"
@@ -31,6 +31,21 @@ def input_schema(specs: dict[str, InputSpec]) -> dict[str, Any]:
         "required": sorted(n for n, s in specs.items() if s.required),
         "additionalProperties": False,
     }
+
+
+def check_saved_inputs(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs fit to be saved for later runs: never a secret (they are not stored), each given
+    one valid, required ones may be left to the run."""
+    secret = sorted(k for k in inputs if k in specs and specs[k].secret)
+    if secret:
+        raise InvalidRequest(
+            f"secret inputs are never stored: {', '.join(secret)}; pass them when you start "
+            "the run",
+            details={"errors": [{"path": f"/inputs/{k}", "message": "secret"} for k in secret]},
+        )
+    optional = {k: s.model_copy(update={"required": False}) for k, s in specs.items()}
+    validate_inputs(optional, inputs)
+    return inputs
 
 
 def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:

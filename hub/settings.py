@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.errors import HubError
+from hub.errors import HubError, InvalidRequest
 from hub.records import Retention
 
 LogLevel = Literal["debug", "info", "warn", "error"]  # as the log node names them
@@ -94,6 +94,21 @@ class WorkflowOverrides(BaseModel):
     max_parallel_steps: int | None = Field(default=None, ge=1, le=10_000)
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     log_level: LogLevel | None = None
+
+
+def with_changes(current: RuntimeSettings, changes: dict[str, Any]) -> RuntimeSettings:
+    """``current`` with ``changes`` applied, validated; InvalidRequest names each bad field."""
+    from pydantic import ValidationError
+
+    try:
+        return RuntimeSettings.model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        errors = [
+            {"path": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        raise InvalidRequest(f"invalid settings: {summary}", details={"errors": errors}) from None
 
 
 _TRUE = {"1", "true", "yes", "on"}

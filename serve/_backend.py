@@ -6,7 +6,6 @@ HubErrors here (a HubError raised in an actor is raised as itself), so routes se
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from hub.errors import HubError, RuntimeUnavailable
@@ -66,8 +65,6 @@ class RuntimeBackend:
             raise RuntimeUnavailable(
                 f"the runtime's {actor} is restarting; try again in a moment"
             ) from None
-        except asyncio.CancelledError:
-            raise
 
     async def supervisor_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self.call("supervisor", method, *args, **kwargs)

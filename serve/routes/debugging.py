@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from hub.debugging import parse_breakpoint
 from serve._backend import RuntimeBackend
 from serve._deps import backend
 from serve._models import BreakpointsIn, EvaluateIn, EvaluateOut
 from serve.routes.executions import control, view_json
-from serve.routes.runs import breakpoint_of
 
 router = APIRouter(prefix="/executions/{execution_id}", tags=["debugging"])
 
@@ -28,7 +28,7 @@ async def set_breakpoints(
     request: Request, execution_id: str, body: BreakpointsIn, api: RuntimeBackend = Depends(backend)
 ) -> dict[str, Any]:
     """Replace the breakpoints of a queued, running or paused execution."""
-    given = [breakpoint_of(b).model_dump() for b in body.breakpoints]
+    given = [parse_breakpoint(b).model_dump() for b in body.breakpoints]
     await control(request, api, execution_id, "set breakpoints", given)
     return view_json(await control(request, api, execution_id, "inspect"))
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from hub.errors import InvalidRequest, NotFound
+from hub.errors import IllegalTransition, InvalidRequest, NotFound
 from hub.history import DeleteResult, ExecutionPage, ExecutionQuery, ExecutionStats
 from hub.records import DebugView, ExecutionRecord, ExecutionStatus
 from hub.views import execution_json, step_json
@@ -192,8 +192,6 @@ async def delete_execution(
 ) -> DeleteResult:
     record = await _record(api, execution_id)
     if not record.status.terminal:
-        from hub.errors import IllegalTransition
-
         raise IllegalTransition(
             f"execution {record.id} is {record.status.value}; cancel it before deleting it",
             details={"status": record.status.value},

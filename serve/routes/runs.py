@@ -8,8 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from hub.debugging import parse_breakpoint
 from hub.history import SavedInputs
-from hub.records import Breakpoint, ExecutionRecord, RunOptions
+from hub.records import ExecutionRecord, RunOptions
 from serve._backend import RuntimeBackend
 from serve._config import API_PREFIX
 from serve._deps import audit, backend
@@ -31,13 +32,6 @@ def links(execution_id: str) -> dict[str, str]:
 
 def accepted(record: ExecutionRecord) -> RunAccepted:
     return RunAccepted(execution_id=record.id, status=record.status.value, links=links(record.id))
-
-
-def breakpoint_of(value: str | Breakpoint) -> Breakpoint:
-    if isinstance(value, Breakpoint):
-        return value
-    node_id, _, condition = value.partition(":")
-    return Breakpoint(node_id=node_id.strip(), condition=condition.strip() or None)
 
 
 @router.post("/workflows/{workflow_id}/runs", status_code=202, response_model=RunAccepted)
@@ -70,7 +64,7 @@ async def start_run(
         execution_id=proposed,
         options=RunOptions(
             debug=options.debug,
-            breakpoints=[breakpoint_of(b) for b in options.breakpoints],
+            breakpoints=[parse_breakpoint(b) for b in options.breakpoints],
             timeout_s=options.timeout_s,
         ),
     )

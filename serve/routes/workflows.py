@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from hub.compiler import CompileResult, compile_workflow
 from hub.errors import InvalidRequest, NotFound
 from hub.history import SavedInputs
-from hub.inputs import validate_inputs
+from hub.inputs import check_saved_inputs
 from hub.plan import ExecutionPlan
 from hub.records import WorkflowRecord
 from serve._backend import RuntimeBackend
@@ -207,16 +207,7 @@ def _saved_out(saved: SavedInputs) -> SavedInputsOut:
 
 async def _checked(api: RuntimeBackend, workflow_id: str, body: SavedInputsIn) -> dict[str, Any]:
     plan = await _plan(api, workflow_id, None)
-    secret = sorted(k for k in body.inputs if k in plan.inputs and plan.inputs[k].secret)
-    if secret:
-        raise InvalidRequest(
-            f"secret inputs are never stored: {', '.join(secret)}; pass them when you start "
-            "the run",
-            details={"errors": [{"path": f"/inputs/{k}", "message": "secret"} for k in secret]},
-        )
-    optional = {k: s.model_copy(update={"required": False}) for k, s in plan.inputs.items()}
-    validate_inputs(optional, body.inputs)  # a saved set may leave required ones to the run
-    return body.inputs
+    return check_saved_inputs(dict(plan.inputs), body.inputs)
 
 
 @router.get("/{workflow_id}/saved-inputs", response_model=SavedInputsList)
