@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from hub.errors import HubError
 from hub.records import StoreWrite
 
 
@@ -44,3 +46,46 @@ class RecorderJournal:
         async with self.lock:
             batch, self.buffer = self.buffer, []
             await self.recorder.commit.remote(batch)
+
+
+class CommitCoalescer:
+    """Many callers' commits in few Recorder calls: while one call is in flight, the commits
+    that arrive wait and then go together in the next (``ship`` takes a list of groups and
+    answers, for each, None or its HubError). At low load a commit goes at once, alone."""
+
+    def __init__(
+        self, ship: Callable[[list[Sequence[StoreWrite]]], Awaitable[list[HubError | None]]]
+    ) -> None:
+        self.ship = ship
+        self.waiting: list[tuple[Sequence[StoreWrite], asyncio.Future[None]]] = []
+        self.shipper: asyncio.Task[None] | None = None
+        self.calls = 0
+
+    async def commit(self, writes: Sequence[StoreWrite]) -> None:
+        """Return once ``writes`` are durable; raise the HubError that refused them."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((writes, future))
+        if self.shipper is None or self.shipper.done():
+            self.shipper = asyncio.get_running_loop().create_task(self._ship_all())
+        await future
+
+    async def _ship_all(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            self.calls += 1
+            try:
+                outcomes = await self.ship([writes for writes, _ in batch])
+            except BaseException as exc:  # the call failed: every commit in it failed
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)

@@ -12,6 +12,7 @@ import ray
 
 from actors._process import tune_process
 from hub.analysis import ErrorPattern
+from hub.errors import HubError, StoreError
 from hub.history import (
     CredentialInfo,
     DeleteResult,
@@ -80,6 +81,20 @@ class RecorderActor:
         future = self.committer.submit(writes, wait=True)
         assert future is not None
         await future
+
+    async def commit_groups(self, groups: Sequence[Sequence[StoreWrite]]) -> list[HubError | None]:
+        """Commit several callers' writes in one call: each group is durable all or nothing,
+        and fails alone (its error, a HubError, is in its place in the answer)."""
+        futures = [self.committer.submit(group, wait=True) for group in groups]
+        outcomes = await asyncio.gather(*(f for f in futures if f), return_exceptions=True)
+        return [
+            None
+            if not isinstance(outcome, BaseException)
+            else outcome
+            if isinstance(outcome, HubError)
+            else StoreError(f"the store failed: {type(outcome).__name__}: {outcome}")
+            for outcome in outcomes
+        ]
 
     async def events(self, execution_id: str, after_seq: int = 0, wait_s: float = 0) -> list[Event]:
         """Events after ``after_seq``; waits up to ``wait_s`` for new ones (long poll)."""

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
+from actors._journal import CommitCoalescer
 from actors._lifecycle import LifecycleControl, remote
 from actors._process import tune_process
 from actors._resources import ResourcePools
@@ -32,7 +33,9 @@ from hub.local import new_execution
 from hub.overrides import apply_settings
 from hub.plan import ExecutionPlan
 from hub.records import (
+    AppendAudit,
     AppendEvent,
+    AuditEntry,
     CreateExecution,
     ErrorInfo,
     Event,
@@ -40,6 +43,7 @@ from hub.records import (
     ExecutionStatus,
     RunOptions,
     RunOrder,
+    StoreWrite,
     UpdateExecution,
     WorkflowRecord,
     utcnow,
@@ -77,6 +81,9 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
             get_if_exists=True,
             max_concurrency=10_000,
         ).remote(database_url, settings.retention())
+        self.commits = CommitCoalescer(
+            lambda groups: remote(self.recorder.commit_groups.remote(groups))
+        )
         self.init_resources()
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
         self.admission = AdmissionQueue(limit)
@@ -203,11 +210,13 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
         idempotency_key: str | None = None,
         execution_id: str | None = None,
         options: RunOptions | dict[str, Any] | None = None,
+        audit: AuditEntry | None = None,
     ) -> ExecutionRecord:
         """Validate and durably record a run, then start or queue it.
 
         ``execution_id`` (chosen by the client) makes a repeated call, say one Ray retries after
-        a supervisor restart, return the execution the first call created.
+        a supervisor restart, return the execution the first call created. ``audit`` (the API's
+        entry for this start) is committed with the execution, never for a replayed start.
         """
         await self._ready()
         self._check_open()
@@ -234,8 +243,11 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
         sealed = seal_inputs(plan, validated, self.sealing_key)
         if sealed is not None:
             record.settings[sealing.SETTING] = sealed
+        writes: list[StoreWrite] = [CreateExecution(record=record)]
+        if audit is not None:
+            writes.append(AppendAudit(entry=audit))
         try:
-            await remote(self.recorder.commit.remote([CreateExecution(record=record)]))
+            await self.commits.commit(writes)
         except HubError:
             # A concurrent start with the same key or id won the race: answer with its record.
             existing = await self._existing(execution_id, idempotency_key)

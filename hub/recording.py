@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from hub.records import AppendEvent, Event, StoreWrite
+from hub.records import AppendEvent, CreateExecution, Event, StoreWrite
 
 TERMINAL_EVENTS = frozenset({"execution_completed", "execution_failed", "execution_cancelled"})
 
@@ -170,6 +170,9 @@ class GroupCommitter:
             self.apply_batch(batch)
             self.batches += 1
             self.writes += len(batch)
+            for write in batch:
+                if isinstance(write, CreateExecution):  # a new execution has no events yet
+                    self.cache.seq.setdefault(write.record.id, 0)
         return events
 
     def _write_one_by_one(
@@ -177,15 +180,15 @@ class GroupCommitter:
         entries: list[tuple[StoreWrite | None, asyncio.Future[None] | None]],
         failures: list[tuple[asyncio.Future[None] | None, Exception]],
     ) -> list[Event]:
-        events = []
-        for write, future in entries:
-            if write is None:
-                continue
+        """Apply a failed batch again unit by unit: the writes one ``commit`` sent together stay
+        together (all or nothing); fire-and-forget writes go one at a time."""
+        events: list[Event] = []
+        for unit, future in _units(entries):
             try:
-                events += self._write([write])
+                events += self._write(unit)
             except Exception as exc:
-                self.failed_writes += 1
-                self.last_failure = f"{type(write).__name__}: {exc}"
+                self.failed_writes += len(unit)
+                self.last_failure = f"{type(unit[0]).__name__}: {exc}"
                 failures.append((future, exc))
         return events
 
@@ -197,3 +200,18 @@ class GroupCommitter:
             "failed_writes": self.failed_writes,
             "last_failure": self.last_failure,
         }
+
+
+def _units(
+    entries: list[tuple[StoreWrite | None, asyncio.Future[None] | None]],
+) -> list[tuple[list[StoreWrite], asyncio.Future[None] | None]]:
+    """Consecutive writes of one waited commit form a unit; every other write is its own."""
+    units: list[tuple[list[StoreWrite], asyncio.Future[None] | None]] = []
+    for write, future in entries:
+        if write is None:
+            continue
+        if future is not None and units and units[-1][1] is future:
+            units[-1][0].append(write)
+        else:
+            units.append(([write], future))
+    return units

@@ -9,7 +9,6 @@ start an embedded Ray for the life of their process, with history in the same st
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -23,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hub.api_deploy import Ingress, deploy_api, ingress_from_env, ray_env
 from hub.errors import RuntimeUnavailable
 from hub.records import utcnow
 from hub.settings import RuntimeSettings, hub_home, settings_from_env
@@ -138,7 +138,16 @@ def attach(
     database_url = info.database_url if info else database_url_from_env(home)
     target = address or (info.address if info else None)
     dashboard = info.dashboard_url if info else None
+    api_port: int | None = None
+    ingress: Ingress = "proxy"  # a Ray started before now has no direct-ingress settings
     try:
+        if serve_api and target is None:
+            api_port = 8000 if _port_free(8000) else free_port()
+            if not ray.is_initialized():
+                ingress = ingress_from_env()
+                # The embedded Ray's processes inherit this process's environment.
+                for key, value in ray_env(ingress, api_port).items():
+                    os.environ.setdefault(key, value)
         if ray.is_initialized():
             pass
         elif target is not None:
@@ -161,10 +170,9 @@ def attach(
             dashboard = (url if url.startswith("http") else f"http://{url}") if url else None
         supervisor, recorder = _create_supervisor(database_url, settings_from_env(), home)
         api_url = info.api_url if info else None
-        if serve_api and target is None:
-            port = 8000 if _port_free(8000) else free_port()
-            deploy_api(home, "127.0.0.1", port)
-            api_url = f"http://127.0.0.1:{port}/api/v1"
+        if api_port is not None:
+            deploy_api(home, "127.0.0.1", api_port, ingress)
+            api_url = f"http://127.0.0.1:{api_port}/api/v1"
     except RuntimeUnavailable:
         raise
     except Exception as exc:
@@ -197,6 +205,7 @@ def start_background(
             raise RuntimeUnavailable(
                 f"the {name} {p} is in use; choose another with --{name.replace(' ', '-')}"
             )
+    ingress = ingress_from_env()
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ray_bin = Path(sys.executable).with_name("ray")
@@ -226,6 +235,7 @@ def start_background(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **ray_env(ingress, api_port)},
         )
     address = f"127.0.0.1:{port}"
     ray = _ray()
@@ -258,7 +268,7 @@ def start_background(
         terminate_session(proc.pid)
         raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
     try:
-        deploy_api(home, api_host, api_port)
+        deploy_api(home, api_host, api_port, ingress)
     except Exception as exc:
         ray.shutdown()
         terminate_session(proc.pid)
@@ -293,25 +303,6 @@ def ensure_ray_token(ray_cli: str) -> None:
             f"could not create a Ray auth token at {path}: {made.stderr.strip()[-500:]}"
         )
     path.chmod(0o600)
-
-
-def deploy_api(home: Path, host: str, port: int) -> None:
-    """Start Ray Serve on the head node and deploy the API application (serve/)."""
-    from ray import serve as ray_serve
-
-    from hub.auth import load_or_create_token, token_digest
-    from serve import APP_NAME
-    from serve.deployment import build
-
-    logging.getLogger("ray.serve").setLevel(logging.WARNING)  # not on the user's console
-    token, _ = load_or_create_token(home)
-    ray_serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
-    ray_serve.run(
-        build({"token_sha256": token_digest(token)}),
-        name=APP_NAME,
-        route_prefix="/",
-        blocking=False,
-    )
 
 
 def _url_host(host: str) -> str:

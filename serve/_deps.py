@@ -7,16 +7,18 @@ from typing import Any
 
 from fastapi import Request
 
+from hub.history import AuditEntry
 from serve._backend import RuntimeBackend
 from serve._config import ApiConfig
+from serve._middleware import audit_entry
 
 
-def backend(request: Request) -> RuntimeBackend:
+async def backend(request: Request) -> RuntimeBackend:
     found: RuntimeBackend = request.app.state.backend
     return found
 
 
-def config(request: Request) -> ApiConfig:
+async def config(request: Request) -> ApiConfig:
     found: ApiConfig = request.app.state.config
     return found
 
@@ -28,3 +30,17 @@ def iso(value: datetime | None) -> str | None:
 def audit(request: Request, action: str, target: str | None = None, **details: Any) -> None:
     """Note what a mutating call did; the audit middleware writes it after the response."""
     request.state.audit = (action, target, details)
+
+
+def audit_with_commit(
+    request: Request, status: int, action: str, target: str, **details: Any
+) -> AuditEntry:
+    """The audit entry of a call that writes it itself, in the same commit as what it
+    changes (durable with it); the middleware then writes nothing more, unless the call
+    fails."""
+    request.state.audit = (action, target, details)
+    return audit_entry(request.scope, status, action, target, details)
+
+
+def audit_written(request: Request) -> None:
+    request.state.audit_written = True

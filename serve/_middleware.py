@@ -103,18 +103,37 @@ class AuditLog:
 
     async def _record(self, scope: Scope, status: int) -> None:
         state = scope.get("state") or {}
+        if state.get("audit_written"):  # the route wrote it with its own commit
+            return
         action, target, details = state.get("audit") or (None, None, {})
-        client = scope.get("client")
-        entry = AuditEntry(
-            actor=state.get("actor") or f"anonymous@{client[0] if client else 'unknown'}",
-            action=action or f"{scope['method']} {scope['path']}",
-            target=target,
-            details={**details, "status": status, "method": scope["method"], "path": scope["path"]},
-        )
+        entry = audit_entry(scope, status, action, target, details)
         try:
             await self.write(entry)
         except Exception:  # the answer is sent; a lost audit line must not turn it into a 500
             _log.exception("could not write the audit entry for %s", entry.action)
+
+
+def audit_entry(
+    scope: Scope,
+    status: int,
+    action: str | None = None,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The audit entry of a call: who (the token's caller), what, on what, and the status."""
+    state = scope.get("state") or {}
+    client = scope.get("client")
+    return AuditEntry(
+        actor=state.get("actor") or f"anonymous@{client[0] if client else 'unknown'}",
+        action=action or f"{scope['method']} {scope['path']}",
+        target=target,
+        details={
+            **(details or {}),
+            "status": status,
+            "method": scope["method"],
+            "path": scope["path"],
+        },
+    )
 
 
 def audit_writer(backend: Any) -> Callable[[AuditEntry], Awaitable[Any]]:

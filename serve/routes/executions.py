@@ -27,7 +27,7 @@ router = APIRouter(prefix="/executions", tags=["executions"])
 Sort = Literal["created_at", "-created_at", "ended_at", "-ended_at", "duration_ms", "-duration_ms"]
 
 
-def execution_query(
+async def execution_query(
     status: list[ExecutionStatus] = Query(default=[], description="Repeat for several"),
     workflow_id: str | None = Query(default=None, max_length=255),
     trigger: str | None = Query(default=None, max_length=64),

@@ -13,7 +13,7 @@ from hub.history import SavedInputs
 from hub.records import ExecutionRecord, RunOptions
 from serve._backend import RuntimeBackend
 from serve._config import API_PREFIX
-from serve._deps import audit, backend
+from serve._deps import audit, audit_with_commit, audit_written, backend
 from serve._models import RetryIn, RetryStepIn, RunAccepted, RunRequest, SkipStepIn
 
 router = APIRouter(tags=["runs"])
@@ -54,6 +54,8 @@ async def start_run(
         saved: SavedInputs = await api.recorder_call("get_saved_inputs", options.saved_inputs_id)
         inputs = {**saved.inputs, **inputs}
     proposed = uuid.uuid4().hex
+    # Written by the supervisor in the same commit as the execution: durable with it.
+    entry = audit_with_commit(request, 202, "run.start", proposed, workflow_id=workflow_id)
     record: ExecutionRecord = await api.supervisor_call(
         "submit",
         workflow_id,
@@ -67,13 +69,12 @@ async def start_run(
             breakpoints=[parse_breakpoint(b) for b in options.breakpoints],
             timeout_s=options.timeout_s,
         ),
+        audit=entry,
     )
-    replayed = record.id != proposed
+    audit_written(request)  # a replayed start changes nothing: no entry then
     response.headers["Location"] = links(record.id)["self"]
-    if replayed:
+    if record.id != proposed:
         response.headers["Idempotent-Replayed"] = "true"
-    else:
-        audit(request, "run.start", record.id, workflow_id=workflow_id)
     return accepted(record)
 
 

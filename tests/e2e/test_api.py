@@ -389,3 +389,24 @@ def test_one_idempotency_key_makes_one_execution(api_url: str, api_token: str) -
         wait_for(client, execution_id)
         listed = client.get("/executions", params={"workflow_id": doc["id"]}).json()["items"]
         assert [e["id"] for e in listed] == [execution_id]
+        # One audit entry, committed with the execution; replays and lost races add none.
+        starts = client.get("/audit", params={"action": "run.start"}).json()["items"]
+        mine = [e for e in starts if e["details"].get("workflow_id") == doc["id"]]
+        assert [e["target"] for e in mine] == [execution_id]
+        assert mine[0]["details"]["status"] == 202
+
+
+def test_the_api_port_is_served_by_the_replica_itself(api_url: str) -> None:
+    """Direct ingress (the default): the process listening on the API port is the API's
+    Serve replica, not Serve's proxy."""
+    import psutil
+
+    port = httpx.URL(api_url).port
+    listening = [
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+    ]
+    assert listening, f"nothing listens on the API port {port}"
+    names = {" ".join(psutil.Process(pid).cmdline()) for pid in listening if pid}
+    assert names and all("ServeReplica:hub-api" in n for n in names), names

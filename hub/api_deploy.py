@@ -1,0 +1,78 @@
+"""How the HTTP API (serve/) is put on Ray Serve by ``hub up`` and an embedded ``hub run``.
+
+Two ingress modes (``HUB_API_INGRESS``):
+
+- ``direct`` (the default): the API replica serves HTTP on the API port itself, with Serve's
+  direct ingress. A request costs one process and no Ray call before the route runs; through
+  Serve's proxy it costs two processes and a Ray call. Serve still starts its proxy, on an
+  internal loopback port nobody needs to know.
+- ``proxy``: Serve's proxy listens on the API port and forwards to the replica (Serve's usual
+  way; the one ``serve deploy cluster/serve.yaml`` gives).
+
+Direct ingress and the replica's event loop are configured through environment variables that
+every Ray process of the node must see, so they are set before Ray starts (``ray_env``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Literal
+
+from hub.errors import RuntimeUnavailable
+
+Ingress = Literal["direct", "proxy"]
+INGRESSES: tuple[Ingress, ...] = ("direct", "proxy")
+
+
+def ingress_from_env() -> Ingress:
+    value = os.environ.get("HUB_API_INGRESS", "direct").strip().lower() or "direct"
+    if value not in INGRESSES:
+        raise RuntimeUnavailable(
+            f"HUB_API_INGRESS is {value!r}; use one of: {', '.join(INGRESSES)}"
+        )
+    return value
+
+
+def ray_env(ingress: Ingress, api_port: int) -> dict[str, str]:
+    """What the Ray processes of the node that serves the API need in their environment."""
+    env = {
+        # The replica runs the app on its own event loop, with no thread hop per request.
+        "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+        "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+    }
+    if ingress == "direct":
+        env.update(
+            RAY_SERVE_ENABLE_DIRECT_INGRESS="1",
+            # One replica, one port: exactly the API port ([min, max) in Serve's allocator).
+            RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT=str(api_port),
+            RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT=str(api_port + 1),
+            # A restarted replica takes the port back at once.
+            RAY_SERVE_PORT_QUARANTINE_S="0",
+        )
+    return env
+
+
+def deploy_api(home: Path, host: str, port: int, ingress: Ingress) -> None:
+    """Start Ray Serve on the head node and deploy the API application. The node's Ray
+    processes must have been started with ``ray_env(ingress, port)``."""
+    from ray import serve as ray_serve
+
+    from hub.auth import load_or_create_token, token_digest
+    from hub.runtime import free_port
+    from serve import APP_NAME
+    from serve.deployment import build
+
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)  # not on the user's console
+    token, _ = load_or_create_token(home)
+    # Direct ingress binds the replica to the proxy's host with a port of its own (the API
+    # port, per ray_env); the proxy, which Serve starts anyway, gets a spare port.
+    proxy_port = free_port() if ingress == "direct" else port
+    ray_serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": proxy_port})
+    ray_serve.run(
+        build({"token_sha256": token_digest(token)}),
+        name=APP_NAME,
+        route_prefix="/",
+        blocking=False,
+    )

@@ -1,0 +1,36 @@
+"""The API's ingress settings (hub/api_deploy.py): what Ray's processes are started with."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.api_deploy import ingress_from_env, ray_env
+from hub.errors import RuntimeUnavailable
+
+
+def test_direct_ingress_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_API_INGRESS", raising=False)
+    assert ingress_from_env() == "direct"
+    monkeypatch.setenv("HUB_API_INGRESS", " Proxy ")
+    assert ingress_from_env() == "proxy"
+
+
+def test_an_unknown_ingress_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_API_INGRESS", "haproxy")
+    with pytest.raises(RuntimeUnavailable, match=r"HUB_API_INGRESS is 'haproxy'.*direct, proxy"):
+        ingress_from_env()
+
+
+def test_direct_ingress_gives_the_replica_exactly_the_api_port() -> None:
+    env = ray_env("direct", 8123)
+    assert env["RAY_SERVE_ENABLE_DIRECT_INGRESS"] == "1"
+    # Serve allocates from range(min, max): one port, the API's.
+    low, high = (int(env[f"RAY_SERVE_DIRECT_INGRESS_{b}_HTTP_PORT"]) for b in ("MIN", "MAX"))
+    assert list(range(low, high)) == [8123]
+    assert env["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
+
+
+def test_proxy_ingress_leaves_serve_s_proxy_in_front() -> None:
+    env = ray_env("proxy", 8123)
+    assert "RAY_SERVE_ENABLE_DIRECT_INGRESS" not in env
+    assert env["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"

@@ -1,0 +1,153 @@
+"""CommitCoalescer (actors/_journal.py): many callers' commits in few Recorder calls, each
+commit all or nothing and failing alone. The Recorder side is the real GroupCommitter over a
+SQLite store, called the way RecorderActor.commit_groups calls it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from actors._journal import CommitCoalescer
+from hub.errors import HubError, StoreError
+from hub.history import AuditEntry
+from hub.recording import EventCache, GroupCommitter
+from hub.records import (
+    AppendAudit,
+    CreateExecution,
+    ExecutionRecord,
+    ExecutionStatus,
+    StoreWrite,
+    UpdateExecution,
+)
+from hub.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    yield s
+    s.close()
+
+
+def create(execution_id: str, key: str | None = None) -> CreateExecution:
+    record = ExecutionRecord(
+        id=execution_id,
+        workflow_id="wf",
+        workflow_version="1",
+        status=ExecutionStatus.QUEUED,
+        idempotency_key=key,
+    )
+    return CreateExecution(record=record)
+
+
+def audit(target: str) -> AppendAudit:
+    return AppendAudit(entry=AuditEntry(actor="test", action="run.start", target=target))
+
+
+class Recorder:
+    """What RecorderActor.commit_groups does, minus Ray; counts the calls."""
+
+    def __init__(self, committer: GroupCommitter) -> None:
+        self.committer = committer
+        self.calls: list[int] = []
+
+    async def commit_groups(self, groups: list[Sequence[StoreWrite]]) -> list[HubError | None]:
+        self.calls.append(len(groups))
+        await asyncio.sleep(0.01)  # a call in flight: later commits gather behind it
+        futures = [self.committer.submit(g, wait=True) for g in groups]
+        outcomes = await asyncio.gather(*(f for f in futures if f), return_exceptions=True)
+        return [o if isinstance(o, HubError) else None for o in outcomes]
+
+
+def run(store: Store, body: object) -> Recorder:
+    async def main() -> Recorder:
+        cache = EventCache()
+        recorder = Recorder(GroupCommitter(store.apply, store.max_event_seq, cache))
+        await body(CommitCoalescer(recorder.commit_groups), recorder)  # type: ignore[operator]
+        return recorder
+
+    return asyncio.run(main())
+
+
+def test_one_commit_at_low_load_goes_alone_and_at_once(store: Store) -> None:
+    a = uuid.uuid4().hex
+
+    async def body(coalescer: CommitCoalescer, recorder: Recorder) -> None:
+        await coalescer.commit([create(a), audit(a)])
+
+    recorder = run(store, body)
+    assert recorder.calls == [1]
+    assert store.get_execution(a).status == ExecutionStatus.QUEUED
+    assert [e.target for e in store.audit_entries()] == [a]
+
+
+def test_concurrent_commits_share_calls_and_all_land(store: Store) -> None:
+    ids = [uuid.uuid4().hex for _ in range(50)]
+
+    async def body(coalescer: CommitCoalescer, recorder: Recorder) -> None:
+        await asyncio.gather(*(coalescer.commit([create(i), audit(i)]) for i in ids))
+
+    recorder = run(store, body)
+    assert sum(recorder.calls) == 50 and len(recorder.calls) <= 2
+    assert {store.get_execution(i).id for i in ids} == set(ids)
+    assert sorted(e.target or "" for e in store.audit_entries(limit=100)) == sorted(ids)
+
+
+def test_a_refused_commit_fails_alone_and_writes_nothing_of_its_own(store: Store) -> None:
+    first, duplicate, other = (uuid.uuid4().hex for _ in range(3))
+
+    async def body(coalescer: CommitCoalescer, recorder: Recorder) -> list[object]:
+        await coalescer.commit([create(first, key="k")])
+        return await asyncio.gather(
+            coalescer.commit([create(duplicate, key="k"), audit(duplicate)]),
+            coalescer.commit([create(other), audit(other)]),
+            return_exceptions=True,
+        )
+
+    outcomes: list[object] = []
+
+    async def capture(coalescer: CommitCoalescer, recorder: Recorder) -> None:
+        outcomes.extend(await body(coalescer, recorder))
+
+    run(store, capture)
+    assert isinstance(outcomes[0], StoreError) and "idempotency key 'k'" in str(outcomes[0])
+    assert outcomes[1] is None
+    # The refused commit's audit entry went with it; the other commit is whole.
+    assert sorted(e.target or "" for e in store.audit_entries()) == [other]
+    assert store.get_execution(other).status == ExecutionStatus.QUEUED
+
+
+def test_a_failed_call_fails_every_commit_in_it_and_the_next_call_works(store: Store) -> None:
+    a, b, c = (uuid.uuid4().hex for _ in range(3))
+    calls: list[int] = []
+
+    async def flaky(groups: list[Sequence[StoreWrite]]) -> list[HubError | None]:
+        calls.append(len(groups))
+        await asyncio.sleep(0.01)
+        if len(calls) == 2:
+            raise HubError("the Recorder is restarting")
+        store.apply([w for g in groups for w in g])
+        return [None] * len(groups)
+
+    async def main() -> list[object]:
+        coalescer = CommitCoalescer(flaky)
+        first = asyncio.ensure_future(coalescer.commit([create(a)]))
+        await asyncio.sleep(0)  # its call is in flight
+        outcomes = await asyncio.gather(
+            first,
+            coalescer.commit([create(b)]),  # these two wait behind the first,
+            coalescer.commit([create(c)]),  # then go together in the failing call
+            return_exceptions=True,
+        )
+        await coalescer.commit([UpdateExecution(execution_id=a, status=ExecutionStatus.RUNNING)])
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    assert calls == [1, 2, 1]
+    assert outcomes[0] is None
+    assert all(isinstance(o, HubError) and "restarting" in str(o) for o in outcomes[1:])
+    assert store.get_execution(a).status == ExecutionStatus.RUNNING
