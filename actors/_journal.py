@@ -47,6 +47,16 @@ class RecorderJournal:
             batch, self.buffer = self.buffer, []
             await self.recorder.commit.remote(batch)
 
+    async def take(self) -> list[StoreWrite]:
+        """The writes not shipped yet, for another caller to commit; everything shipped
+        before has reached the Recorder's queue by then, so theirs land after it."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        async with self.lock:
+            batch, self.buffer = self.buffer, []
+            return batch
+
 
 class CommitCoalescer:
     """Many callers' commits in few Recorder calls: while one call is in flight, the commits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from hub.expressions import compile_value
 from hub.lifecycle import Action
 from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
 from hub.plan import ExecutionPlan, PlanNode
-from hub.records import ExecutionRecord, ExecutionStatus, RunOrder
+from hub.records import ExecutionRecord, ExecutionStatus, RunOrder, RunOutcome
 from hub.restore import restore
 from hub.runner import ExecutionRunner
 
@@ -69,9 +70,13 @@ class ExecutionActor:
                 self.plans.popitem(last=False)
         return plan
 
-    async def run(self, order: RunOrder) -> ExecutionRecord:
+    async def run(self, order: RunOrder) -> RunOutcome:
         """Run an execution to its end; resume it from the store when ``order.resume`` says so,
-        or when this actor was restarted (Ray retries the call that was running here)."""
+        or when this actor was restarted (Ray retries the call that was running here).
+
+        The run's last writes come back with the answer, not committed: the supervisor commits
+        them (many runs' in one Recorder call) before it reports the end. Until then the run is
+        unfinished in the store, and a crash in between resumes it like any other."""
         if self.runner is not None:
             raise RuntimeError("this ExecutionActor is already running an execution")
         reason = order.resume or ("actor_restart" if self.reconstructed else None)
@@ -82,17 +87,18 @@ class ExecutionActor:
         if reason is not None:
             stored: ExecutionRecord = await self.recorder.get_execution.remote(record.id)
             if stored.status.terminal:  # it ended; only the answer was lost
-                return stored
+                return RunOutcome(record=stored)
             if stored.status != ExecutionStatus.QUEUED or stored.steps:
                 bases = stored.settings.get("origin", {}).get("attempts_before", {})
                 restored = restore(plan, stored.steps, retry_bases=bases)
                 paused = stored.status == ExecutionStatus.PAUSED
                 record = record.model_copy(update={"started_at": stored.started_at})
+        journal = RecorderJournal(self.recorder, self.flush_s)
         self.runner = ExecutionRunner(
             plan,
             record,
             dispatch=self.dispatch,
-            journal=RecorderJournal(self.recorder, self.flush_s),
+            journal=journal,
             enabled_families=frozenset(order.families),
             env=order.env,
             options=order.options,
@@ -101,11 +107,17 @@ class ExecutionActor:
             start_paused=paused,
             commit_each_step=order.commit_each_step,
             overrides={n: compile_value(p) for n, p in order.overrides.items()},
+            durable_end=False,
         )
         try:
-            return await self.runner.run()
+            ended = await self.runner.run()
+        except BaseException:
+            with contextlib.suppress(Exception):  # what it wrote so far still lands
+                await journal.flush()
+            raise
         finally:
             self.runner = None  # recycled: nothing of this execution stays behind
+        return RunOutcome(record=ended, writes=await journal.take())
 
     def current(self, execution_id: str) -> ExecutionRunner:
         if self.runner is None or self.runner.record.id != execution_id:

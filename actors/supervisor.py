@@ -43,6 +43,7 @@ from hub.records import (
     ExecutionStatus,
     RunOptions,
     RunOrder,
+    RunOutcome,
     StoreWrite,
     UpdateExecution,
     WorkflowRecord,
@@ -325,7 +326,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
             self.running[execution_id] = handle
             healthy = True
             try:
-                result = await handle.run.remote(order)
+                outcome: RunOutcome = await handle.run.remote(order)
+                if outcome.writes:  # the end is durable before anyone hears of it
+                    await self.commits.commit(outcome.writes)
+                result = outcome.record
                 result.inputs = redacted
             except RayActorError as exc:
                 # Ray restarts a dead ExecutionActor by itself; this actor is gone for good

@@ -253,3 +253,12 @@ StoreWrite = Annotated[
     CreateExecution | UpdateExecution | UpsertStep | AppendEvent | AppendAudit,
     Field(discriminator="kind"),
 ]
+
+
+class RunOutcome(_Record):
+    """What an ExecutionActor answers the supervisor: the execution as it ended, and its last
+    writes (the terminal update and event), which the supervisor commits, batched with other
+    runs' writes, before it reports the end to anyone."""
+
+    record: ExecutionRecord
+    writes: list[StoreWrite] = Field(default_factory=list)

@@ -78,6 +78,7 @@ class ExecutionRunner(RunControl):
         start_paused: bool = False,
         commit_each_step: bool = True,
         overrides: Mapping[str, CompiledValue] | None = None,
+        durable_end: bool = True,
     ) -> None:
         self.plan = plan
         self.record = record
@@ -89,6 +90,10 @@ class ExecutionRunner(RunControl):
         self.restored = restored
         self.resume_reason = resume_reason
         self.commit_each_step = commit_each_step
+        # False: whoever reports the end makes the last writes durable, with the report (the
+        # ExecutionActor hands them to the supervisor with its answer); the run does not
+        # flush them itself.
+        self.durable_end = durable_end
         self.overrides = dict(overrides or {})
         self.state = restored.state if restored is not None else ExecutionState(plan)
         self.gate = Gate.for_run(
@@ -467,6 +472,7 @@ class ExecutionRunner(RunControl):
         if error is not None:
             data["error"] = error.model_dump()
         self.event(f"execution_{status.value}", data=data)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.journal.flush()
+        if self.durable_end:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.journal.flush()
         return record

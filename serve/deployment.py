@@ -6,6 +6,7 @@ builder reads the token digest from ``HUB_HOME`` or takes ``token_sha256`` in it
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,4 +44,10 @@ def build(args: dict[str, Any]) -> Any:
         args["token_sha256"] = token_digest(token)
     else:
         args.pop("home", None)
-    return ApiIngress.bind(ApiConfig.model_validate(args))  # type: ignore[attr-defined]
+    # Serve's access log (a line per request in the replica's log) costs about a tenth of a
+    # request's time; the audit log keeps every mutating call. HUB_API_ACCESS_LOG=1 turns it on.
+    access_log = os.environ.get("HUB_API_ACCESS_LOG", "0").strip().lower() in ("1", "true", "yes")
+    deployment = ApiIngress.options(  # type: ignore[attr-defined]
+        logging_config={"enable_access_log": access_log}
+    )
+    return deployment.bind(ApiConfig.model_validate(args))
