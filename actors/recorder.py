@@ -72,16 +72,21 @@ class RecorderActor:
             lambda: self.store.error_patterns(since=since, workflow_id=workflow_id)
         )
 
+    # The write calls are the runtime's plumbing, several per run: kept out of the dashboard's
+    # task table (Ray's task events), which they would flood, and which costs time per call.
+    @ray.method(enable_task_events=False)
     async def record(self, writes: Sequence[StoreWrite]) -> None:
         """Queue writes without waiting for them (control-flow steps, events)."""
         self.committer.submit(writes, wait=False)
 
+    @ray.method(enable_task_events=False)
     async def commit(self, writes: Sequence[StoreWrite]) -> None:
         """Queue writes and return once they, and everything queued before, are durable."""
         future = self.committer.submit(writes, wait=True)
         assert future is not None
         await future
 
+    @ray.method(enable_task_events=False)
     async def commit_groups(self, groups: Sequence[Sequence[StoreWrite]]) -> list[HubError | None]:
         """Commit several callers' writes in one call: each group is durable all or nothing,
         and fails alone (its error, a HubError, is in its place in the answer)."""

@@ -5,9 +5,10 @@
 
 It starts its own runtime (``hub up`` in a temporary HUB_HOME, SQLite store) and stops it.
 
-1. Latency through HTTP (one keep-alive client, requests one after another): POST
-   ``/workflows/{id}/runs`` (202: validated, durably recorded, admitted) and GET
-   ``/executions/{id}``; p50 and p99.
+1. Latency through HTTP (one keep-alive client, requests one after another, with a 10 ms pause
+   between them, then back to back): POST ``/workflows/{id}/runs`` (202: validated, durably
+   recorded, admitted) and GET ``/executions/{id}``; p50 and p99. Measured on a warm runtime:
+   after a 3 s burst of starts has made every execution actor, and its runs have drained.
 2. Sustained starts per second: ``--clients`` concurrent keep-alive connections start runs of a
    one-step workflow for ``--seconds``; every start is a committed execution that then runs.
    The load comes from ``wrk`` (Debian package ``wrk``) when it is installed, so that the load
@@ -51,9 +52,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def latency(client: httpx.Client, n: int) -> dict[str, float]:
+def latency(client: httpx.Client, n: int, pause_s: float) -> dict[str, float]:
+    """One client, one request at a time, ``pause_s`` between requests."""
     starts, gets, ids = [], [], []
-    for _ in range(20):  # warm: plans cached, pools made, connections open
+    for _ in range(20):  # warm: plans cached, connections open
         client.post("/workflows/bench-one/runs", json={"inputs": {}})
     for _ in range(n):
         t = time.perf_counter()
@@ -61,20 +63,33 @@ def latency(client: httpx.Client, n: int) -> dict[str, float]:
         starts.append(time.perf_counter() - t)
         assert answer.status_code == 202, answer.text
         ids.append(answer.json()["execution_id"])
-        time.sleep(0.01)  # one at a time: latency, not a queue
+        time.sleep(pause_s)
     for execution_id in ids:
         t = time.perf_counter()
         answer = client.get(f"/executions/{execution_id}")
         gets.append(time.perf_counter() - t)
         assert answer.status_code == 200
+        time.sleep(pause_s)
     ms = 1000.0
     return {
+        "pause_ms": pause_s * ms,
         "start_p50_ms": statistics.median(starts) * ms,
         "start_p99_ms": percentile(starts, 0.99) * ms,
         "get_p50_ms": statistics.median(gets) * ms,
         "get_p99_ms": percentile(gets, 0.99) * ms,
         "samples": n,
     }
+
+
+def drain(client: httpx.Client, timeout_s: float = 120) -> None:
+    """Wait until no run is running or queued."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runtime = client.get("/runtime").json()
+        if runtime["running"] == 0 and runtime["queued"] == 0:
+            return
+        time.sleep(0.5)
+    raise TimeoutError("the runs did not drain")
 
 
 async def _httpx_load(base: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
@@ -227,12 +242,17 @@ def main() -> None:
             client.post("/workflows", json=ONE_STEP).raise_for_status()
             fan = chain("bench-fan", "delay", 20, {"seconds": 0.05})
             client.post("/workflows", json=fan).raise_for_status()
-            results["latency"] = latency(client, 100 if args.quick else 500)
-        seconds = 5 if args.quick else args.seconds
-        sustained(base, token, args.clients, 3)  # warm: every execution actor made
-        time.sleep(3)
-        results["sustained"] = sustained(base, token, args.clients, seconds)
-        time.sleep(5)  # let the queued runs drain before the fan-out
+            # Warm, as a runtime in use is: every execution actor made, every code path run.
+            sustained(base, token, args.clients, 3)
+            drain(client)
+            n = 100 if args.quick else 500
+            results["latency"] = latency(client, n, pause_s=0.01)
+            drain(client)
+            results["latency_back_to_back"] = latency(client, n, pause_s=0)
+            drain(client)
+            seconds = 5 if args.quick else args.seconds
+            results["sustained"] = sustained(base, token, args.clients, seconds)
+            drain(client)
         results["fan_out"] = asyncio.run(fan_out(base, token, 100))
     finally:
         subprocess.run([HUB, "down", "--cancel-runs"], env=env, check=False, capture_output=True)
