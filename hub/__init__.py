@@ -3,6 +3,9 @@
 ``hub.connect()`` returns a :class:`Client`; everything else a script needs hangs off it.
 """
 
+from hub import _ray_env  # noqa: F401  (first: before anything imports Ray)
+
+# isort: split
 from hub.client import Client, connect, load_document
 from hub.compiler import CompileResult, Diagnostic, compile_workflow
 from hub.errors import (

@@ -4,8 +4,8 @@ Two ingress modes (``HUB_API_INGRESS``):
 
 - ``direct`` (the default): the API replica serves HTTP on the API port itself, with Serve's
   direct ingress. A request costs one process and no Ray call before the route runs; through
-  Serve's proxy it costs two processes and a Ray call. Serve still starts its proxy, on an
-  internal loopback port nobody needs to know.
+  Serve's proxy it costs two processes and a Ray call. Serve still starts its proxy, on a
+  spare port of the same host that nobody needs to know.
 - ``proxy``: Serve's proxy listens on the API port and forwards to the replica (Serve's usual
   way; the one ``serve deploy cluster/serve.yaml`` gives).
 

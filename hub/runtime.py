@@ -31,9 +31,6 @@ from hub.store import database_url_from_env
 NAMESPACE = "runtime-hub"
 SUPERVISOR_NAME = "supervisor"
 RECORDER_NAME = "recorder"
-# Ray 2.60 turns token authentication on for clusters it starts; every process that joins must
-# agree, so the runtime picks token mode unless the user chose otherwise.
-os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 class RuntimeInfo(BaseModel):

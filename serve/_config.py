@@ -8,6 +8,8 @@ from hub.runtime import NAMESPACE, RECORDER_NAME, SUPERVISOR_NAME
 
 API_PREFIX = "/api/v1"
 APP_NAME = "hub-api"
+# The largest id the store can hold (SQL BIGINT): ids and cursors in queries stay below it.
+MAX_ID = 2**63 - 1
 
 
 class ApiConfig(BaseModel):

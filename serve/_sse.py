@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from hub.errors import InvalidRequest
 from hub.recording import TERMINAL_EVENTS
 from hub.records import Event
+from serve._config import MAX_ID
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
@@ -39,8 +40,8 @@ def start_after(request: Request, after: int | None) -> int:
         raise InvalidRequest(
             f"Last-Event-ID must be the integer id of an event, got {header!r}"
         ) from None
-    if value < 0:
-        raise InvalidRequest(f"Last-Event-ID must not be negative, got {value}")
+    if not 0 <= value <= MAX_ID:
+        raise InvalidRequest(f"Last-Event-ID must be between 0 and {MAX_ID}, got {value}")
     return value
 
 

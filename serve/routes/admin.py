@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from hub.history import AuditEntry
 from serve._backend import RuntimeBackend
+from serve._config import MAX_ID
 from serve._deps import backend
 
 router = APIRouter(tags=["admin"])
@@ -22,7 +23,7 @@ class AuditPage(BaseModel):
 @router.get("/audit", response_model=AuditPage)
 async def audit_log(
     limit: int = Query(default=100, ge=1, le=1000),
-    before_id: int | None = Query(default=None, ge=1),
+    before_id: int | None = Query(default=None, ge=1, le=MAX_ID),
     action: str | None = Query(default=None, max_length=255),
     target: str | None = Query(default=None, max_length=255),
     api: RuntimeBackend = Depends(backend),

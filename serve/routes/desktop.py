@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from hub.desktop.clicker import ClickerConfig
 from hub.records import ExecutionRecord
 from serve._backend import RuntimeBackend
-from serve._config import ApiConfig
+from serve._config import MAX_ID, ApiConfig
 from serve._deps import audit, backend, config
 from serve._models import RunAccepted
 from serve.routes import streams
@@ -68,7 +68,7 @@ async def stop_session(
 async def session_events(
     request: Request,
     session_id: str,
-    after: int | None = Query(default=None, ge=0),
+    after: int | None = Query(default=None, ge=0, le=MAX_ID),
     api: RuntimeBackend = Depends(backend),
     cfg: ApiConfig = Depends(config),
 ) -> StreamingResponse:

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from hub.records import Event, ExecutionRecord, LogEntry
 from hub.settings import LOG_LEVELS
 from serve._backend import RuntimeBackend
-from serve._config import ApiConfig
+from serve._config import MAX_ID, ApiConfig
 from serve._deps import backend, config, iso
 from serve._sse import event_frames, event_json, sse_response, start_after
 
@@ -46,7 +46,9 @@ def _stream(
 async def events(
     request: Request,
     execution_id: str,
-    after: int | None = Query(default=None, ge=0, description="Start after this event id"),
+    after: int | None = Query(
+        default=None, ge=0, le=MAX_ID, description="Start after this event id"
+    ),
     api: RuntimeBackend = Depends(backend),
     cfg: ApiConfig = Depends(config),
 ) -> StreamingResponse:
@@ -82,7 +84,7 @@ async def logs_stream(
     execution_id: str,
     level: Level | None = Query(default=None, description="This level and above"),
     q: str | None = Query(default=None, max_length=500, description="Text in the message"),
-    after: int | None = Query(default=None, ge=0),
+    after: int | None = Query(default=None, ge=0, le=MAX_ID),
     api: RuntimeBackend = Depends(backend),
     cfg: ApiConfig = Depends(config),
 ) -> StreamingResponse:

@@ -117,6 +117,24 @@ def test_seq_is_1_to_n_per_execution_in_submission_order(store: Store) -> None:
     assert stored(store, b) == [(1, "b1"), (2, "b2"), (3, "b3")]
 
 
+def test_a_new_execution_s_events_are_numbered_without_reading_the_store(store: Store) -> None:
+    a = new_id()
+    reads: list[str] = []
+
+    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+        def counting_max_seq(execution_id: str) -> int:
+            reads.append(execution_id)
+            return store.max_event_seq(execution_id)
+
+        committer.max_seq = counting_max_seq
+        await commit(committer, [create(a)])
+        await commit(committer, [event(a, "one"), event(a, "two")])
+
+    run_with_committer(store, body)
+    assert reads == []  # created here: its numbering starts at 1 with no SELECT
+    assert stored(store, a) == [(1, "one"), (2, "two")]
+
+
 def test_seq_continues_from_the_store_after_a_restart(store: Store) -> None:
     a = new_id()
 

@@ -1,6 +1,9 @@
-"""CommitCoalescer (actors/_journal.py): many callers' commits in few Recorder calls, each
-commit all or nothing and failing alone. The Recorder side is the real GroupCommitter over a
-SQLite store, called the way RecorderActor.commit_groups calls it."""
+"""Shipping writes to the Recorder (actors/_journal.py).
+
+CommitCoalescer: many callers' commits in few Recorder calls, each commit all or nothing and
+failing alone; the Recorder side is the real GroupCommitter over a SQLite store, called the way
+RecorderActor.commit_groups calls it. RecorderJournal.take: an execution's last writes handed
+to the supervisor, after everything shipped before them."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from actors._journal import CommitCoalescer
+from actors._journal import CommitCoalescer, RecorderJournal
 from hub.errors import HubError, StoreError
 from hub.history import AuditEntry
 from hub.recording import EventCache, GroupCommitter
@@ -151,3 +154,49 @@ def test_a_failed_call_fails_every_commit_in_it_and_the_next_call_works(store: S
     assert outcomes[0] is None
     assert all(isinstance(o, HubError) and "restarting" in str(o) for o in outcomes[1:])
     assert store.get_execution(a).status == ExecutionStatus.RUNNING
+
+
+class _Method:
+    def __init__(self, log: list[tuple[str, list[StoreWrite]]], name: str) -> None:
+        self.log, self.name = log, name
+
+    def remote(self, batch: list[StoreWrite]) -> asyncio.Future[None]:
+        self.log.append((self.name, list(batch)))
+        future = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.005, future.set_result, None)
+        return future
+
+
+class FakeRecorder:
+    """Records what reaches it, in order; each call takes 5 ms to answer."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, list[StoreWrite]]] = []
+        self.record = _Method(self.log, "record")
+        self.commit = _Method(self.log, "commit")
+
+
+def test_take_hands_over_only_what_was_not_shipped_after_what_was() -> None:
+    first, second, last = (
+        UpdateExecution(execution_id=uuid.uuid4().hex, status=ExecutionStatus.RUNNING)
+        for _ in range(3)
+    )
+
+    async def main() -> tuple[FakeRecorder, list[StoreWrite]]:
+        recorder = FakeRecorder()
+        journal = RecorderJournal(recorder, delay_s=0.001)
+        journal.emit(first)
+        await asyncio.sleep(0.003)  # the timer ships it; the call is still in flight
+        journal.emit(second)
+        await asyncio.sleep(0.003)  # its ship waits behind the first
+        journal.emit(last)
+        taken = await journal.take()
+        return recorder, taken
+
+    recorder, taken = asyncio.run(main())
+    shipped = [w for _, batch in recorder.log for w in batch]
+    # Whatever was shipped reached the Recorder before take returned, nothing was committed
+    # by the journal itself, and shipped + taken is every write once, in order.
+    assert {name for name, _ in recorder.log} == {"record"}
+    assert shipped[:2] == [first, second]
+    assert shipped + taken == [first, second, last]
