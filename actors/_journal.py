@@ -59,24 +59,30 @@ class RecorderJournal:
 
 
 class CommitCoalescer:
-    """Many callers' commits in few Recorder calls: while one call is in flight, the commits
-    that arrive wait and then go together in the next (``ship`` takes a list of groups and
-    answers, for each, None or its HubError). At low load a commit goes at once, alone."""
+    """Many callers' commits in few Recorder calls: while ``max_in_flight`` calls are in flight,
+    the commits that arrive wait and then go together in the next (``ship`` takes a list of
+    groups and answers, for each, None or its HubError). At low load a commit goes at once,
+    alone; two calls in flight keep a run's start from waiting behind another run's end."""
 
     def __init__(
-        self, ship: Callable[[list[Sequence[StoreWrite]]], Awaitable[list[HubError | None]]]
+        self,
+        ship: Callable[[list[Sequence[StoreWrite]]], Awaitable[list[HubError | None]]],
+        max_in_flight: int = 2,
     ) -> None:
         self.ship = ship
+        self.max_in_flight = max_in_flight
         self.waiting: list[tuple[Sequence[StoreWrite], asyncio.Future[None]]] = []
-        self.shipper: asyncio.Task[None] | None = None
+        self.shippers: set[asyncio.Task[None]] = set()
         self.calls = 0
 
     async def commit(self, writes: Sequence[StoreWrite]) -> None:
         """Return once ``writes`` are durable; raise the HubError that refused them."""
         future = asyncio.get_running_loop().create_future()
         self.waiting.append((writes, future))
-        if self.shipper is None or self.shipper.done():
-            self.shipper = asyncio.get_running_loop().create_task(self._ship_all())
+        if len(self.shippers) < self.max_in_flight:
+            shipper = asyncio.get_running_loop().create_task(self._ship_all())
+            self.shippers.add(shipper)
+            shipper.add_done_callback(self.shippers.discard)
         await future
 
     async def _ship_all(self) -> None:

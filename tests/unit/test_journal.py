@@ -137,7 +137,7 @@ def test_a_failed_call_fails_every_commit_in_it_and_the_next_call_works(store: S
         return [None] * len(groups)
 
     async def main() -> list[object]:
-        coalescer = CommitCoalescer(flaky)
+        coalescer = CommitCoalescer(flaky, max_in_flight=1)
         first = asyncio.ensure_future(coalescer.commit([create(a)]))
         await asyncio.sleep(0)  # its call is in flight
         outcomes = await asyncio.gather(
@@ -154,6 +154,37 @@ def test_a_failed_call_fails_every_commit_in_it_and_the_next_call_works(store: S
     assert outcomes[0] is None
     assert all(isinstance(o, HubError) and "restarting" in str(o) for o in outcomes[1:])
     assert store.get_execution(a).status == ExecutionStatus.RUNNING
+
+
+def test_a_second_call_goes_while_the_first_is_in_flight(store: Store) -> None:
+    """Two calls in flight: a run's start does not wait behind another run's end."""
+    a, b, c = (uuid.uuid4().hex for _ in range(3))
+    calls: list[int] = []
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def slow(groups: list[Sequence[StoreWrite]]) -> list[HubError | None]:
+            calls.append(len(groups))
+            await gate.wait()
+            store.apply([w for g in groups for w in g])
+            return [None] * len(groups)
+
+        coalescer = CommitCoalescer(slow)
+        first = asyncio.ensure_future(coalescer.commit([create(a)]))
+        await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(coalescer.commit([create(b)]))
+        await asyncio.sleep(0.01)
+        assert calls == [1, 1]  # both in flight
+        third = asyncio.ensure_future(coalescer.commit([create(c)]))
+        await asyncio.sleep(0.01)
+        assert calls == [1, 1]  # the third waits for one of them
+        gate.set()
+        await asyncio.gather(first, second, third)
+
+    asyncio.run(main())
+    assert calls == [1, 1, 1]
+    assert {store.get_execution(i).id for i in (a, b, c)} == {a, b, c}
 
 
 class _Method:
