@@ -39,10 +39,13 @@ class RecorderJournal:
                 batch, self.buffer = self.buffer, []
                 await self.recorder.record.remote(batch)
 
-    async def flush(self) -> None:
+    def _cancel_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+
+    async def flush(self) -> None:
+        self._cancel_timer()
         async with self.lock:
             batch, self.buffer = self.buffer, []
             await self.recorder.commit.remote(batch)
@@ -50,9 +53,7 @@ class RecorderJournal:
     async def take(self) -> list[StoreWrite]:
         """The writes not shipped yet, for another caller to commit; everything shipped
         before has reached the Recorder's queue by then, so theirs land after it."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._cancel_timer()
         async with self.lock:
             batch, self.buffer = self.buffer, []
             return batch

@@ -92,14 +92,7 @@ class RecorderActor:
         and fails alone (its error, a HubError, is in its place in the answer)."""
         futures = [self.committer.submit(group, wait=True) for group in groups]
         outcomes = await asyncio.gather(*(f for f in futures if f), return_exceptions=True)
-        return [
-            None
-            if not isinstance(outcome, BaseException)
-            else outcome
-            if isinstance(outcome, HubError)
-            else StoreError(f"the store failed: {type(outcome).__name__}: {outcome}")
-            for outcome in outcomes
-        ]
+        return [_as_hub_error(outcome) for outcome in outcomes]
 
     async def events(self, execution_id: str, after_seq: int = 0, wait_s: float = 0) -> list[Event]:
         """Events after ``after_seq``; waits up to ``wait_s`` for new ones (long poll)."""
@@ -223,3 +216,12 @@ class RecorderActor:
 
     async def ping(self) -> str:
         return self.store.url
+
+
+def _as_hub_error(outcome: object) -> HubError | None:
+    """A commit's outcome as the caller gets it: None, or a HubError that crosses Ray whole."""
+    if not isinstance(outcome, BaseException):
+        return None
+    if isinstance(outcome, HubError):
+        return outcome
+    return StoreError(f"the store failed: {type(outcome).__name__}: {outcome}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from hub.errors import RuntimeUnavailable
+from hub.settings import env_flag
 
 Ingress = Literal["direct", "proxy"]
 INGRESSES: tuple[Ingress, ...] = ("direct", "proxy")
@@ -33,6 +34,13 @@ def ingress_from_env() -> Ingress:
             f"HUB_API_INGRESS is {value!r}; use one of: {', '.join(INGRESSES)}"
         )
     return value
+
+
+def access_log_from_env() -> bool:
+    """Serve's access log (a line per request in the replica's log) costs about a tenth of a
+    request's time, and the audit log keeps every mutating call: off unless
+    ``HUB_API_ACCESS_LOG`` turns it on."""
+    return env_flag("HUB_API_ACCESS_LOG", os.environ.get("HUB_API_ACCESS_LOG", "0"))
 
 
 def ray_env(ingress: Ingress, api_port: int) -> dict[str, str]:

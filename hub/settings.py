@@ -115,11 +115,17 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+def env_flag(name: str, raw: str) -> bool:
+    """A yes/no environment variable, as every HUB_ flag reads it."""
+    value = raw.strip().lower()
+    if value in _TRUE | _FALSE:
+        return value in _TRUE
+    raise HubError(f"{name}={raw!r}: expected 1/0, true/false, yes/no or on/off")
+
+
 def _env_value(name: str, raw: str, annotation: Any) -> Any:
     if annotation is bool:
-        if raw.lower() in _TRUE | _FALSE:
-            return raw.lower() in _TRUE
-        raise HubError(f"{name}={raw!r}: expected 1/0, true/false, yes/no or on/off")
+        return env_flag(name, raw)
     if annotation == list[str]:
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw

@@ -6,12 +6,12 @@ builder reads the token digest from ``HUB_HOME`` or takes ``token_sha256`` in it
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from ray import serve as ray_serve
 
+from hub.api_deploy import access_log_from_env
 from hub.auth import load_or_create_token, token_digest
 from hub.settings import hub_home
 from serve._app import create_app
@@ -44,10 +44,7 @@ def build(args: dict[str, Any]) -> Any:
         args["token_sha256"] = token_digest(token)
     else:
         args.pop("home", None)
-    # Serve's access log (a line per request in the replica's log) costs about a tenth of a
-    # request's time; the audit log keeps every mutating call. HUB_API_ACCESS_LOG=1 turns it on.
-    access_log = os.environ.get("HUB_API_ACCESS_LOG", "0").strip().lower() in ("1", "true", "yes")
     deployment = ApiIngress.options(  # type: ignore[attr-defined]
-        logging_config={"enable_access_log": access_log}
+        logging_config={"enable_access_log": access_log_from_env()}
     )
     return deployment.bind(ApiConfig.model_validate(args))

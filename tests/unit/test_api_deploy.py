@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.api_deploy import ingress_from_env, ray_env
-from hub.errors import RuntimeUnavailable
+from hub.api_deploy import access_log_from_env, ingress_from_env, ray_env
+from hub.errors import HubError, RuntimeUnavailable
 
 
 def test_direct_ingress_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,3 +34,13 @@ def test_proxy_ingress_leaves_serve_s_proxy_in_front() -> None:
     env = ray_env("proxy", 8123)
     assert "RAY_SERVE_ENABLE_DIRECT_INGRESS" not in env
     assert env["RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD"] == "0"
+
+
+def test_the_access_log_is_off_unless_a_flag_turns_it_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_API_ACCESS_LOG", raising=False)
+    assert access_log_from_env() is False
+    monkeypatch.setenv("HUB_API_ACCESS_LOG", "on")
+    assert access_log_from_env() is True
+    monkeypatch.setenv("HUB_API_ACCESS_LOG", "loud")
+    with pytest.raises(HubError, match="HUB_API_ACCESS_LOG='loud'"):
+        access_log_from_env()
