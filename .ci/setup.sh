@@ -11,24 +11,32 @@ extras=${HUB_EXTRAS:-dev}
 
 # Debian packages the desktop family and its tests need: a virtual X display, tools to drive and
 # inspect it, the tesseract OCR engine, and a font the test window renders with.
+need=()
 case ",$extras," in
   *,desktop,* | *,ocr,*)
-    need=()
     command -v Xvfb >/dev/null || need+=(xvfb)
     command -v xdpyinfo >/dev/null || need+=(x11-utils)
     command -v xdotool >/dev/null || need+=(xdotool)
     command -v tesseract >/dev/null || need+=(tesseract-ocr)
     [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
-    if [ ${#need[@]} -gt 0 ]; then
-      if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-      else
-        echo "missing Debian packages (install them as root): ${need[*]}" >&2
-      fi
-    fi
     ;;
 esac
+# The test suite's real `ray up` (tests/cluster/test_ray_up.py) reaches this machine over SSH.
+case ",$extras," in
+  *,dev,*)
+    command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+    command -v rsync >/dev/null || need+=(rsync)
+    command -v ip >/dev/null || need+=(iproute2)
+    ;;
+esac
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing Debian packages (install them as root): ${need[*]}" >&2
+  fi
+fi
 
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

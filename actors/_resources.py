@@ -7,11 +7,13 @@ from typing import Any
 
 import ray
 
+from actors._placement import actor_options
 from actors.desktop import DesktopActor
 from actors.node_pool import NodeActor
 from actors.ocr import OcrActor
 from hub.errors import RuntimeUnavailable
 from hub.nodes import default_registry
+from hub.placement import desktop_placement, ocr_placement, pool_placement
 from hub.settings import RuntimeSettings
 
 
@@ -61,10 +63,12 @@ class ResourcePools:
     def _new_node_actor(self, node_type: str) -> Any:
         n = self.pool_counter[node_type] = self.pool_counter.get(node_type, 0) + 1
         config = default_registry().get(node_type).pool
+        placement = pool_placement(node_type, self.settings.node_pool_resources)
         return NodeActor.options(  # type: ignore[attr-defined]
             name=f"node-pool:{node_type}:{self.incarnation}{n}",
             namespace=self.namespace,
             max_concurrency=config.concurrency,
+            **actor_options(placement),
         ).remote(node_type)
 
     # --- desktop ----------------------------------------------------------------------------
@@ -81,11 +85,14 @@ class ResourcePools:
             self._desktop = DesktopActor.options(  # type: ignore[attr-defined]
                 name="desktop",
                 namespace=self.namespace,
-                resources={"desktop": 1},
                 max_concurrency=100,
-                # Detached: clicker sessions outlive a supervisor restart.
+                # Detached: clicker sessions outlive a supervisor restart. Restarted (on a node
+                # with the desktop resource) when its node is lost; a call in flight then fails
+                # rather than clicking twice.
                 lifetime="detached",
+                max_restarts=-1,
                 get_if_exists=True,
+                **actor_options(desktop_placement()),
             ).remote(
                 self.recorder,
                 self.settings.enable_desktop,
@@ -102,7 +109,7 @@ class ResourcePools:
             self._ocr[key] = OcrActor.options(  # type: ignore[attr-defined]
                 name=f"ocr:{self.incarnation}{len(self._ocr) + 1}",
                 namespace=self.namespace,
-                num_gpus=num_gpus,
                 max_concurrency=8,
+                **actor_options(ocr_placement(num_gpus)),
             ).remote(backend)
         return self._ocr[key]

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from actors._lifecycle import remote
-from hub.errors import InvalidRequest
+from hub.errors import HubError, InvalidRequest
+from hub.nodes import default_registry
 from hub.overrides import EffectiveSettings, apply_settings, effective_settings
+from hub.placement import check_pool_settings
 from hub.records import ExecutionRecord, WorkflowRecord
 from hub.sealing import seal
 from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides, with_changes
@@ -56,12 +58,21 @@ class SettingsControl:
     async def get_settings(self) -> dict[str, Any]:
         return self.settings_view()
 
+    def _changed(self, changes: dict[str, Any]) -> RuntimeSettings:
+        """The settings with ``changes``, checked field by field and against the node types."""
+        new = with_changes(self.settings, changes)
+        try:
+            check_pool_settings(new.node_pool_resources, default_registry())
+        except HubError as exc:
+            raise InvalidRequest(str(exc)) from None
+        return new
+
     async def validate_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
-        return with_changes(self.settings, changes).model_dump(mode="json")
+        return self._changed(changes).model_dump(mode="json")
 
     async def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply ``changes`` now (stored; those in RESTART_SETTINGS at the next start)."""
-        new = with_changes(self.settings, changes)
+        new = self._changed(changes)
         await remote(self.recorder.set_setting.remote(RUNTIME_KEY, new.model_dump(mode="json")))
         self._apply(new)
         return self.settings_view()

@@ -12,11 +12,12 @@ import functools
 import os
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import ray
 
 from actors._journal import RecorderJournal
+from actors._metrics import DesktopMetrics, NodeActorMetrics
 from actors._process import tune_process
 from hub.desktop.clicker import ClickerConfig, ClickerSession, Reading
 from hub.desktop.devices import Devices, install
@@ -34,6 +35,7 @@ from hub.records import (
 )
 
 CLICKER_WORKFLOW = "clicker"
+RESTARTED = "the desktop's process restarted after a crash or the loss of its node"
 
 
 class SessionConflict(Conflict):
@@ -52,23 +54,66 @@ class DesktopActor:
     ) -> None:
         tune_process()
         self.recorder = recorder
-        self.devices = Devices(
+        self.metrics = DesktopMetrics()
+        # Desktop nodes run here: this actor is the desktop "pool"'s one member.
+        self.calls = NodeActorMetrics("desktop", "desktop")
+        self.metrics_task = asyncio.get_running_loop().create_task(self.calls.keep_fresh())
+        self.devices = _MeteredDevices(
+            self.metrics,
             enabled=enabled,
             dry_run=dry_run,
             max_clicks_per_s=max_clicks_per_s,
             gpu=bool(ray.get_gpu_ids()),
             ocr_placement=ocr_placement,
-            cluster_gpus=float(ray.cluster_resources().get("GPU", 0)),  # type: ignore[no-untyped-call]
+            cluster_gpus=ClusterGpus(),
             remote_ocr=_remote_ocr,
         )
         install(self.devices)
         self.registry = default_registry()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            # Back by itself after a crash or a lost node: nobody is watching this screen yet.
+            # It acts on nothing until a person re-arms it, and the sessions it ran are over.
+            self.devices.tripped_at_start = RESTARTED
+            self.interrupted = asyncio.get_running_loop().create_task(self._end_sessions())
+
+    async def _end_sessions(self) -> None:
+        """Fail the clicker sessions that ran in this actor's previous process."""
+        unfinished: list[ExecutionRecord] = await self.recorder.non_terminal_executions.remote()
+        error = ErrorInfo(message=f"the clicker session ended: {RESTARTED}", category="interrupted")
+        writes: list[Any] = []
+        for record in unfinished:
+            if record.workflow_id == CLICKER_WORKFLOW and record.id not in self.sessions:
+                writes += [
+                    UpdateExecution(
+                        execution_id=record.id,
+                        status=ExecutionStatus.FAILED,
+                        ended_at=utcnow(),
+                        error=error,
+                    ),
+                    AppendEvent(
+                        event=Event(
+                            execution_id=record.id,
+                            type="execution_failed",
+                            data={"status": "failed", "error": error.model_dump()},
+                        )
+                    ),
+                ]
+        if writes:
+            await self.recorder.commit.remote(writes)
 
     async def run(self, call: NodeCall) -> NodeResult | ErrorInfo:
         """Run a desktop node (same contract as a node-pool actor)."""
-        return await invoke_reporting(self.registry, call)
+        self.calls.call_started()
+        try:
+            result = await invoke_reporting(self.registry, call)
+        finally:
+            self.calls.call_ended()
+        if call.node_type == "desktop.click" and isinstance(result, NodeResult):
+            clicks, dry_run = clicks_of(result.output)
+            self.metrics.clicked("node", dry_run=dry_run, clicks=clicks)
+        return result
 
     async def where(self) -> dict[str, Any]:
         """Which Ray node this desktop lives on (for status and placement checks)."""
@@ -179,6 +224,7 @@ class DesktopActor:
                     x, y = decision.point
                     action = await asyncio.to_thread(pointer.click, x, y, button=config.button)
                     session.clicked()
+                    self.metrics.clicked("clicker", dry_run=bool(action.dry_run))
                     emit("click_executed", x=x, y=y, dry_run=bool(action.dry_run))
             except KillSwitchTripped as exc:
                 session.stop("kill switch")
@@ -191,6 +237,7 @@ class DesktopActor:
                 failed = True
             elapsed = time.monotonic() - started
             session.cycle_done(elapsed * 1000, error=failed)
+            self.metrics.cycle_done(elapsed, dry_run=bool(pointer.dry_run), error=failed)
             if session.stop_reason() is None:
                 await asyncio.sleep(session.next_delay_s(elapsed))
         metrics = session.metrics.summary()
@@ -221,6 +268,51 @@ class DesktopActor:
         return True
 
 
+def clicks_of(action: Any) -> tuple[int, bool]:
+    """(clicks, dry_run) of a desktop.click step's output, the pointer's Action as JSON."""
+    if not isinstance(action, dict) or action.get("kind") != "click":
+        return 0, False
+    detail = action.get("detail")
+    clicks = detail.get("clicks", 1) if isinstance(detail, dict) else 1
+    return (clicks if isinstance(clicks, int) else 1), bool(action.get("dry_run"))
+
+
+class _MeteredDevices(Devices):
+    """The desktop's devices, whose OCR engines report each read's latency."""
+
+    def __init__(self, metrics: DesktopMetrics, **options: Any) -> None:
+        super().__init__(**options)
+        self.metrics = metrics
+        self.metered: dict[int, _MeteredOcr] = {}
+
+    def ocr(self, name: str = "auto", placement: str | None = None) -> Any:
+        engine = super().ocr(name, placement)
+        metered = self.metered.get(id(engine))  # engines are kept for good: ids stay theirs
+        if metered is None:
+            where: Literal["local", "pool"] = "pool" if isinstance(engine, _RemoteOcr) else "local"
+            metered = self.metered[id(engine)] = _MeteredOcr(engine, where, self.metrics)
+        return metered
+
+
+class _MeteredOcr:
+    """An OCR engine (local, or an OcrActor behind _RemoteOcr) that times each read."""
+
+    def __init__(self, engine: Any, where: Literal["local", "pool"], metrics: DesktopMetrics):
+        self.engine = engine
+        self.name = str(engine.name)
+        self.where: Literal["local", "pool"] = where
+        self.metrics = metrics
+
+    def read(self, pixels: Any, **options: Any) -> Any:
+        started = time.perf_counter()
+        result = self.engine.read(pixels, **options)
+        self.metrics.ocr_read(self.name, self.where, time.perf_counter() - started)
+        return result
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.engine, attribute)
+
+
 class _RemoteOcr:
     """An OcrActor behind the backend interface (``read`` blocks: callers use a thread)."""
 
@@ -232,6 +324,24 @@ class _RemoteOcr:
         return ray.get(
             self.handle.read.remote(pixels, allowlist=allowlist, single_line=single_line)
         )
+
+
+class ClusterGpus:
+    """How many GPUs the cluster has, asked of Ray at most every ``every_s``: OCR moves to GPU
+    nodes that join after the DesktopActor started (an autoscaler's), without a GCS call per
+    read."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self.value = 0.0
+        self.asked_at: float | None = None
+
+    def __call__(self) -> float:
+        now = time.monotonic()
+        if self.asked_at is None or now - self.asked_at >= self.every_s:
+            resources = ray.cluster_resources()  # type: ignore[no-untyped-call]
+            self.value, self.asked_at = float(resources.get("GPU", 0)), now
+        return self.value
 
 
 def _remote_ocr(backend: str, num_gpus: float) -> Any:

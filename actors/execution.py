@@ -15,6 +15,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from actors._journal import RecorderJournal
+from actors._metrics import StepMetrics
 from actors._process import tune_process
 from hub.admission import LoadBalancer
 from hub.compiler import compile_workflow
@@ -47,6 +48,7 @@ class ExecutionActor:
         self.plans: OrderedDict[tuple[str, str, str], ExecutionPlan] = OrderedDict()
         self.balancers: dict[str, LoadBalancer[Any]] = {}
         self.runner: ExecutionRunner | None = None
+        self.metrics = StepMetrics()
         self._supervisor: Any = None
         self._desktop: Any = None
 
@@ -108,6 +110,7 @@ class ExecutionActor:
             commit_each_step=order.commit_each_step,
             overrides={n: compile_value(p) for n, p in order.overrides.items()},
             durable_end=False,
+            on_step_end=self.metrics.step_ended,
         )
         try:
             ended = await self.runner.run()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import ray
 
+from actors._metrics import NodeActorMetrics
 from actors._process import tune_process
 from hub.nodes import NodeCall, NodeResult, default_registry, invoke_reporting
 from hub.records import ErrorInfo
@@ -17,9 +20,18 @@ class NodeActor:
         tune_process()
         self.registry = default_registry()
         self.node_type = self.registry.get(node_type)
+        context = ray.get_runtime_context()
+        name = context.get_actor_name() or context.get_actor_id()
+        self.metrics = NodeActorMetrics(self.node_type.name, str(name))
+        # Async actors run __init__ on their event loop. Kept so the task is not collected.
+        self.metrics_task = asyncio.get_running_loop().create_task(self.metrics.keep_fresh())
 
     async def run(self, call: NodeCall) -> NodeResult | ErrorInfo:
-        return await invoke_reporting(self.registry, call)
+        self.metrics.call_started()
+        try:
+            return await invoke_reporting(self.registry, call)
+        finally:
+            self.metrics.call_ended()
 
     async def ping(self) -> str:
         return self.node_type.name

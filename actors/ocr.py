@@ -10,7 +10,9 @@ import ray
 from actors._process import tune_process
 
 
-@ray.remote(num_cpus=0)
+# Restarted where it can run (another GPU node) when its node is lost; a read in flight is
+# repeated there (reading is free of side effects).
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class OcrActor:
     def __init__(self, backend: str) -> None:
         tune_process()

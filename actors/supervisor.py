@@ -18,6 +18,8 @@ from ray.exceptions import RayActorError
 
 from actors._journal import CommitCoalescer
 from actors._lifecycle import LifecycleControl, remote
+from actors._observe import Observability
+from actors._placement import actor_options
 from actors._process import tune_process
 from actors._resources import ResourcePools
 from actors._settings import SettingsControl
@@ -31,6 +33,7 @@ from hub.errors import HubError, NodeFamilyDisabled, NotFound
 from hub.lifecycle import RecoveryKind
 from hub.local import new_execution
 from hub.overrides import apply_settings
+from hub.placement import execution_placement, recorder_placement
 from hub.plan import ExecutionPlan
 from hub.records import (
     AppendAudit,
@@ -58,7 +61,7 @@ MAX_RELEASES = 3
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 # SettingsControl comes first: its _definition_for implements LifecycleControl's declaration.
-class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
+class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observability):
     def __init__(
         self,
         database_url: str,
@@ -66,6 +69,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
         namespace: str,
         recorder_name: str,
         sealing_key: str | None = None,
+        store_node_id: str | None = None,
     ) -> None:
         tune_process()
         self.settings = settings
@@ -81,6 +85,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
             lifetime="detached",
             get_if_exists=True,
             max_concurrency=10_000,
+            **actor_options(recorder_placement(database_url, store_node_id)),
         ).remote(database_url, settings.retention())
         self.commits = CommitCoalescer(
             lambda groups: remote(self.recorder.commit_groups.remote(groups))
@@ -101,6 +106,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
         self.workflows: dict[tuple[str, str | None], tuple[WorkflowRecord, ExecutionPlan]] = {}
         self.stopping = False
         self.recovered: dict[str, int] = {}
+        self.init_observability()
         # Async actors run __init__ on their event loop: recovery starts now, and every call
         # that touches executions waits for it.
         self.recovery_reason = "supervisor_restart" if restarted else "runtime_restart"
@@ -112,6 +118,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
             name=f"execution:{self.incarnation}{self.actor_count}",
             namespace=self.namespace,
             max_concurrency=1000,
+            **actor_options(execution_placement()),
         ).remote(self.recorder, "supervisor", self.namespace, self.settings.journal_flush_ms)
 
     async def _ready(self) -> None:
@@ -326,11 +333,15 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
             self.running[execution_id] = handle
             healthy = True
             try:
-                outcome: RunOutcome = await handle.run.remote(order)
+                # The run's task carries the execution id: the dashboard lists it by that name
+                # on the actor (`execution:<n>`, leased again and again) that ran it.
+                call = handle.run.options(name=f"execution:{execution_id}")
+                outcome: RunOutcome = await call.remote(order)
                 if outcome.writes:  # the end is durable before anyone hears of it
                     await self.commits.commit(outcome.writes)
                 result = outcome.record
                 result.inputs = redacted
+                self.metrics.execution_ended(result.workflow_id, result.status)
             except RayActorError as exc:
                 # Ray restarts a dead ExecutionActor by itself; this actor is gone for good
                 # (its node died, or it was killed): resume on another one.
@@ -377,6 +388,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
                 ),
             ]
         )
+        self.metrics.execution_ended(record.workflow_id, status)
         return record.model_copy(
             update={"status": status, "error": error, "ended_at": now, "inputs": redacted_inputs}
         )
@@ -390,30 +402,6 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools):
         return record
 
     # --- introspection ----------------------------------------------------------------------
-
-    async def status(self) -> dict[str, Any]:
-        await self._ready()
-        desktop = await self._desktop.where.remote() if self._desktop is not None else None
-        nodes = [
-            {
-                "node_id": n["NodeID"],
-                "alive": n["Alive"],
-                "address": n["NodeManagerAddress"],
-                "resources": n["Resources"],
-            }
-            for n in ray.nodes()  # type: ignore[no-untyped-call]
-        ]
-        return {
-            "nodes": nodes,
-            "desktop": desktop,
-            "running": len(self.admission.running),
-            "queued": len(self.admission.waiting),
-            "max_concurrent_executions": self.admission.limit,
-            "execution_actors": {"warm": len(self.warm.idle), "created": self.actor_count},
-            "node_pools": {t: len(m) for t, m in self.pools.items()},
-            "recovered": dict(self.recovered),
-            "settings": self.settings.model_dump(),
-        }
 
     async def shutdown(self, cancel_runs: bool = False) -> dict[str, int]:
         """Stop admitting runs, then either cancel what runs or (the default) suspend it: its

@@ -42,7 +42,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 import httpx  # noqa: E402
 
 from bench.core import HUB, chain  # noqa: E402
-from hub.runtime import free_port  # noqa: E402
+from hub._processes import free_port  # noqa: E402
 
 ONE_STEP = {"id": "bench-one", "nodes": [{"id": "a", "type": "set", "parameters": {"values": {}}}]}
 

@@ -67,8 +67,8 @@ def deploy_api(home: Path, host: str, port: int, ingress: Ingress) -> None:
     processes must have been started with ``ray_env(ingress, port)``."""
     from ray import serve as ray_serve
 
+    from hub._processes import free_port
     from hub.auth import load_or_create_token, token_digest
-    from hub.runtime import free_port
     from serve import APP_NAME
     from serve.deployment import build
 

@@ -129,6 +129,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     token, created = load_or_create_token(home)
     info = start_background(
         home,
+        address=args.address,
         port=args.port,
         dashboard_port=args.dashboard_port,
         api_host=args.api_host,
@@ -142,7 +143,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print(f"runtime up in {time.monotonic() - started:.1f}s")
-    print(f"  ray address : {info.address}")
+    joined = " (joined; hub down leaves Ray running)" if info.pid is None else ""
+    print(f"  ray address : {info.address}{joined}")
     print(f"  dashboard   : {info.dashboard_url}")
     print(f"  http api    : {info.api_url}  (docs: {info.api_url}/docs)")
     if created:
@@ -165,6 +167,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from hub.cluster_view import describe
     from hub.runtime import read_runtime
 
     home = hub_home()
@@ -184,24 +187,38 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"  executions: {data['running']} running, {data['queued']} queued "
             f"(limit {data['max_concurrent_executions']})"
         )
-        print(f"  execution actors: {data['execution_actors']}")
+        actors = data["execution_actors"]
+        print(
+            f"  execution actors: {actors['warm']} warm, {actors['busy']} busy, "
+            f"{actors['created']} created"
+        )
         if data.get("recovered"):
             done = {"requeue": "requeued", "resume": "resumed", "fail": "failed"}
             counts = ", ".join(
                 f"{n} {done.get(kind, kind)}" for kind, n in sorted(data["recovered"].items())
             )
             print(f"  recovered at start: {counts}")
-        print(f"  node pools: {data['node_pools'] or 'none yet'}")
+        pools = ", ".join(f"{t} {n}" for t, n in sorted(data["node_pools"].items()))
+        print(f"  node pools: {pools or 'none yet'}")
+        desktop = data.get("desktop")
+        if not desktop:
+            where = "not started (starts with the first desktop node or clicker session)"
+        elif "unavailable" in desktop:
+            where = desktop["unavailable"]
+        else:
+            where = f"node {desktop['node_id'][:12]}, DISPLAY={desktop['display']}"
+        print(f"  desktop: {where}")
+        recorder = data["placement"].get("recorder")
+        print(
+            f"  history: {data['database_url']}"
+            + (f" (recorder on node {recorder[:12]})" if recorder else "")
+        )
         alive = [n for n in data["nodes"] if n["alive"]]
         print(f"  ray nodes: {len(alive)} alive")
-        desktop = data.get("desktop")
-        where = (
-            f"node {desktop['node_id'][:12]}, DISPLAY={desktop['display']}"
-            if desktop
-            else ("not started (starts with the first desktop node or clicker session)")
-        )
-        print(f"  desktop: {where}")
-        print(f"  history: {data['database_url']}")
+        for line in describe(data["nodes"]):
+            print(f"    {line}")
+        if data.get("placement_unknown"):
+            print(f"  where actors live: unknown ({data['placement_unknown']})")
     return EXIT_OK
 
 
@@ -313,7 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("up", help="start a background runtime")
-    p.add_argument("--port", type=int, default=6380, help="Ray GCS port (default 6380)")
+    p.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="join the Ray cluster there (say, one `ray up` started) instead of starting a "
+        "Ray head; `hub down` then leaves Ray running",
+    )
+    p.add_argument(
+        "--port", type=int, default=6380, help="Ray GCS port of the head it starts (default 6380)"
+    )
     p.add_argument("--dashboard-port", type=int, default=8265)
     p.add_argument("--api-port", type=int, default=8000, help="HTTP API port (default 8000)")
     p.add_argument(

@@ -13,8 +13,8 @@ from rich.table import Table
 from hub.compiler import Diagnostic
 from hub.records import Event, ExecutionRecord, LogEntry
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 _STATUS_STYLE = {
     "completed": "green",

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import random
+import time
 from collections import ChainMap, deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -52,6 +53,10 @@ from hub.settings import LOG_LEVELS
 
 Dispatcher = Callable[[PlanNode, NodeCall, "float | None"], Awaitable[NodeResult]]
 
+StepObserver = Callable[[str, str, float], None]
+"""Told of each step that ends: (node type, step status, seconds since its first attempt
+started). Completed, failed and cancelled steps; it must not raise (metrics, not control)."""
+
 
 class Journal(Protocol):
     def emit(self, write: StoreWrite) -> None:
@@ -79,6 +84,8 @@ class ExecutionRunner(RunControl):
         commit_each_step: bool = True,
         overrides: Mapping[str, CompiledValue] | None = None,
         durable_end: bool = True,
+        on_step_end: StepObserver | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.plan = plan
         self.record = record
@@ -95,6 +102,9 @@ class ExecutionRunner(RunControl):
         # flush them itself.
         self.durable_end = durable_end
         self.overrides = dict(overrides or {})
+        self.on_step_end = on_step_end
+        self.timer = timer
+        self.step_started: dict[str, float] = {}  # node id -> timer() when its attempts began
         self.state = restored.state if restored is not None else ExecutionState(plan)
         self.gate = Gate.for_run(
             debug=self.options.debug,
@@ -235,12 +245,15 @@ class ExecutionRunner(RunControl):
                 self.state.cancel(
                     node_id, ErrorInfo(message=f"step {why}", category="cancelled"), utcnow()
                 )
+                self.step_ended(node, StepStatus.CANCELLED)
                 self.record_step(node, "step_cancelled")
         finally:
+            self.step_started.pop(node_id, None)
             self.tasks.pop(node_id, None)
             self.schedule([])
 
     async def attempts(self, node: PlanNode) -> None:
+        self.step_started[node.id] = self.timer()
         while True:
             attempt = self.state.mark_running(node.id, utcnow())
             # Stored as running, so a resume after a crash reruns this very attempt (same
@@ -341,6 +354,7 @@ class ExecutionRunner(RunControl):
 
     async def succeeded(self, node: PlanNode, output: Any, port: str | None) -> None:
         transition = self.state.succeed(node.id, output, port, utcnow())
+        self.step_ended(node, StepStatus.COMPLETED)
         self.record_step(node, "step_completed", {"port": port} if port else {})
         if not node.inline and self.commit_each_step:
             await self.journal.flush()
@@ -355,6 +369,7 @@ class ExecutionRunner(RunControl):
             node_id=node.id,
         )
         transition = self.state.fail(node.id, error, node.on_error, utcnow())
+        self.step_ended(node, StepStatus.FAILED)
         self.record_step(node, "step_failed", {"on_error": node.on_error.value})
         if not node.inline and self.commit_each_step:
             await self.journal.flush()
@@ -362,6 +377,11 @@ class ExecutionRunner(RunControl):
             self.stop(ExecutionStatus.FAILED, error)
             return
         self.apply(node, transition)
+
+    def step_ended(self, node: PlanNode, status: StepStatus) -> None:
+        started = self.step_started.pop(node.id, None)
+        if self.on_step_end is not None and started is not None:
+            self.on_step_end(node.node_type.name, status.value, self.timer() - started)
 
     def apply(self, node: PlanNode, transition: Transition) -> None:
         if node.spec.disabled:

@@ -9,8 +9,8 @@ start an embedded Ray for the life of their process, with history in the same st
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,8 +22,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from hub._processes import (
+    alive,
+    check_reachable,
+    ensure_ray_token,
+    free_port,
+    port_free,
+    reachable,
+    terminate_session,
+    wait_for_log,
+)
 from hub.api_deploy import Ingress, deploy_api, ingress_from_env, ray_env
-from hub.errors import RuntimeUnavailable
+from hub.errors import HubError, RuntimeUnavailable
+from hub.placement import is_sqlite
 from hub.records import utcnow
 from hub.settings import RuntimeSettings, hub_home, settings_from_env
 from hub.store import database_url_from_env
@@ -37,7 +48,9 @@ class RuntimeInfo(BaseModel):
     address: str
     dashboard_url: str | None
     api_url: str | None = None
-    pid: int
+    # The `ray start` process of a head ``hub up`` started; None when the runtime joined a
+    # cluster that something else started (``hub up --address``): ``hub down`` leaves Ray up.
+    pid: int | None
     database_url: str
     home: str
     started_at: datetime
@@ -47,46 +60,16 @@ def runtime_file(home: Path) -> Path:
     return home / "runtime.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # An exited process whose parent is gone may linger as a zombie where nothing reaps it.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
 def read_runtime(home: Path | None = None) -> RuntimeInfo | None:
     """The background runtime of ``home``, or None (a stale file is removed)."""
     path = runtime_file(home or hub_home())
     if not path.exists():
         return None
     info = RuntimeInfo.model_validate_json(path.read_text())
-    if not _alive(info.pid):
+    if info.pid is not None and not alive(info.pid):
         path.unlink(missing_ok=True)
         return None
     return info
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
@@ -106,17 +89,30 @@ def _ray() -> Any:
 
 
 def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path) -> tuple[Any, Any]:
+    """The supervisor (and through it the Recorder), near this process's node: a SQLite store
+    is a file on this machine, so the Recorder is pinned here (hub.placement)."""
+    from actors._placement import actor_options
     from actors.supervisor import SupervisorActor
+    from hub.placement import supervisor_placement
     from hub.sealing import load_or_create_key
 
     ray = _ray()
+    here = ray.get_runtime_context().get_node_id()
     supervisor = SupervisorActor.options(  # type: ignore[attr-defined]
         name=SUPERVISOR_NAME,
         namespace=NAMESPACE,
         lifetime="detached",
         get_if_exists=True,
         max_concurrency=10_000,
-    ).remote(database_url, settings, NAMESPACE, RECORDER_NAME, load_or_create_key(home))
+        **actor_options(supervisor_placement(here)),
+    ).remote(
+        database_url,
+        settings,
+        NAMESPACE,
+        RECORDER_NAME,
+        load_or_create_key(home),
+        here,
+    )
     ray.get(supervisor.ping.remote(), timeout=120)
     recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)
     ray.get(recorder.ping.remote(), timeout=120)
@@ -134,12 +130,14 @@ def attach(
     info = read_runtime(home) if address is None else None
     database_url = info.database_url if info else database_url_from_env(home)
     target = address or (info.address if info else None)
+    if info is not None and info.pid is None and address is None:
+        check_reachable(info.address)  # a cluster that is gone: say so now, not in minutes
     dashboard = info.dashboard_url if info else None
     api_port: int | None = None
     ingress: Ingress = "proxy"  # a Ray started before now has no direct-ingress settings
     try:
         if serve_api and target is None:
-            api_port = 8000 if _port_free(8000) else free_port()
+            api_port = 8000 if port_free(8000) else free_port()
             if not ray.is_initialized():
                 ingress = ingress_from_env()
                 # The embedded Ray's processes inherit this process's environment.
@@ -163,8 +161,7 @@ def attach(
                 # an embedded runtime on a machine with a display may drive it
                 resources={"desktop": 1} if os.environ.get("DISPLAY") else None,
             )
-            url = context.dashboard_url
-            dashboard = (url if url.startswith("http") else f"http://{url}") if url else None
+            dashboard = _dashboard_url(context)
         supervisor, recorder = _create_supervisor(database_url, settings_from_env(), home)
         api_url = info.api_url if info else None
         if api_port is not None:
@@ -178,13 +175,20 @@ def attach(
     return Connection(supervisor, recorder, target is None, dashboard, database_url, api_url)
 
 
+def _dashboard_url(context: Any) -> str | None:
+    """The dashboard URL of a ``ray.init`` context (Ray gives host:port, without a scheme)."""
+    url: str | None = context.dashboard_url
+    return (url if url.startswith("http") else f"http://{url}") if url else None
+
+
 def _embedded_dashboard_port() -> int:
-    return 8265 if _port_free(8265) else free_port()
+    return 8265 if port_free(8265) else free_port()
 
 
 def start_background(
     home: Path,
     *,
+    address: str | None = None,
     port: int = 6380,
     dashboard_port: int = 8265,
     api_host: str = "127.0.0.1",
@@ -193,16 +197,127 @@ def start_background(
     timeout_s: float = 120,
 ) -> RuntimeInfo:
     """``hub up``: a Ray head on ``port`` (never Redis's 6379 by default), the supervisor and the
-    Recorder, left running after this process exits."""
+    Recorder, left running after this process exits. With ``address``, join the Ray cluster
+    there instead (``ray up`` started it): the runtime's actors and API start on it, and Ray's
+    processes are the cluster's, not this runtime's."""
     existing = read_runtime(home)
-    if existing is not None:
+    if existing is not None and address is not None and address != existing.address:
+        how = "started its own Ray head" if existing.pid is not None else "joined"
+        raise RuntimeUnavailable(
+            f"the runtime of {home} {how} at {existing.address}, not {address}: "
+            "stop it first with hub down (or use another HUB_HOME)"
+        )
+    if existing is not None and (existing.pid is not None or address is None):
         return existing
-    for name, p in (("port", port), ("dashboard port", dashboard_port), ("api port", api_port)):
-        if not _port_free(p, api_host if name == "api port" else "127.0.0.1"):
+    # Joining the same cluster again is safe: the supervisor, the Recorder and the API are
+    # found, not doubled; it brings back what a head's restart lost.
+    settings = settings_from_env()
+    check_settings_placement(settings)
+    if address is not None and desktop:
+        raise RuntimeUnavailable(
+            "--desktop starts a Ray node with the desktop resource; a cluster joined with "
+            "--address declares its resources itself: start the display's node with "
+            "`ray start ... --resources '{\"desktop\": 1}'`"
+        )
+    checks = []
+    if address is None:  # a joined cluster's API is served on its head, perhaps not this machine
+        checks = [
+            ("api port", api_port, api_host),
+            ("port", port, "127.0.0.1"),
+            ("dashboard port", dashboard_port, "127.0.0.1"),
+        ]
+    for name, p, host in checks:
+        if not port_free(p, host):
             raise RuntimeUnavailable(
                 f"the {name} {p} is in use; choose another with --{name.replace(' ', '-')}"
             )
-    ingress = ingress_from_env()
+    ray = _ray()
+    proc: subprocess.Popen[bytes] | None = None
+    if address is None:
+        ingress = ingress_from_env()
+        proc = _start_head(home, port, dashboard_port, api_port, ingress, desktop, timeout_s)
+        address = f"127.0.0.1:{port}"
+        dashboard_url: str | None = f"http://127.0.0.1:{dashboard_port}"
+    else:
+        # The cluster's Ray processes were started without direct ingress's settings.
+        ingress = "proxy"
+        check_reachable(address)
+        try:
+            context = ray.init(
+                address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING"
+            )
+        except Exception as exc:
+            raise RuntimeUnavailable(f"cannot join the Ray cluster at {address}: {exc}") from exc
+        dashboard_url = _dashboard_url(context)
+
+    def abandon() -> None:
+        if proc is None and existing is None:  # nothing of a half-made runtime stays behind
+            _remove_runtime_actors(ray)
+        ray.shutdown()
+        if proc is not None:
+            terminate_session(proc.pid)
+
+    database_url = database_url_from_env(home)
+    if proc is None and is_sqlite(database_url) and not _on_head(ray):
+        ray.shutdown()
+        raise RuntimeUnavailable(
+            "with a SQLite store, run hub up --address on the cluster's head node: the store "
+            "is a file on the machine that runs hub up, and the API and supervisor live on the "
+            "head; or keep history in PostgreSQL (HUB_DATABASE_URL)"
+        )
+    try:
+        _create_supervisor(database_url, settings, home)
+    except Exception as exc:
+        abandon()
+        raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
+    try:
+        deploy_api(home, api_host, api_port, ingress)
+    except Exception as exc:
+        abandon()
+        raise RuntimeUnavailable(f"the HTTP API did not start: {exc}") from exc
+    ray.shutdown()
+    info = RuntimeInfo(
+        address=address,
+        dashboard_url=dashboard_url,
+        api_url=f"http://{_url_host(api_host)}:{api_port}/api/v1",
+        pid=proc.pid if proc is not None else None,
+        database_url=database_url,
+        home=str(home),
+        started_at=utcnow(),
+    )
+    runtime_file(home).write_text(info.model_dump_json(indent=2))
+    return info
+
+
+def _on_head(ray: Any) -> bool:
+    """Whether this process runs on the cluster's head node."""
+    from hub.placement import HEAD_RESOURCE
+
+    here = ray.get_runtime_context().get_node_id()
+    return any(n["NodeID"] == here and HEAD_RESOURCE in n.get("Resources", {}) for n in ray.nodes())
+
+
+def check_settings_placement(settings: RuntimeSettings) -> None:
+    """Refuse placement settings that name node types that do not exist or have no pool."""
+    from hub.nodes import default_registry
+    from hub.placement import check_pool_settings
+
+    try:
+        check_pool_settings(settings.node_pool_resources, default_registry())
+    except HubError as exc:
+        raise RuntimeUnavailable(f"{exc} (HUB_NODE_POOL_RESOURCES)") from None
+
+
+def _start_head(
+    home: Path,
+    port: int,
+    dashboard_port: int,
+    api_port: int,
+    ingress: Ingress,
+    desktop: bool,
+    timeout_s: float,
+) -> subprocess.Popen[bytes]:
+    """``ray start --head`` in a session of its own, and this process joined to it."""
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ray_bin = Path(sys.executable).with_name("ray")
@@ -219,6 +334,7 @@ def start_background(
         f"--dashboard-port={dashboard_port}",
         f"--ray-client-server-port={free_port()}",
         f"--dashboard-agent-listen-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
         "--disable-usage-stats",
     ]
     if desktop:  # this machine owns a display: the DesktopActor may live here
@@ -239,7 +355,7 @@ def start_background(
     deadline = time.monotonic() + timeout_s
     # Joining before `ray start` says the node is up can hit a raylet that is not serving yet,
     # and that failure aborts this process from inside Ray's C++ core: wait for its word.
-    _wait_for_log(log_path, log_start, "Ray runtime started", proc, deadline)
+    wait_for_log(log_path, log_start, "Ray runtime started", proc, deadline)
     while True:
         if proc.poll() is not None:
             raise RuntimeUnavailable(
@@ -249,7 +365,7 @@ def start_background(
             ray.init(
                 address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="WARNING"
             )
-            break
+            return proc
         except Exception as exc:
             if time.monotonic() > deadline:
                 terminate_session(proc.pid)
@@ -257,49 +373,6 @@ def start_background(
                     f"the Ray head did not come up in {timeout_s:g}s: {exc}"
                 ) from exc
             time.sleep(0.5)
-    database_url = database_url_from_env(home)
-    try:
-        _create_supervisor(database_url, settings_from_env(), home)
-    except Exception as exc:
-        ray.shutdown()
-        terminate_session(proc.pid)
-        raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
-    try:
-        deploy_api(home, api_host, api_port, ingress)
-    except Exception as exc:
-        ray.shutdown()
-        terminate_session(proc.pid)
-        raise RuntimeUnavailable(f"the HTTP API did not start: {exc}") from exc
-    ray.shutdown()
-    info = RuntimeInfo(
-        address=address,
-        dashboard_url=f"http://127.0.0.1:{dashboard_port}",
-        api_url=f"http://{_url_host(api_host)}:{api_port}/api/v1",
-        pid=proc.pid,
-        database_url=database_url,
-        home=str(home),
-        started_at=utcnow(),
-    )
-    runtime_file(home).write_text(info.model_dump_json(indent=2))
-    return info
-
-
-def ensure_ray_token(ray_cli: str) -> None:
-    """Token authentication needs a cluster token before `ray start`; on a new machine there is
-    none yet, so make one where every local process looks (~/.ray/auth_token, mode 0600)."""
-    if os.environ.get("RAY_AUTH_MODE", "token") != "token" or os.environ.get("RAY_AUTH_TOKEN"):
-        return
-    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
-    if path.exists():
-        return
-    made = subprocess.run(
-        [ray_cli, "get-auth-token", "--generate"], capture_output=True, text=True, timeout=120
-    )
-    if made.returncode != 0 or not path.exists():
-        raise RuntimeUnavailable(
-            f"could not create a Ray auth token at {path}: {made.stderr.strip()[-500:]}"
-        )
-    path.chmod(0o600)
 
 
 def _url_host(host: str) -> str:
@@ -308,55 +381,19 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _session_members(leader: int) -> list[int]:
-    """Live processes of the session ``leader`` started (the Ray head and its workers)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if os.getsid(int(entry.name)) == leader and _alive(int(entry.name)):
-                    members.append(int(entry.name))
-    return members
-
-
-def _wait_for_log(
-    path: Path, offset: int, marker: str, proc: subprocess.Popen[bytes], deadline: float
-) -> None:
-    while True:
-        with open(path, "rb") as log:
-            log.seek(offset)
-            if marker.encode() in log.read():
-                return
-        if proc.poll() is not None:
-            raise RuntimeUnavailable(f"ray start exited with code {proc.returncode}; see {path}")
-        if time.monotonic() > deadline:
-            terminate_session(proc.pid)
-            raise RuntimeUnavailable(f"the Ray head did not come up in time; see {path}")
-        time.sleep(0.2)
-
-
-def terminate_session(pid: int, grace_s: float = 3) -> None:
-    """Stop the Ray head started as session leader ``pid``: a polite SIGTERM to its group,
-    then SIGKILL to whatever of its session is left (workers run in groups of their own)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while _alive(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.2)
-    for member in _session_members(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(member, signal.SIGKILL)
-
-
 def stop_background(home: Path, *, cancel_runs: bool = False) -> RuntimeInfo | None:
     """``hub down``: suspend what runs (it resumes at the next ``hub up``; with ``cancel_runs``
-    it is cancelled instead), flush the store, stop the Ray head. None if nothing ran."""
+    it is cancelled instead), flush the store, stop the Ray head. None if nothing ran. A
+    runtime that joined a cluster (``hub up --address``) stops its actors and its API and
+    leaves the cluster's Ray running."""
     info = read_runtime(home)
     if info is None:
         return None
     ray = _ray()
+    if info.pid is None and not reachable(info.address):
+        # The cluster it joined is gone, and the runtime with it (Ray would retry for minutes).
+        runtime_file(home).unlink(missing_ok=True)
+        return info
     with contextlib.suppress(Exception):
         if not ray.is_initialized():
             ray.init(
@@ -365,10 +402,37 @@ def stop_background(home: Path, *, cancel_runs: bool = False) -> RuntimeInfo | N
                 log_to_driver=False,
                 logging_level="WARNING",
             )
+    if info.pid is None and not ray.is_initialized():
+        # Never act on whichever cluster Ray would pick by itself: say so, keep runtime.json.
+        raise RuntimeUnavailable(
+            f"cannot reach the cluster at {info.address} to stop the runtime it runs"
+        )
+    with contextlib.suppress(Exception):
         supervisor = ray.get_actor(SUPERVISOR_NAME, namespace=NAMESPACE)
         ray.get(supervisor.shutdown.remote(cancel_runs), timeout=30)
+    if info.pid is None:
+        _remove_runtime_actors(ray)
     with contextlib.suppress(Exception):
         ray.shutdown()
-    terminate_session(info.pid)
+    if info.pid is not None:
+        terminate_session(info.pid)
     runtime_file(home).unlink(missing_ok=True)
     return info
+
+
+def _remove_runtime_actors(ray: Any) -> None:
+    """The runtime's detached actors and its Serve application, off a cluster it joined (the
+    pools, execution and OCR actors belong to the supervisor and go with it)."""
+    from serve import APP_NAME
+
+    with contextlib.suppress(Exception):
+        from ray import serve as ray_serve
+
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
+        ray_serve.delete(APP_NAME)
+        # Serve's proxy holds the API port: stop Serve too, unless other applications use it.
+        if not ray_serve.status().applications:
+            ray_serve.shutdown()  # type: ignore[no-untyped-call]
+    for name in (SUPERVISOR_NAME, RECORDER_NAME, "desktop"):
+        with contextlib.suppress(Exception):
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)

@@ -6,6 +6,7 @@ Defaults here, overridden by environment variables (``HUB_ENABLE_CODE_NODES=1``,
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,13 @@ LogLevel = Literal["debug", "info", "warn", "error"]  # as the log node names th
 LOG_LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 # Settings a running runtime cannot change: they size pools and processes made at start.
 RESTART_SETTINGS = frozenset(
-    {"warm_execution_actors", "max_execution_actors", "journal_flush_ms", "ocr_placement"}
+    {
+        "warm_execution_actors",
+        "max_execution_actors",
+        "journal_flush_ms",
+        "ocr_placement",
+        "node_pool_resources",
+    }
 )
 
 # Node families that stay off until enabled: family -> the setting that enables it.
@@ -48,6 +55,9 @@ class RuntimeSettings(BaseModel):
     desktop_dry_run: bool = False
     desktop_max_clicks_per_s: float = Field(default=10.0, gt=0, le=1000)
     ocr_placement: Literal["auto", "local", "pool"] = "auto"
+    # Ray resources each member of a node type's pool asks for, so the pool runs only on nodes
+    # that offer them (hub.placement): {"http": {"egress": 0.01}}; "CPU" and "GPU" count too.
+    node_pool_resources: dict[str, dict[str, float]] = Field(default_factory=dict)
     env_allowlist: list[str] = Field(default_factory=list)
     journal_flush_ms: float = Field(default=10.0, ge=0, le=10_000)
     # Durability (docs/dsl.md, "Durability"): what a restarted runtime does with unfinished
@@ -128,6 +138,13 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
         return env_flag(name, raw)
     if annotation == list[str]:
         return [item.strip() for item in raw.split(",") if item.strip()]
+    if getattr(annotation, "__origin__", None) is dict:
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise HubError(
+                f"{name} is not valid JSON: {exc.msg} (at character {exc.pos})"
+            ) from None
     return raw
 
 

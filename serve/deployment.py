@@ -13,6 +13,7 @@ from ray import serve as ray_serve
 
 from hub.api_deploy import access_log_from_env
 from hub.auth import load_or_create_token, token_digest
+from hub.placement import api_placement
 from hub.settings import hub_home
 from serve._app import create_app
 from serve._config import ApiConfig
@@ -45,6 +46,9 @@ def build(args: dict[str, Any]) -> Any:
     else:
         args.pop("home", None)
     deployment = ApiIngress.options(  # type: ignore[attr-defined]
-        logging_config={"enable_access_log": access_log_from_env()}
+        logging_config={"enable_access_log": access_log_from_env()},
+        # On the head, where the API's address is advertised (direct ingress binds the replica
+        # to the API port of its own node) and the supervisor lives.
+        ray_actor_options={"num_cpus": 0, **api_placement().ray_options()},
     )
     return deployment.bind(ApiConfig.model_validate(args))

@@ -4,6 +4,11 @@ by ``hub up`` (so the CLI, the notebook and the tests all join the same cluster)
 
 from __future__ import annotations
 
+# Before any test module imports Ray (Ray reads RAY_AUTH_MODE once, at its first import):
+# the same token mode as the runtime's processes.
+from hub import _ray_env  # noqa: F401
+
+# isort: split
 import json
 import os
 import socket
@@ -102,13 +107,15 @@ def runtime(runtime_env: dict[str, str], hub_home: Path) -> Iterator[Any]:
     assert info["database_url"].startswith("sqlite:///")
     import hub
 
-    client = hub.connect(home=hub_home)
-    assert not client.embedded
-    yield client
-    client.close()
-    down = subprocess.run(
-        [HUB, "down"], env=runtime_env, capture_output=True, text=True, timeout=120
-    )
+    try:
+        client = hub.connect(home=hub_home)
+        assert not client.embedded
+        yield client
+        client.close()
+    finally:  # never leave the runtime behind, even when connecting failed
+        down = subprocess.run(
+            [HUB, "down"], env=runtime_env, capture_output=True, text=True, timeout=120
+        )
     assert down.returncode == 0, down.stderr
 
 

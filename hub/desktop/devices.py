@@ -36,7 +36,7 @@ class Devices:
         gpu: bool = False,
         image_cache: int = 64,
         ocr_placement: str = "auto",
-        cluster_gpus: float = 0.0,
+        cluster_gpus: float | Callable[[], float] = 0.0,
         remote_ocr: Callable[[str, float], Any] | None = None,
     ) -> None:
         self.enabled = enabled
@@ -48,6 +48,8 @@ class Devices:
         self.gpu = gpu
         self._screen: Any = None
         self._pointer: Any = None
+        # Why the kill switch starts tripped, if it does (a desktop that came back by itself).
+        self.tripped_at_start: str | None = None
         self._backends: dict[str, Any] = {}
         self._images: OrderedDict[str, Any] = OrderedDict()
         self._image_cache = image_cache
@@ -79,13 +81,16 @@ class Devices:
                 self._pointer = Pointer(
                     screen_size=size, dry_run=False, max_clicks_per_s=self.max_clicks_per_s
                 )
+                if self.tripped_at_start is not None:
+                    self._pointer.trip(self.tripped_at_start)
             self._pointer.dry_run = dry_run or self.dry_run
             return self._pointer
 
     def ocr(self, name: str = "auto", placement: str | None = None) -> Any:
         """The OCR engine for ``name``: loaded here, or an OcrActor (hub.desktop.placement)."""
         where = placement or self.ocr_placement
-        plan = plan_ocr(name, where, self.cluster_gpus)  # type: ignore[arg-type]
+        gpus = self.cluster_gpus() if callable(self.cluster_gpus) else self.cluster_gpus
+        plan = plan_ocr(name, where, gpus)  # type: ignore[arg-type]
         key = f"{plan.where}:{plan.backend}"
         with self._lock:
             if key not in self._backends:

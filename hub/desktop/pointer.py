@@ -49,6 +49,9 @@ class OutOfScreen(DesktopError):
         self.screen_size = screen_size
 
 
+CORNER = "the pointer went into a screen corner"
+
+
 class KillSwitchTripped(DesktopError):
     """The pointer went into a screen corner: every desktop action is refused until reset."""
 
@@ -295,6 +298,7 @@ class Pointer:
         self.max_clicks_per_s = max_clicks_per_s
         self.corner_px = corner_px
         self.killed = False
+        self.kill_reason = CORNER
         self._closed = False
         self.display = _resolve_display(display)
         self._clock = clock
@@ -369,6 +373,11 @@ class Pointer:
         """Allow actions again after the kill switch tripped."""
         with self._lock:
             self.killed = False
+
+    def trip(self, reason: str) -> None:
+        """Trip the kill switch for ``reason``: every action is refused until it is reset."""
+        with self._lock:
+            self.killed, self.kill_reason = True, reason
 
     def move(self, x: int, y: int) -> Action:
         """Move the pointer to (x, y)."""
@@ -448,7 +457,7 @@ class Pointer:
     def _check_kill_switch(self) -> None:
         if self.killed:
             raise KillSwitchTripped(
-                "the desktop kill switch has tripped (the pointer went into a screen corner); "
+                f"the desktop kill switch has tripped ({self.kill_reason}); "
                 "every desktop action is refused until it is reset",
                 position=None,
             )
@@ -456,7 +465,7 @@ class Pointer:
         width, height = self.screen_size
         c = self.corner_px
         if (x < c or x >= width - c) and (y < c or y >= height - c):
-            self.killed = True
+            self.killed, self.kill_reason = True, CORNER
             raise KillSwitchTripped(
                 f"kill switch: the pointer is at ({x}, {y}), within {c}px of a corner of the "
                 f"{width}x{height} screen; every desktop action is refused until it is reset",

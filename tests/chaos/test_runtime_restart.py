@@ -148,7 +148,8 @@ def test_a_crash_of_the_whole_runtime_resumes_at_the_next_start(
     """No `hub down`: every process of the runtime gets SIGKILL, records in flight are lost."""
     import signal
 
-    from hub.runtime import _session_members, read_runtime
+    from hub._processes import session_members
+    from hub.runtime import read_runtime
 
     home_dir, env = home
     up(env)
@@ -157,7 +158,7 @@ def test_a_crash_of_the_whole_runtime_resumes_at_the_next_start(
     time.sleep(1.5)
     info = read_runtime(home_dir)
     assert info is not None
-    for pid in [info.pid, *_session_members(info.pid)]:
+    for pid in [info.pid, *session_members(info.pid)]:
         os.kill(pid, signal.SIGKILL)
     unfinished = [i for i, r in records(home_dir, ids).items() if not r.status.terminal]
     assert len(unfinished) >= RUNS - 8

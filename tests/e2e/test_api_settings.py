@@ -53,6 +53,16 @@ def test_change_validate_and_restore_settings(
         assert field.strip("/") in error["message"]
         error_of(api.put("/settings", json=bad), 422)
     assert api.get("/settings").json()["settings"]["log_level"] == new_level  # unchanged
+    # Pool resources are checked against the node types the runtime knows.
+    for bad, says in (
+        ({"node_pool_resources": {"htttp": {"edge": 1}}}, "no node type 'htttp'"),
+        ({"node_pool_resources": {"set": {"edge": 1}}}, "set runs inside the ExecutionActor"),
+        ({"node_pool_resources": {"http": {"edge": 0}}}, "0 is not a positive number"),
+    ):
+        assert says in error_of(api.post("/settings/validate", json=bad), 422)["message"]
+        assert says in error_of(api.put("/settings", json=bad), 422)["message"]
+    pinned = api.post("/settings/validate", json={"node_pool_resources": {"http": {"edge": 1}}})
+    assert pinned.status_code == 200 and pinned.json()["node_pool_resources"]["http"] == {"edge": 1}
     valid = api.post("/settings/validate", json={"fail_fast": False})
     assert valid.status_code == 200 and valid.json()["fail_fast"] is False
     assert api.get("/settings").json()["settings"]["fail_fast"] == original_settings["fail_fast"]

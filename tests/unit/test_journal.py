@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-
-import pytest
+from collections.abc import Sequence
 
 from actors._journal import CommitCoalescer, RecorderJournal
 from hub.errors import HubError, StoreError
@@ -27,13 +24,6 @@ from hub.records import (
     UpdateExecution,
 )
 from hub.store import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'hub.db'}")
-    yield s
-    s.close()
 
 
 def create(execution_id: str, key: str | None = None) -> CreateExecution:

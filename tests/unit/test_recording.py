@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from pathlib import Path
+from collections.abc import Callable, Coroutine
 from typing import Any
-
-import pytest
 
 from hub.errors import StoreError
 from hub.recording import EventCache, GroupCommitter
@@ -25,12 +22,6 @@ from hub.records import (
 from hub.store import Store
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(f"sqlite:///{tmp_path / 'hub.db'}") as s:
-        yield s
 
 
 def new_id() -> str:

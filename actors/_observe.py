@@ -1,0 +1,128 @@
+"""What the supervisor shows of itself: ``hub status`` (nodes, pools, where each of the
+runtime's actors lives) and the gauges it sets for the Ray dashboard (docs/metrics.md). A mixin
+of SupervisorActor, kept apart so the supervisor's file stays about runs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from actors._metrics import SupervisorMetrics
+from hub.admission import AdmissionQueue, WarmPool
+from hub.cluster_view import node_views, where
+from hub.settings import RuntimeSettings
+
+# How often the supervisor's gauges are set.
+METRICS_SAMPLE_S = 1.0
+# How long `hub status` reuses what Ray's state API said of where the actors are.
+PLACEMENT_TTL_S = 2.0
+
+
+class Observability:
+    namespace: str
+    settings: RuntimeSettings
+    admission: AdmissionQueue
+    warm: WarmPool[Any]
+    running: dict[str, Any]
+    pools: dict[str, list[Any]]
+    recovered: dict[str, int]
+    actor_count: int
+    metrics: SupervisorMetrics
+    _desktop: Any
+
+    async def _ready(self) -> None:
+        raise NotImplementedError
+
+    def init_observability(self) -> None:
+        """The metrics and their sampling task (started on the actor's event loop), and the
+        cache of where the actors are."""
+        self.metrics = SupervisorMetrics()
+        self.metrics_sampler = asyncio.get_running_loop().create_task(self._sample_metrics())
+        self._placement_lock = asyncio.Lock()
+        self._placement_cache: tuple[float, tuple[list[dict[str, Any]], str | None]] | None = None
+
+    async def status(self) -> dict[str, Any]:
+        await self._ready()
+        desktop = await self._desktop_where()
+        actors, unknown = await self._placement()
+        nodes = node_views(ray.nodes(), actors)  # type: ignore[no-untyped-call]
+        return {
+            "nodes": nodes,
+            # Why the actors' places are unknown, when Ray's state API did not answer.
+            "placement_unknown": unknown,
+            "placement": {r: where(nodes, r) for r in ("supervisor", "recorder", "api", "desktop")},
+            "desktop": desktop,
+            "running": len(self.admission.running),
+            "queued": len(self.admission.waiting),
+            "max_concurrent_executions": self.admission.limit,
+            "execution_actors": {
+                "warm": len(self.warm.idle),
+                "busy": len(self.running),
+                "created": self.actor_count,
+            },
+            "node_pools": {t: len(m) for t, m in self.pools.items()},
+            "recovered": dict(self.recovered),
+            "settings": self.settings.model_dump(),
+        }
+
+    async def _desktop_where(self) -> dict[str, Any] | None:
+        """Where the DesktopActor is, or why it cannot say (its node is gone and it waits for
+        another with the desktop resource)."""
+        if self._desktop is None:
+            return None
+        try:
+            where: dict[str, Any] = await asyncio.wait_for(self._desktop.where.remote(), 5)
+        except (TimeoutError, RayActorError) as exc:
+            reason = "not answering" if isinstance(exc, TimeoutError) else "lost with its node"
+            return {"unavailable": f"{reason}; it restarts on a node with the desktop resource"}
+        return where
+
+    async def _placement(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The runtime's actors and their nodes, asked of Ray at most every PLACEMENT_TTL_S and
+        once at a time however many status calls come (each costs the dashboard a query)."""
+        async with self._placement_lock:
+            cached = self._placement_cache
+            if cached is None or time.monotonic() - cached[0] >= PLACEMENT_TTL_S:
+                cached = (time.monotonic(), await asyncio.to_thread(self._runtime_actors))
+                self._placement_cache = cached
+            return cached[1]
+
+    def _runtime_actors(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The live actors of this runtime's namespace and its API replicas, with their node,
+        from Ray's state API; or none, and why (say, a cluster without a dashboard)."""
+        from ray.util.state import list_actors
+
+        # This cluster's address, always: without one, Ray asks whichever cluster started last
+        # on this machine (another runtime's, or one that is gone and never answers).
+        address = ray.get_runtime_context().gcs_address
+        for attempt in range(2):  # the dashboard that answers may still be starting
+            try:
+                found = list_actors(
+                    address=address, filters=[("state", "=", "ALIVE")], limit=10_000, timeout=10
+                )
+                break
+            except Exception as exc:
+                if attempt == 1:
+                    return [], f"Ray's state API did not answer: {type(exc).__name__}: {exc}"[:500]
+                time.sleep(1)
+        return [
+            {"name": a.name, "node_id": a.node_id, "state": a.state, "pid": a.pid}
+            for a in found
+            if a.name and (a.ray_namespace == self.namespace or a.name.startswith("SERVE_REPLICA"))
+        ], None
+
+    async def _sample_metrics(self) -> None:
+        """Set the supervisor's gauges every METRICS_SAMPLE_S, for as long as it lives."""
+        while True:
+            self.metrics.sample(
+                queue_depth=len(self.admission.waiting),
+                running=len(self.admission.running),
+                pools={node_type: len(members) for node_type, members in self.pools.items()},
+                idle_execution_actors=len(self.warm.idle),
+                busy_execution_actors=len(self.running),
+            )
+            await asyncio.sleep(METRICS_SAMPLE_S)
