@@ -6,23 +6,32 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from hub.errors import HubError
+from hub.errors import HubError, Superseded
+from hub.recording import Lease
 from hub.records import StoreWrite
 
 
 class RecorderJournal:
     """Ships writes to the Recorder in order: batched on a short timer, or at once and awaited
-    on ``flush`` (which returns when they are durable)."""
+    on ``flush`` (which returns when they are durable).
 
-    def __init__(self, recorder: Any, delay_s: float) -> None:
+    With a ``lease`` every write carries it. Once the Recorder refuses them (another runner
+    resumed the execution) ``superseded`` is set, later writes are dropped, and ``flush``
+    raises Superseded: the runner stops."""
+
+    def __init__(self, recorder: Any, delay_s: float, lease: Lease | None = None) -> None:
         self.recorder = recorder
         self.delay_s = delay_s
+        self.lease = lease
+        self.superseded = False
         self.buffer: list[StoreWrite] = []
         self.lock = asyncio.Lock()
         self.timer: asyncio.TimerHandle | None = None
         self.shipping: set[asyncio.Task[None]] = set()
 
     def emit(self, write: StoreWrite) -> None:
+        if self.superseded:
+            return
         self.buffer.append(write)
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.delay_s, self._schedule_ship)
@@ -35,9 +44,10 @@ class RecorderJournal:
 
     async def _ship(self) -> None:
         async with self.lock:  # one call in flight at a time keeps the writes in order
-            if self.buffer:
+            if self.buffer and not self.superseded:
                 batch, self.buffer = self.buffer, []
-                await self.recorder.record.remote(batch)
+                if await self.recorder.record.remote(batch, self.lease) is False:
+                    self.superseded = True
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:
@@ -48,7 +58,13 @@ class RecorderJournal:
         self._cancel_timer()
         async with self.lock:
             batch, self.buffer = self.buffer, []
-            await self.recorder.commit.remote(batch)
+            if self.superseded:
+                raise Superseded.of(self.lease[0] if self.lease else "?")
+            try:
+                await self.recorder.commit.remote(batch, self.lease)
+            except Superseded:
+                self.superseded = True
+                raise
 
     async def take(self) -> list[StoreWrite]:
         """The writes not shipped yet, for another caller to commit; everything shipped

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -86,8 +87,12 @@ class ExecutionActor:
         plan = self.plan(order.definition)
         record = order.record
         restored, paused = None, False
+        # This call's lease: only its writes land from now on (hub.recording.RunnerLeases).
+        # A resume claims the execution before reading it, which fences off a runner presumed
+        # lost that still runs (say, on an actor whose supervisor died and Ray has yet to kill).
+        lease = (record.id, uuid.uuid4().hex)
         if reason is not None:
-            stored: ExecutionRecord = await self.recorder.get_execution.remote(record.id)
+            stored: ExecutionRecord = await self.recorder.claim_execution.remote(*lease)
             if stored.status.terminal:  # it ended; only the answer was lost
                 return RunOutcome(record=stored)
             if stored.status != ExecutionStatus.QUEUED or stored.steps:
@@ -95,7 +100,7 @@ class ExecutionActor:
                 restored = restore(plan, stored.steps, retry_bases=bases)
                 paused = stored.status == ExecutionStatus.PAUSED
                 record = record.model_copy(update={"started_at": stored.started_at})
-        journal = RecorderJournal(self.recorder, self.flush_s)
+        journal = RecorderJournal(self.recorder, self.flush_s, lease)
         self.runner = ExecutionRunner(
             plan,
             record,

@@ -12,7 +12,7 @@ import ray
 
 from actors._process import tune_process
 from hub.analysis import ErrorPattern
-from hub.errors import HubError, StoreError
+from hub.errors import HubError, StoreError, Superseded
 from hub.history import (
     CredentialInfo,
     DeleteResult,
@@ -22,7 +22,7 @@ from hub.history import (
     PerformanceReport,
     SavedInputs,
 )
-from hub.recording import EventCache, GroupCommitter
+from hub.recording import EventCache, GroupCommitter, Lease, RunnerLeases
 from hub.records import (
     AuditEntry,
     Event,
@@ -42,6 +42,7 @@ class RecorderActor:
         self.store = Store(database_url)
         self.cache = EventCache()
         self.committer = GroupCommitter(self.store.apply, self.store.max_event_seq, self.cache)
+        self.leases = RunnerLeases()
         self.retention = retention or Retention()
         self.pruned = 0
         self.retention_task: asyncio.Task[None] | None = None
@@ -75,16 +76,29 @@ class RecorderActor:
     # The write calls are the runtime's plumbing, several per run: kept out of the dashboard's
     # task table (Ray's task events), which they would flood, and which costs time per call.
     @ray.method(enable_task_events=False)
-    async def record(self, writes: Sequence[StoreWrite]) -> None:
-        """Queue writes without waiting for them (control-flow steps, events)."""
+    async def record(self, writes: Sequence[StoreWrite], lease: Lease | None = None) -> bool:
+        """Queue writes without waiting for them (control-flow steps, events). False: refused,
+        ``lease`` is not the execution's runner any more (hub.recording.RunnerLeases)."""
+        if not self.leases.admits(lease, len(writes)):
+            return False
         self.committer.submit(writes, wait=False)
+        return True
 
     @ray.method(enable_task_events=False)
-    async def commit(self, writes: Sequence[StoreWrite]) -> None:
-        """Queue writes and return once they, and everything queued before, are durable."""
+    async def commit(self, writes: Sequence[StoreWrite], lease: Lease | None = None) -> None:
+        """Queue writes and return once they, and everything queued before, are durable;
+        raise Superseded when ``lease`` is not the execution's runner any more."""
+        if not self.leases.admits(lease, len(writes)):
+            raise Superseded.of(lease[0] if lease else "?")
         future = self.committer.submit(writes, wait=True)
         assert future is not None
         await future
+
+    async def claim_execution(self, execution_id: str, token: str) -> ExecutionRecord:
+        """Make the runner with ``token`` the only one whose writes land for this execution,
+        then read it (after every write queued before the claim): what a resume starts from."""
+        self.leases.claim(execution_id, token)
+        return await self.get_execution(execution_id)
 
     @ray.method(enable_task_events=False)
     async def commit_groups(self, groups: Sequence[Sequence[StoreWrite]]) -> list[HubError | None]:
@@ -212,7 +226,11 @@ class RecorderActor:
 
     async def flush(self) -> dict[str, Any]:
         await self.committer.drain()
-        return {**self.committer.stats(), "pruned": self.pruned}
+        return {
+            **self.committer.stats(),
+            "pruned": self.pruned,
+            "superseded_writes": self.leases.refused,
+        }
 
     async def ping(self) -> str:
         return self.store.url

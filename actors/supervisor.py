@@ -29,7 +29,7 @@ from hub import lifecycle, sealing
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
 from hub.debugging import check_breakpoints
-from hub.errors import HubError, NodeFamilyDisabled, NotFound
+from hub.errors import HubError, NodeFamilyDisabled, NotFound, Superseded
 from hub.lifecycle import RecoveryKind
 from hub.local import new_execution
 from hub.overrides import apply_settings
@@ -355,6 +355,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                     category="interrupted",
                 )
                 result = await self._end(order.record, redacted, ExecutionStatus.FAILED, error)
+            except Superseded:
+                # Another runner resumed the execution (a second lease presumed this one
+                # lost): the end is its to record; report the one the store holds then.
+                result = await self._stored_end(execution_id)
             except Exception as exc:
                 error = ErrorInfo(message=f"runtime error: {exc}", category="node_error")
                 result = await self._end(order.record, redacted, ExecutionStatus.FAILED, error)
@@ -368,6 +372,13 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             future.set_result(result)
         for next_id in self.admission.finished(execution_id):
             self._start(next_id)
+
+    async def _stored_end(self, execution_id: str, every_s: float = 0.5) -> ExecutionRecord:
+        while True:
+            record: ExecutionRecord = await self.recorder.get_execution.remote(execution_id)
+            if record.status.terminal:
+                return record
+            await asyncio.sleep(every_s)
 
     async def _end(
         self,

@@ -100,6 +100,21 @@ class NotRunningHere(HubError):
     code = "not_running_here"
 
 
+class Superseded(HubError):
+    """A runner's writes were refused: another runner resumed its execution since (the first
+    was presumed lost). The stale runner stops; the execution goes on with the new one."""
+
+    code = "superseded"
+
+    @classmethod
+    def of(cls, execution_id: str) -> Superseded:
+        return cls(
+            f"execution {execution_id} was resumed by another runner; this one's writes are "
+            "refused and it stops",
+            details={"execution_id": execution_id},
+        )
+
+
 class NodeFamilyDisabled(HubError):
     """A dangerous node family (code, shell) is used while the settings keep it off."""
 

@@ -24,6 +24,7 @@ class MemoryJournal:
     def __init__(self) -> None:
         self.writes: list[StoreWrite] = []
         self.flushes = 0
+        self.superseded = False  # nothing else writes to a memory journal
 
     def emit(self, write: StoreWrite) -> None:
         self.writes.append(write)

@@ -1,4 +1,5 @@
-"""The Recorder's core: group commits, per-execution event sequence numbers, live fan-out.
+"""The Recorder's core: group commits, per-execution event sequence numbers, live fan-out,
+and the leases that keep one runner at a time writing for an execution.
 
 Writers hand batches in; one writer thread applies everything that accumulated since the last
 transaction in one transaction ("group commit"), so many executions share each commit. Events
@@ -65,6 +66,46 @@ class EventCache:
 
     def signal(self, execution_id: str) -> asyncio.Event:
         return self.changed.setdefault(execution_id, asyncio.Event())
+
+
+Lease = tuple[str, str]
+"""(execution id, token): which runner a batch of writes comes from."""
+
+
+class RunnerLeases:
+    """Which runner holds each resumed execution, so that only it writes for it.
+
+    A runner that resumes an execution claims it with a fresh token before it reads the stored
+    steps. From then on, writes that carry another token for that execution come from a stale
+    runner: one presumed lost that is still running (an ExecutionActor whose supervisor died is
+    killed by Ray, but not at once). They are refused, and the stale runner stops at its next
+    write instead of running the rest of the workflow a second time. A fresh execution needs no
+    claim: nothing ran it before. Writes without a lease (the supervisor's) are never fenced.
+
+    Claims live in the Recorder's memory; the table keeps the newest ``max_entries``.
+    """
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self.holders: OrderedDict[str, str] = OrderedDict()
+        self.refused = 0
+
+    def claim(self, execution_id: str, token: str) -> None:
+        self.holders[execution_id] = token
+        self.holders.move_to_end(execution_id)
+        while len(self.holders) > self.max_entries:
+            self.holders.popitem(last=False)
+
+    def admits(self, lease: Lease | None, writes: int = 1) -> bool:
+        """Whether writes under ``lease`` may land; counts the refused ones."""
+        if lease is None:
+            return True
+        execution_id, token = lease
+        holder = self.holders.get(execution_id)
+        if holder is None or holder == token:
+            return True
+        self.refused += writes
+        return False
 
 
 class GroupCommitter:

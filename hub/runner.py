@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from hub._run_control import RunControl
 from hub.debugging import Gate
 from hub.engine import ExecutionState, Transition
-from hub.errors import ErrorCategory, ExpressionError, StepFailed
+from hub.errors import ErrorCategory, ExpressionError, StepFailed, Superseded
 from hub.expressions import CompiledValue
 from hub.inputs import scrub, secret_values
 from hub.nodes import (
@@ -59,6 +59,9 @@ started). Completed, failed and cancelled steps; it must not raise (metrics, not
 
 
 class Journal(Protocol):
+    superseded: bool
+    """Set once the store refused this run's writes: another runner resumed the execution."""
+
     def emit(self, write: StoreWrite) -> None:
         """Queue a write; it reaches the store soon, in order."""
 
@@ -180,6 +183,9 @@ class ExecutionRunner(RunControl):
                 ErrorInfo(message=f"execution timed out after {limit:g}s", category="timeout"),
             )
         await self.drain()
+        if self.journal.superseded:
+            # Another runner resumed this execution: it records the rest, and its end.
+            raise Superseded.of(self.record.id)
         return await self.finish()
 
     def cancel(self, reason: str = "cancelled by user") -> None:
@@ -192,6 +198,8 @@ class ExecutionRunner(RunControl):
         self.ready.extend(node_ids)
         if self.suspended:
             return  # the runtime is stopping: start nothing, record nothing more
+        if self.journal.superseded:
+            self.superseded()
         limit = self.plan.settings.max_parallel_steps
         while self.final_status is None and self.ready and len(self.tasks) < limit:
             node_id = self.ready[0]
@@ -205,6 +213,14 @@ class ExecutionRunner(RunControl):
             self.paused()
         else:
             self.idle.set()
+
+    def superseded(self) -> None:
+        """The store refused a write: another runner resumed this execution (this one was
+        presumed lost). Start nothing more and stop what runs; the other one reruns it."""
+        self.stop(
+            ExecutionStatus.FAILED,
+            ErrorInfo(message="resumed by another runner", category="interrupted"),
+        )
 
     def stop(self, status: ExecutionStatus, error: ErrorInfo | None) -> None:
         if self.final_status is not None:
@@ -229,6 +245,8 @@ class ExecutionRunner(RunControl):
                 self.apply(node, self.state.pass_through(node_id, utcnow()))
                 return
             await self.attempts(node)
+        except Superseded:
+            self.superseded()
         except Exception as exc:  # a runtime fault (say, the store refused a write)
             self.stop(
                 ExecutionStatus.FAILED,

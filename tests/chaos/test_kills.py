@@ -113,3 +113,53 @@ def test_a_paused_run_with_a_secret_input_survives_a_supervisor_restart(
     assert final.status == ExecutionStatus.COMPLETED, final.error
     assert final.outputs["check"] == {"result": True}  # the sealed secret was opened
     assert final.inputs == {"token": "***"}
+
+
+@pytest.mark.timeout(300)
+def test_a_runner_presumed_lost_stops_once_another_resumes_its_execution(
+    runtime: hub.Client, tmp_path: Path
+) -> None:
+    """What a supervisor restart can leave behind: the old incarnation's ExecutionActor still
+    running (Ray kills it, but not at once) while the new one resumes the execution. The
+    resume claims the execution in the Recorder; the old runner's next write is refused and it
+    stops, so the steps after the claim run once, not twice."""
+    import ray
+
+    from actors.execution import ExecutionActor
+    from hub.records import RunOrder, RunOutcome
+
+    ledger = tmp_path / "ledger.txt"
+    ledger.touch()
+    doc = ledger_workflow(ledger, STEPS, sleep_s=0.3)
+    runtime.register(doc)
+    first = runtime.run(doc["id"], wait=False)
+    wait_for(lambda: "s2" in ledger_counts(ledger)[first.id], 60)  # the first runner is mid-run
+
+    recorder = ray.get_actor("recorder", namespace="runtime-hub")
+    stored = runtime.get(first.id)
+    order = RunOrder(
+        definition=doc,
+        record=stored.model_copy(update={"steps": []}),
+        families=["shell"],
+        resume="supervisor_restart",
+    )
+    second = ExecutionActor.options(namespace="runtime-hub").remote(  # type: ignore[attr-defined]
+        recorder, "supervisor", "runtime-hub", 10.0
+    )
+    try:
+        outcome: RunOutcome = ray.get(second.run.remote(order), timeout=120)
+        ray.get(recorder.commit.remote(outcome.writes))  # as the supervisor does with an answer
+    finally:
+        ray.kill(second)
+    assert outcome.record.status == ExecutionStatus.COMPLETED, outcome.record.error
+    # The supervisor's own runner was refused and stopped; the supervisor reports the end the
+    # second runner recorded.
+    final = runtime.wait(first.id, timeout_s=60)
+    assert final.status == ExecutionStatus.COMPLETED
+    events = [e.type for e in runtime.watch(first.id)]
+    assert events.count("execution_completed") == 1
+    # Every step ran; only the one in flight at the claim ran twice (both runners had it).
+    seen = ledger_counts(ledger)[first.id]
+    assert set(seen) == {f"s{i}" for i in range(STEPS)}, seen
+    assert sum(n - 1 for n in seen.values()) <= 1, seen
+    assert ray.get(recorder.flush.remote())["superseded_writes"] > 0

@@ -70,6 +70,7 @@ class Journal:
     def __init__(self, committer: GroupCommitter) -> None:
         self.committer = committer
         self.dead = False
+        self.superseded = False
 
     def emit(self, write: StoreWrite) -> None:
         if not self.dead:

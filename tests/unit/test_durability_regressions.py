@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from hub.compiler import compile_workflow
 from hub.debugging import Gate, compile_condition
-from hub.errors import ExpressionError, HubError
+from hub.errors import ExpressionError, HubError, Superseded
 from hub.local import MemoryJournal, dispatch_in_process, new_execution, run_in_process
-from hub.records import Breakpoint, StepRecord, StepStatus
+from hub.nodes import NodeCall, NodeResult
+from hub.plan import PlanNode
+from hub.records import Breakpoint, StepRecord, StepStatus, UpdateExecution
 from hub.restore import restore
 from hub.retries import derive
 from hub.runner import ExecutionRunner
@@ -91,3 +94,45 @@ def test_conditions_must_be_one_expression_and_evaluate_errors_say_evaluate() ->
         compile_condition("{{ $a.n > 1 }} and {{ False }}", "the breakpoint condition on 'b'")
     with pytest.raises(ExpressionError, match=r"^cannot evaluate: "):
         compile_condition("$a.(", "cannot evaluate")
+
+
+class SupersededWhen(MemoryJournal):
+    """The store refuses this runner's writes once ``when()`` holds, as the Recorder does once
+    another runner claimed the execution."""
+
+    def __init__(self, when: Callable[[], bool]) -> None:
+        super().__init__()
+        self.when = when
+
+    async def flush(self) -> None:
+        await super().flush()
+        if self.when():
+            self.superseded = True
+            raise Superseded.of("x")
+
+
+def test_a_superseded_runner_starts_nothing_more_and_records_no_end() -> None:
+    doc = {
+        "id": "wf",
+        "nodes": [
+            {"id": f"s{i}", "type": "shell", "parameters": {"argv": ["true"]}} for i in range(3)
+        ],
+        "edges": [{"from": "s0", "to": "s1"}, {"from": "s1", "to": "s2"}],
+    }
+    plan = compile_workflow(doc).raise_for_errors()
+    record, _ = new_execution(plan, {})
+    dispatched: list[str] = []
+
+    async def dispatch(node: PlanNode, call: NodeCall, timeout_s: float | None) -> NodeResult:
+        dispatched.append(node.id)
+        return await dispatch_in_process(node, call, timeout_s)
+
+    journal = SupersededWhen(lambda: "s1" in dispatched)  # s0's result lands, s1's is refused
+    runner = ExecutionRunner(
+        plan, record, dispatch=dispatch, journal=journal, enabled_families=frozenset({"shell"})
+    )
+    with pytest.raises(Superseded):
+        asyncio.run(runner.run())
+    assert dispatched == ["s0", "s1"]  # s2 never started
+    ends = [w for w in journal.writes if isinstance(w, UpdateExecution) and w.ended_at]
+    assert ends == []

@@ -8,13 +8,17 @@ to the supervisor, after everything shipped before them."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+import pytest
 
 from actors._journal import CommitCoalescer, RecorderJournal
-from hub.errors import HubError, StoreError
+from hub.errors import HubError, StoreError, Superseded
 from hub.history import AuditEntry
-from hub.recording import EventCache, GroupCommitter
+from hub.recording import EventCache, GroupCommitter, Lease, RunnerLeases
 from hub.records import (
     AppendAudit,
     CreateExecution,
@@ -178,23 +182,32 @@ def test_a_second_call_goes_while_the_first_is_in_flight(store: Store) -> None:
 
 
 class _Method:
-    def __init__(self, log: list[tuple[str, list[StoreWrite]]], name: str) -> None:
-        self.log, self.name = log, name
+    def __init__(self, recorder: FakeRecorder, name: str) -> None:
+        self.recorder, self.name = recorder, name
 
-    def remote(self, batch: list[StoreWrite]) -> asyncio.Future[None]:
-        self.log.append((self.name, list(batch)))
+    def remote(self, batch: list[StoreWrite], lease: Lease | None = None) -> asyncio.Future[Any]:
+        """Answers like the Recorder: record says whether it took the writes, commit raises
+        Superseded for a lease that is not the holder's."""
+        self.recorder.log.append((self.name, list(batch)))
         future = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_later(0.005, future.set_result, None)
+        refused = lease is not None and self.recorder.holder not in (None, lease[1])
+        if refused and self.name == "commit":
+            answer: Any = functools.partial(future.set_exception, Superseded.of(lease[0]))
+        else:
+            answer = functools.partial(future.set_result, not refused)
+        asyncio.get_running_loop().call_later(0.005, answer)
         return future
 
 
 class FakeRecorder:
-    """Records what reaches it, in order; each call takes 5 ms to answer."""
+    """Records what reaches it, in order; each call takes 5 ms to answer. ``holder``: the
+    token of the runner that claimed the execution (RunnerLeases), None for none."""
 
     def __init__(self) -> None:
         self.log: list[tuple[str, list[StoreWrite]]] = []
-        self.record = _Method(self.log, "record")
-        self.commit = _Method(self.log, "commit")
+        self.holder: str | None = None
+        self.record = _Method(self, "record")
+        self.commit = _Method(self, "commit")
 
 
 def test_take_hands_over_only_what_was_not_shipped_after_what_was() -> None:
@@ -221,3 +234,79 @@ def test_take_hands_over_only_what_was_not_shipped_after_what_was() -> None:
     assert {name for name, _ in recorder.log} == {"record"}
     assert shipped[:2] == [first, second]
     assert shipped + taken == [first, second, last]
+
+
+def _running(execution_id: str) -> UpdateExecution:
+    return UpdateExecution(execution_id=execution_id, status=ExecutionStatus.RUNNING)
+
+
+def test_a_refused_record_supersedes_the_journal_and_its_next_flush_raises() -> None:
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> tuple[FakeRecorder, RecorderJournal]:
+        recorder = FakeRecorder()
+        journal = RecorderJournal(recorder, delay_s=0.001, lease=(execution_id, "mine"))
+        journal.emit(_running(execution_id))
+        await asyncio.sleep(0.02)  # shipped and taken: this runner still holds it
+        assert not journal.superseded
+        recorder.holder = "theirs"  # another runner resumed the execution
+        journal.emit(_running(execution_id))
+        await asyncio.sleep(0.02)  # shipped and refused
+        assert journal.superseded
+        journal.emit(_running(execution_id))  # dropped: never shipped
+        with pytest.raises(Superseded):
+            await journal.flush()
+        return recorder, journal
+
+    recorder, journal = asyncio.run(main())
+    assert [name for name, _ in recorder.log] == ["record", "record"]  # flush sent nothing
+    assert journal.buffer == []
+
+
+def test_a_refused_commit_raises_superseded_and_the_journal_stays_superseded() -> None:
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> RecorderJournal:
+        recorder = FakeRecorder()
+        recorder.holder = "theirs"
+        journal = RecorderJournal(recorder, delay_s=10, lease=(execution_id, "mine"))
+        journal.emit(_running(execution_id))
+        with pytest.raises(Superseded) as caught:
+            await journal.flush()
+        assert caught.value.details == {"execution_id": execution_id}
+        return journal
+
+    journal = asyncio.run(main())
+    assert journal.superseded
+
+
+def test_writes_without_a_lease_or_under_the_holder_s_land() -> None:
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> FakeRecorder:
+        recorder = FakeRecorder()
+        recorder.holder = "mine"
+        for journal in (
+            RecorderJournal(recorder, delay_s=10),
+            RecorderJournal(recorder, delay_s=10, lease=(execution_id, "mine")),
+        ):
+            journal.emit(_running(execution_id))
+            await journal.flush()
+            assert not journal.superseded
+        return recorder
+
+    assert [name for name, _ in asyncio.run(main()).log] == ["commit", "commit"]
+
+
+def test_runner_leases_admit_the_holder_and_unclaimed_executions_only() -> None:
+    leases = RunnerLeases(max_entries=2)
+    assert leases.admits(None) and leases.admits(("a", "first"))  # nothing claimed a yet
+    leases.claim("a", "second")
+    assert leases.admits(("a", "second")) and leases.admits(None)
+    assert not leases.admits(("a", "first"), writes=3)
+    assert leases.refused == 3
+    leases.claim("a", "third")  # a third runner: the second is stale now
+    assert not leases.admits(("a", "second")) and leases.admits(("a", "third"))
+    leases.claim("b", "x")
+    leases.claim("c", "y")  # over max_entries: the oldest claim (a) is forgotten
+    assert set(leases.holders) == {"b", "c"}
