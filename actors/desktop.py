@@ -21,6 +21,7 @@ from actors._metrics import DesktopMetrics, NodeActorMetrics
 from actors._process import tune_process
 from hub.desktop.clicker import ClickerConfig, ClickerSession, Reading
 from hub.desktop.devices import Devices, install
+from hub.desktop.pointer import clicks_of
 from hub.errors import Conflict, HubError, NotFound
 from hub.nodes import NodeCall, NodeResult, default_registry, invoke_reporting
 from hub.records import (
@@ -266,15 +267,6 @@ class DesktopActor:
 
     async def ping(self) -> bool:
         return True
-
-
-def clicks_of(action: Any) -> tuple[int, bool]:
-    """(clicks, dry_run) of a desktop.click step's output, the pointer's Action as JSON."""
-    if not isinstance(action, dict) or action.get("kind") != "click":
-        return 0, False
-    detail = action.get("detail")
-    clicks = detail.get("clicks", 1) if isinstance(detail, dict) else 1
-    return (clicks if isinstance(clicks, int) else 1), bool(action.get("dry_run"))
 
 
 class _MeteredDevices(Devices):

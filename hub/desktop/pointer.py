@@ -103,6 +103,15 @@ class Action(BaseModel):
     at: datetime
 
 
+def clicks_of(output: Any) -> tuple[int, bool]:
+    """(clicks, dry_run) of a desktop.click step's output: an Action as JSON."""
+    if not isinstance(output, dict) or output.get("kind") != "click":
+        return 0, False
+    detail = output.get("detail")
+    clicks = detail.get("clicks", 1) if isinstance(detail, dict) else 1
+    return (clicks if isinstance(clicks, int) else 1), bool(output.get("dry_run"))
+
+
 # pynput's Key names (pynput.keyboard.Key), kept here so combos are checked without a display.
 _KEY_NAMES = [
     "alt",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 
 from cluster.local_cluster import LocalCluster, Worker
 from tests.e2e.xvfb import running_app, wait_until
+from tests.metrics_text import fetch, parse, total
 
 # The first test also pays for starting three nodes (pytest-timeout counts fixture setup).
 pytestmark = [pytest.mark.ray, pytest.mark.cluster, pytest.mark.timeout(360)]
@@ -180,20 +179,8 @@ def test_ocr_on_a_gpu_reads_on_the_gpu_node(
     assert cluster.status()["placement"]["desktop"] == worker_node(cluster, "desktop")
 
 
-def scrape(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return str(response.read().decode())
-
-
 def sample(text: str, metric: str, **tags: str) -> float | None:
-    """The value of the first sample of ``metric`` whose labels include ``tags``."""
-    for line in text.splitlines():
-        if not line.startswith(metric + "{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line[: line.rindex("}")]))
-        if all(labels.get(k) == v for k, v in tags.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+    return total(parse(text), metric, **tags)
 
 
 def test_each_node_exports_the_metrics_of_what_runs_there(
@@ -212,7 +199,7 @@ def test_each_node_exports_the_metrics_of_what_runs_there(
     worker = nodes[worker_node(cluster)]
 
     def exported() -> tuple[str, str] | None:
-        on_head, on_worker = scrape(head["metrics_url"]), scrape(worker["metrics_url"])
+        on_head, on_worker = fetch(head["metrics_url"]), fetch(worker["metrics_url"])
         done = sample(on_head, "ray_hub_executions_total", workflow=workflow, status="completed")
         # Steps are counted where their ExecutionActor runs: on either node.
         steps = sample(

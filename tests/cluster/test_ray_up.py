@@ -350,6 +350,27 @@ def _hub_status(loop: Loopback) -> dict[str, Any]:
     return data
 
 
+_NAMED_ACTORS = """
+import json, sys, ray
+ray.init(address=sys.argv[1], logging_level="ERROR", log_to_driver=False)
+print(json.dumps(ray.util.list_named_actors(all_namespaces=True)))
+"""
+
+
+def _runtime_actors(loop: Loopback, address: str) -> set[str]:
+    """The runtime's named actors on the cluster: its namespace's, and its API's replicas."""
+    from serve import APP_NAME
+
+    listed = _run([sys.executable, "-c", _NAMED_ACTORS, address], loop.client_env(), timeout=120)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    actors = json.loads(listed.stdout.strip().splitlines()[-1])
+    return {
+        f"{a['namespace']}/{a['name']}"
+        for a in actors
+        if a["namespace"] == "runtime-hub" or f"::{APP_NAME}#" in a["name"]
+    }
+
+
 def test_ray_up_starts_the_runtime_and_ray_down_stops_ray(
     loopback: Loopback, tmp_path: Path
 ) -> None:
@@ -401,12 +422,17 @@ def test_ray_up_starts_the_runtime_and_ray_down_stops_ray(
         shown = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert shown.status_code == 200 and shown.json()["status"] == "completed"
 
-        # `hub down` on the head (as the README says, before `ray down`) stops the runtime
-        # and leaves Ray running.
+        # `hub down` on the head (as the README says, before `ray down`) stops the runtime:
+        # its actors and its API go, Ray stays.
+        address = f"127.0.0.1:{ports['ray']}"
+        running = _runtime_actors(loop, address)
+        assert {"runtime-hub/supervisor", "runtime-hub/recorder"} <= running, running
+        assert any("SERVE_REPLICA" in name for name in running), running
         down = _run([RAY, "exec", str(config_path), "hub down"], launcher)
         assert down.returncode == 0, (down.stdout + down.stderr)[-4000:]
         assert not (loop.node_home / ".runtime-hub" / "runtime.json").exists()
         assert _listening(ports["ray"])
+        assert _runtime_actors(loop, address) == set()
 
         teardown = _run([RAY, "down", "-y", str(config_path)], launcher)
         cluster_up = False

@@ -3,9 +3,7 @@ the session's runtime, then scrape every alive node as Prometheus would."""
 
 from __future__ import annotations
 
-import re
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,16 +13,12 @@ import pytest
 
 import hub
 from hub import ExecutionStatus
+from tests.metrics_text import Sample, fetch, parse, total
 
 pytestmark = pytest.mark.ray
 
 # Ray hands metrics to the node's agent every RAY_metrics_report_interval_ms (10 s by default).
 SCRAPE_FOR_S = 90
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-Sample = tuple[str, dict[str, str], float]
 
 
 def endpoints() -> list[str]:
@@ -41,27 +35,10 @@ def scrape() -> list[Sample]:
     samples: list[Sample] = []
     for url in endpoints():
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                text = response.read().decode()
+            samples += parse(fetch(url))
         except OSError:
             continue  # an agent still starting: the next scrape asks again
-        for line in text.splitlines():
-            match = _SAMPLE.match(line)
-            if match is None or not match.group(1).startswith("ray_hub_"):
-                continue
-            labels = dict(_LABEL.findall(match.group(2) or ""))
-            samples.append((match.group(1), labels, float(match.group(3))))
     return samples
-
-
-def total(samples: list[Sample], name: str, **labels: str) -> float | None:
-    """The sum over every series of ``name`` with these labels (one per process), or None."""
-    found = [
-        value
-        for n, series, value in samples
-        if n == name and all(series.get(k) == v for k, v in labels.items())
-    ]
-    return sum(found) if found else None
 
 
 def scrape_until(check: Callable[[list[Sample]], list[str]]) -> list[str]:

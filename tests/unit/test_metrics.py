@@ -22,9 +22,9 @@ from actors._metrics import (
     StepMetrics,
     SupervisorMetrics,
 )
-from actors.desktop import _MeteredDevices, _RemoteOcr, clicks_of
+from actors.desktop import _MeteredDevices, _RemoteOcr
 from hub.compiler import compile_workflow
-from hub.desktop.pointer import Action
+from hub.desktop.pointer import Action, clicks_of
 from hub.local import MemoryJournal, dispatch_in_process, new_execution
 from hub.nodes import NodeRegistry, NoParameters, default_registry, node_type
 from hub.plan import ExecutionPlan
