@@ -1,6 +1,7 @@
-"""What the supervisor shows of itself: ``hub status`` (nodes, pools, where each of the
-runtime's actors lives) and the gauges it sets for the Ray dashboard (docs/metrics.md). A mixin
-of SupervisorActor, kept apart so the supervisor's file stays about runs."""
+"""What the supervisor sees of itself and of the cluster: ``hub status`` (nodes, pools, where
+each of the runtime's actors lives), the gauges it sets for the Ray dashboard (docs/metrics.md),
+and nodes joining (its warm ExecutionActors are made anew to spread over them). A mixin of
+SupervisorActor, kept apart so the supervisor's file stays about runs."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from ray.exceptions import RayActorError
 from actors._metrics import SupervisorMetrics
 from hub.admission import AdmissionQueue, WarmPool
 from hub.cluster_view import node_views, where
+from hub.placement import joined_nodes
 from hub.settings import RuntimeSettings
 
 # How often the supervisor's gauges are set.
 METRICS_SAMPLE_S = 1.0
 # How long `hub status` reuses what Ray's state API said of where the actors are.
 PLACEMENT_TTL_S = 2.0
+# How often the supervisor looks for nodes that joined.
+NODES_CHECK_S = 5.0
 
 
 class Observability:
@@ -42,6 +46,8 @@ class Observability:
         cache of where the actors are."""
         self.metrics = SupervisorMetrics()
         self.metrics_sampler = asyncio.get_running_loop().create_task(self._sample_metrics())
+        self.respread = 0  # times the warm ExecutionActors were made anew for joined nodes
+        self.node_watcher = asyncio.get_running_loop().create_task(self._follow_nodes())
         self._placement_lock = asyncio.Lock()
         self._placement_cache: tuple[float, tuple[list[dict[str, Any]], str | None]] | None = None
 
@@ -63,6 +69,7 @@ class Observability:
                 "warm": len(self.warm.idle),
                 "busy": len(self.running),
                 "created": self.actor_count,
+                "respread": self.respread,
             },
             "node_pools": {t: len(m) for t, m in self.pools.items()},
             "recovered": dict(self.recovered),
@@ -126,3 +133,21 @@ class Observability:
                 busy_execution_actors=len(self.running),
             )
             await asyncio.sleep(METRICS_SAMPLE_S)
+
+    async def _follow_nodes(self) -> None:
+        """Every NODES_CHECK_S: when nodes joined, make the idle warm ExecutionActors anew.
+        Those made before sit on the nodes there were then (at `hub up`, the head alone);
+        SPREAD places the new ones over every node, the joined ones included."""
+        known: frozenset[str] | None = None
+        while True:
+            try:
+                nodes = await asyncio.to_thread(ray.nodes)
+                alive = frozenset(str(n["NodeID"]) for n in nodes if n["Alive"])
+            except Exception:  # the GCS is busy or restarting: look again next time
+                alive = known or frozenset()
+            if joined_nodes(known, alive) and self.warm.idle:
+                for handle in self.warm.renew():
+                    ray.kill(handle, no_restart=True)
+                self.respread += 1
+            known = alive
+            await asyncio.sleep(NODES_CHECK_S)

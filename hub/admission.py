@@ -85,6 +85,13 @@ class WarmPool(Generic[H]):
             return True
         return False
 
+    def renew(self) -> list[H]:
+        """Make every idle actor anew (placed anew: over nodes that joined since, say) and
+        answer the old ones, for the caller to destroy."""
+        old = self.idle
+        self.idle = [self._new() for _ in old]
+        return old
+
     def _new(self) -> H:
         self.created += 1
         return self.make()

@@ -5,7 +5,8 @@ without a cluster; ``actors._placement`` turns a Placement into Ray's actor opti
 - The Recorder is pinned to the node that holds a SQLite store (the file is on that machine's
   disk); with PostgreSQL it may run anywhere.
 - Node pools and warm ExecutionActors spread over the nodes that have the resources they ask
-  for (a node type asks for more with the ``node_pool_resources`` setting).
+  for (a node type asks for more with the ``node_pool_resources`` setting). When a node joins,
+  the idle warm ExecutionActors are made anew, so they spread over it too.
 - The DesktopActor follows the ``desktop`` resource; OCR actors that read on a GPU ask for a
   share of one, so only GPU nodes take them (hub.desktop.placement decides when).
 - The HTTP API replica stays on the head node, where the API port is advertised.
@@ -74,6 +75,13 @@ def pool_placement(node_type: str, pool_resources: Mapping[str, Mapping[str, flo
 
 def execution_placement() -> Placement:
     return Placement(spread=True)
+
+
+def joined_nodes(known: frozenset[str] | None, alive: frozenset[str]) -> frozenset[str]:
+    """The nodes alive now that were not at the last look (none at the first). Warm
+    ExecutionActors are made anew when some joined: those made before sit on the old nodes,
+    and SPREAD places new ones over every node."""
+    return frozenset() if known is None else alive - known
 
 
 def desktop_placement() -> Placement:

@@ -37,7 +37,7 @@ def cluster(
     env.update(
         HUB_ENABLE_SHELL_NODES="1",
         HUB_ENABLE_DESKTOP="1",
-        HUB_WARM_EXECUTION_ACTORS="1",
+        HUB_WARM_EXECUTION_ACTORS="3",
         HUB_MAX_EXECUTION_ACTORS="4",
         HUB_NODE_POOL_RESOURCES=json.dumps(POOLS_ON_EDGE),
         # Metrics reach each node's endpoint within a second rather than ten.
@@ -126,6 +126,20 @@ def test_pools_land_on_the_nodes_with_their_resources(
     assert status["placement"]["api"] == head
     human = cluster.hub("status").stdout
     assert "ray nodes: 3 alive" in human and "node-pool:test.echo" in human
+
+
+def test_warm_execution_actors_spread_over_the_nodes_that_joined(cluster: LocalCluster) -> None:
+    """`hub up` made the warm ExecutionActors on the head, before any worker joined; when the
+    workers joined, the supervisor made them anew and SPREAD put them on the workers too."""
+
+    def spread() -> list[str] | None:
+        status = cluster.status()
+        nodes = [n["node_id"] for n in status["nodes"] if n["alive"] and "execution" in n["roles"]]
+        return nodes if len(nodes) > 1 and status["execution_actors"]["respread"] > 0 else None
+
+    nodes = wait_until(spread, timeout_s=60, interval_s=1, what="warm ExecutionActors spread")
+    head = next(n["node_id"] for n in cluster.status()["nodes"] if n["head"])
+    assert set(nodes) - {head}, nodes
 
 
 def needs_display(x_display: str | None) -> str:

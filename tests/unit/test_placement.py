@@ -15,6 +15,7 @@ from hub.placement import (
     check_pool_resources,
     desktop_placement,
     execution_placement,
+    joined_nodes,
     ocr_placement,
     pool_placement,
     recorder_placement,
@@ -45,6 +46,13 @@ def test_pools_spread_and_ask_for_their_configured_resources() -> None:
         "scheduling_strategy": "SPREAD",
     }
     assert execution_placement().ray_options() == {"scheduling_strategy": "SPREAD"}
+
+
+def test_joined_nodes_are_the_new_ones_since_the_last_look() -> None:
+    assert joined_nodes(None, frozenset({"head"})) == frozenset()  # the first look: none
+    assert joined_nodes(frozenset({"head"}), frozenset({"head", "w1"})) == {"w1"}
+    assert joined_nodes(frozenset({"head", "w1"}), frozenset({"head"})) == frozenset()  # left
+    assert joined_nodes(frozenset({"head", "w1"}), frozenset({"head", "w2"})) == {"w2"}
 
 
 def test_desktop_ocr_and_api_ask_for_their_place() -> None:
