@@ -6,7 +6,9 @@ SupervisorActor, kept apart so the supervisor's file stays about runs."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import ray
@@ -15,7 +17,7 @@ from ray.exceptions import RayActorError
 from actors._metrics import SupervisorMetrics
 from hub.admission import AdmissionQueue, WarmPool
 from hub.cluster_view import node_views, where
-from hub.placement import joined_nodes
+from hub.placement import NodeWatch, spread_over
 from hub.settings import RuntimeSettings
 
 # How often the supervisor's gauges are set.
@@ -41,12 +43,15 @@ class Observability:
     async def _ready(self) -> None:
         raise NotImplementedError
 
+    def _new_execution_actor(self, node_id: str | None = None) -> Any:
+        raise NotImplementedError
+
     def init_observability(self) -> None:
         """The metrics and their sampling task (started on the actor's event loop), and the
         cache of where the actors are."""
         self.metrics = SupervisorMetrics()
         self.metrics_sampler = asyncio.get_running_loop().create_task(self._sample_metrics())
-        self.respread = 0  # times the warm ExecutionActors were made anew for joined nodes
+        self.respread = 0  # times the warm ExecutionActors were made anew as nodes came or went
         self.node_watcher = asyncio.get_running_loop().create_task(self._follow_nodes())
         self._placement_lock = asyncio.Lock()
         self._placement_cache: tuple[float, tuple[list[dict[str, Any]], str | None]] | None = None
@@ -135,19 +140,26 @@ class Observability:
             await asyncio.sleep(METRICS_SAMPLE_S)
 
     async def _follow_nodes(self) -> None:
-        """Every NODES_CHECK_S: when nodes joined, make the idle warm ExecutionActors anew.
-        Those made before sit on the nodes there were then (at `hub up`, the head alone);
-        SPREAD places the new ones over every node, the joined ones included."""
-        known: frozenset[str] | None = None
+        """Every NODES_CHECK_S: when nodes joined or left, make the idle warm ExecutionActors
+        anew, pinned round-robin over the nodes (hub.placement.spread_over). Those made before
+        sit on the nodes there were then (at `hub up`, the head alone), or died with a node."""
+        watch = NodeWatch()
         while True:
             try:
                 nodes = await asyncio.to_thread(ray.nodes)
-                alive = frozenset(str(n["NodeID"]) for n in nodes if n["Alive"])
             except Exception:  # the GCS is busy or restarting: look again next time
-                alive = known or frozenset()
-            if joined_nodes(known, alive) and self.warm.idle:
-                for handle in self.warm.renew():
+                await asyncio.sleep(NODES_CHECK_S)
+                continue
+            alive = frozenset(str(n["NodeID"]) for n in nodes if n["Alive"])
+            gpus = frozenset(str(n["NodeID"]) for n in nodes if n["Resources"].get("GPU"))
+            joined, left = watch.look(alive)
+            if (joined or left) and self.warm.idle:
+                places = iter(spread_over(joined, alive, len(self.warm.idle), gpus))
+                make = functools.partial(self._new_execution_actor_at, places)
+                for handle in self.warm.renew(make):
                     ray.kill(handle, no_restart=True)
                 self.respread += 1
-            known = alive
             await asyncio.sleep(NODES_CHECK_S)
+
+    def _new_execution_actor_at(self, places: Iterator[str]) -> Any:
+        return self._new_execution_actor(next(places))

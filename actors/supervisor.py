@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import ActorUnschedulableError, RayActorError
 
 from actors._journal import CommitCoalescer
 from actors._lifecycle import LifecycleControl, remote
@@ -112,13 +112,13 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self.recovery_reason = "supervisor_restart" if restarted else "runtime_restart"
         self.recovery = asyncio.get_running_loop().create_task(self._recover(self.recovery_reason))
 
-    def _new_execution_actor(self) -> Any:
+    def _new_execution_actor(self, node_id: str | None = None) -> Any:
         self.actor_count += 1
         return ExecutionActor.options(  # type: ignore[attr-defined]
             name=f"execution:{self.incarnation}{self.actor_count}",
             namespace=self.namespace,
             max_concurrency=1000,
-            **actor_options(execution_placement()),
+            **actor_options(execution_placement(node_id)),
         ).remote(self.recorder, "supervisor", self.namespace, self.settings.journal_flush_ms)
 
     async def _ready(self) -> None:
@@ -329,7 +329,9 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         order, redacted = self.pending.pop(execution_id)
         result: ExecutionRecord | None = None
         for lease in range(MAX_RELEASES + 1):
-            handle, _warm = self.warm.lease()
+            # After a loss, a new actor that Ray places on a live node: an idle warm one may be
+            # pinned to the node that was just lost (until the next look at the nodes).
+            handle = self.warm.lease()[0] if lease == 0 else self._new_execution_actor()
             self.running[execution_id] = handle
             healthy = True
             try:
@@ -342,9 +344,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 result = outcome.record
                 result.inputs = redacted
                 self.metrics.execution_ended(result.workflow_id, result.status)
-            except RayActorError as exc:
+            except (RayActorError, ActorUnschedulableError) as exc:
                 # Ray restarts a dead ExecutionActor by itself; this actor is gone for good
-                # (its node died, or it was killed): resume on another one.
+                # (its node died, or it was killed, or it was pinned to a node that is gone):
+                # resume on another one.
                 healthy = False
                 if lease < MAX_RELEASES:
                     order = order.model_copy(update={"resume": "actor_lost"})

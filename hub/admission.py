@@ -85,16 +85,16 @@ class WarmPool(Generic[H]):
             return True
         return False
 
-    def renew(self) -> list[H]:
-        """Make every idle actor anew (placed anew: over nodes that joined since, say) and
-        answer the old ones, for the caller to destroy."""
+    def renew(self, make: Callable[[], H] | None = None) -> list[H]:
+        """Make every idle actor anew (with ``make``, say to place them on nodes that joined
+        since) and answer the old ones, for the caller to destroy."""
         old = self.idle
-        self.idle = [self._new() for _ in old]
+        self.idle = [self._new(make) for _ in old]
         return old
 
-    def _new(self) -> H:
+    def _new(self, make: Callable[[], H] | None = None) -> H:
         self.created += 1
-        return self.make()
+        return (make or self.make)()
 
 
 class LoadBalancer(Generic[H]):

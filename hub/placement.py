@@ -5,8 +5,8 @@ without a cluster; ``actors._placement`` turns a Placement into Ray's actor opti
 - The Recorder is pinned to the node that holds a SQLite store (the file is on that machine's
   disk); with PostgreSQL it may run anywhere.
 - Node pools and warm ExecutionActors spread over the nodes that have the resources they ask
-  for (a node type asks for more with the ``node_pool_resources`` setting). When a node joins,
-  the idle warm ExecutionActors are made anew, so they spread over it too.
+  for (a node type asks for more with the ``node_pool_resources`` setting). When a node joins
+  or leaves, the idle warm ExecutionActors are made anew, pinned round-robin over the nodes.
 - The DesktopActor follows the ``desktop`` resource; OCR actors that read on a GPU ask for a
   share of one, so only GPU nodes take them (hub.desktop.placement decides when).
 - The HTTP API replica stays on the head node, where the API port is advertised.
@@ -73,15 +73,50 @@ def pool_placement(node_type: str, pool_resources: Mapping[str, Mapping[str, flo
     return Placement(spread=True, resources=dict(pool_resources.get(node_type, {})))
 
 
-def execution_placement() -> Placement:
-    return Placement(spread=True)
+def execution_placement(node_id: str | None = None) -> Placement:
+    """SPREAD, or pinned to a node (see ``spread_over``)."""
+    return Placement(node_id=node_id) if node_id else Placement(spread=True)
 
 
-def joined_nodes(known: frozenset[str] | None, alive: frozenset[str]) -> frozenset[str]:
-    """The nodes alive now that were not at the last look (none at the first). Warm
-    ExecutionActors are made anew when some joined: those made before sit on the old nodes,
-    and SPREAD places new ones over every node."""
-    return frozenset() if known is None else alive - known
+@dataclass
+class NodeWatch:
+    """Which nodes joined the cluster, told once each. Warm ExecutionActors are made anew when
+    some joined: those made before sit on the old nodes.
+
+    A node counts as joined once it was alive at two looks in a row: one that has just
+    registered may not be in the view of Ray's scheduler yet, and an actor that prefers it
+    (softly) then lands elsewhere."""
+
+    known: frozenset[str] | None = None  # the nodes accounted for; None before the first look
+    last: frozenset[str] = frozenset()  # the nodes alive at the previous look
+
+    def look(self, alive: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """The nodes that joined and those that left since the last look, given the nodes
+        alive now. A node is told joined once; one that left before it settled is neither."""
+        if self.known is None:  # the first look: the nodes there are were there before
+            self.known = self.last = alive
+            return frozenset(), frozenset()
+        settled = alive & self.last
+        joined, left = settled - self.known, self.known - alive
+        self.known = (self.known & alive) | settled
+        self.last = alive
+        return joined, left
+
+
+def spread_over(
+    joined: frozenset[str], alive: frozenset[str], count: int, gpu_nodes: frozenset[str]
+) -> list[str]:
+    """The node of each of ``count`` warm ExecutionActors made anew after nodes joined or
+    left: round-robin over the alive nodes, the joined ones first (they have none yet). GPU
+    nodes are left to GPU work unless there are no others (Ray's own scheduler does the same).
+
+    Pinned rather than SPREAD or a soft preference: on Ray 2.60 both are best effort, and the
+    raylet that gets the request may hand the actor back to the head. A pinned actor whose node
+    is lost dies with it; the supervisor then resumes the run on another, and makes the idle
+    ones anew at its next look."""
+    candidates = (alive - gpu_nodes) or alive
+    order = sorted(joined & candidates) + sorted(candidates - joined)
+    return [order[i % len(order)] for i in range(count)] if order else []
 
 
 def desktop_placement() -> Placement:

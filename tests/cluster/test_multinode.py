@@ -110,7 +110,7 @@ def test_pools_land_on_the_nodes_with_their_resources(
     record = hub_json(
         cluster, "run", str(write_workflow(tmp_path / "edge.json", doc)), "-i", "x=21"
     )
-    assert record["status"] == "completed", record
+    assert record["status"] == "completed", record.get("error")
     echo = record["outputs"]["echo"]
     assert echo["echo"] == 42
     assert ran_on_worker(echo["pid"], cluster.workers[0])
@@ -130,7 +130,7 @@ def test_pools_land_on_the_nodes_with_their_resources(
 
 def test_warm_execution_actors_spread_over_the_nodes_that_joined(cluster: LocalCluster) -> None:
     """`hub up` made the warm ExecutionActors on the head, before any worker joined; when the
-    workers joined, the supervisor made them anew and SPREAD put them on the workers too."""
+    workers joined, the supervisor made them anew, round-robin over the nodes."""
 
     def spread() -> list[str] | None:
         status = cluster.status()
@@ -170,7 +170,7 @@ def test_the_desktop_actor_follows_the_desktop_resource(
         press = {"id": "press", "type": "desktop.click", "parameters": {"text": "Click"}}
         doc = read_window("rapidocr", app, press)
         record = hub_json(cluster, "run", str(write_workflow(tmp_path / "desk.json", doc)))
-        assert record["status"] == "completed", record
+        assert record["status"] == "completed", record.get("error")
         assert "58" in record["outputs"]["read"]["text"]
         assert app.clicks() == 1
     status = cluster.status()
@@ -186,7 +186,7 @@ def test_ocr_on_a_gpu_reads_on_the_gpu_node(
         # easyocr reads on a GPU when the cluster has one: in an OcrActor on that node
         doc = read_window("easyocr", app)
         record = hub_json(cluster, "run", str(write_workflow(tmp_path / "gpu.json", doc)))
-    assert record["status"] == "completed", record
+    assert record["status"] == "completed", record.get("error")
     assert "73" in record["outputs"]["read"]["text"]
     assert node_of(cluster, "ocr") == worker_node(cluster, "GPU")
     # The screen was captured on the desktop node, not where the text was read.
@@ -275,7 +275,7 @@ def test_losing_the_worker_mid_step_ends_in_recovery(
         interval_s=1,
         what="the run to end after the worker was lost",
     )
-    assert record["status"] == "completed", record
+    assert record["status"] == "completed", record.get("error")
     assert record["outputs"]["after"]["echo"].strip() == "finished"
     # The step ran again, in a node process (the shell's parent) on the new node.
     reruns = marker.read_text().split()

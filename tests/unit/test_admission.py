@@ -163,6 +163,7 @@ def test_renew_makes_every_idle_actor_anew_and_hands_back_the_old_ones() -> None
     assert old == [h for h in (1, 2) if h != leased]  # the idle one, not the leased one
     assert pool.idle == [3] and made == [1, 2, 3] and pool.created == 3
     assert pool.renew() == [3] and pool.idle == [4]
+    assert pool.renew(lambda: 99) == [4] and pool.idle == [99] and pool.created == 5
 
 
 def test_lease_from_an_empty_pool_makes_a_cold_actor() -> None:

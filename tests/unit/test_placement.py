@@ -10,15 +10,16 @@ from hub.cluster_view import describe, node_views, role, where
 from hub.errors import HubError
 from hub.placement import (
     HEAD_RESOURCE,
+    NodeWatch,
     Placement,
     api_placement,
     check_pool_resources,
     desktop_placement,
     execution_placement,
-    joined_nodes,
     ocr_placement,
     pool_placement,
     recorder_placement,
+    spread_over,
     supervisor_placement,
 )
 from hub.settings import settings_from_env
@@ -48,11 +49,31 @@ def test_pools_spread_and_ask_for_their_configured_resources() -> None:
     assert execution_placement().ray_options() == {"scheduling_strategy": "SPREAD"}
 
 
-def test_joined_nodes_are_the_new_ones_since_the_last_look() -> None:
-    assert joined_nodes(None, frozenset({"head"})) == frozenset()  # the first look: none
-    assert joined_nodes(frozenset({"head"}), frozenset({"head", "w1"})) == {"w1"}
-    assert joined_nodes(frozenset({"head", "w1"}), frozenset({"head"})) == frozenset()  # left
-    assert joined_nodes(frozenset({"head", "w1"}), frozenset({"head", "w2"})) == {"w2"}
+def test_a_node_counts_as_joined_once_seen_alive_twice_in_a_row() -> None:
+    watch = NodeWatch()
+    none: frozenset[str] = frozenset()
+    assert watch.look(frozenset({"head"})) == (none, none)  # the first look: none joined
+    assert watch.look(frozenset({"head", "w1"})) == (none, none)  # w1 just registered
+    assert watch.look(frozenset({"head", "w1"})) == ({"w1"}, none)
+    assert watch.look(frozenset({"head", "w1"})) == (none, none)  # told once
+    assert watch.look(frozenset({"head", "w2"})) == (none, {"w1"})  # w1 left, w2 is new
+    assert watch.look(frozenset({"head", "w2", "w3"})) == ({"w2"}, none)
+    assert watch.look(frozenset({"head", "w3"})) == ({"w3"}, {"w2"})
+    assert watch.known == {"head", "w3"}
+    assert watch.look(frozenset({"head", "w4"})) == (none, {"w3"})
+    assert watch.look(frozenset({"head"})) == (none, none)  # w4 left before it settled
+
+
+def test_warm_actors_made_anew_go_round_robin_joined_nodes_first_gpu_nodes_last() -> None:
+    alive, none = frozenset({"head", "w1", "w2"}), frozenset[str]()
+    assert spread_over(frozenset({"w2"}), alive, 4, none) == ["w2", "head", "w1", "w2"]
+    assert spread_over(frozenset({"w1", "w2"}), alive, 2, none) == ["w1", "w2"]
+    assert spread_over(none, alive, 2, none) == ["head", "w1"]  # a node left: all anew
+    assert spread_over(frozenset({"w2"}), alive, 3, frozenset({"w2"})) == ["head", "w1", "head"]
+    assert spread_over(none, frozenset({"g"}), 2, frozenset({"g"})) == ["g", "g"]  # GPUs only
+    assert spread_over(none, none, 3, none) == []
+    assert execution_placement("w1") == Placement(node_id="w1")
+    assert execution_placement() == Placement(spread=True)
 
 
 def test_desktop_ocr_and_api_ask_for_their_place() -> None:
