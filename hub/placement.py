@@ -1,7 +1,8 @@
 """Where each of the runtime's actors runs on a Ray cluster. Pure decisions, unit-tested
 without a cluster; ``actors._placement`` turns a Placement into Ray's actor options.
 
-- The supervisor prefers the node that started the runtime (the head, under ``hub up``).
+- The supervisor is pinned to the head when ``hub up`` runs there, and only prefers the node
+  that started it otherwise.
 - The Recorder is pinned to the node that holds a SQLite store (the file is on that machine's
   disk); with PostgreSQL it may run anywhere.
 - Node pools and warm ExecutionActors spread over the nodes that have the resources they ask
@@ -57,8 +58,11 @@ def is_sqlite(database_url: str) -> bool:
     return database_url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
 
 
-def supervisor_placement(start_node_id: str | None) -> Placement:
-    return Placement(node_id=start_node_id, soft=True)
+def supervisor_placement(start_node_id: str | None, on_head: bool = False) -> Placement:
+    """Pinned to the head when started there: the head lives as long as the cluster. Started on
+    another node, it only prefers that one (a soft preference, which Ray 2.60 treats as a
+    hint), so losing that node does not take the runtime with it."""
+    return Placement(node_id=start_node_id, soft=not on_head)
 
 
 def recorder_placement(database_url: str, store_node_id: str | None) -> Placement:

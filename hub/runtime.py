@@ -104,7 +104,7 @@ def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path)
         lifetime="detached",
         get_if_exists=True,
         max_concurrency=10_000,
-        **actor_options(supervisor_placement(here)),
+        **actor_options(supervisor_placement(here, on_head=_on_head(ray))),
     ).remote(
         database_url,
         settings,

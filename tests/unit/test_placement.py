@@ -32,8 +32,9 @@ def test_a_sqlite_recorder_is_pinned_to_the_store_node_and_postgres_goes_anywher
     assert recorder_placement("sqlite:///x.db", None) == Placement()
 
 
-def test_the_supervisor_only_prefers_the_node_that_started_it() -> None:
+def test_the_supervisor_is_pinned_to_the_head_and_only_prefers_another_node() -> None:
     assert supervisor_placement("n1") == Placement(node_id="n1", soft=True)
+    assert supervisor_placement("head", on_head=True) == Placement(node_id="head")
 
 
 def test_pools_spread_and_ask_for_their_configured_resources() -> None:
