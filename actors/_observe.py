@@ -1,14 +1,12 @@
 """What the supervisor sees of itself and of the cluster: ``hub status`` (nodes, pools, where
 each of the runtime's actors lives), the gauges it sets for the Ray dashboard (docs/metrics.md),
-and nodes joining (its warm ExecutionActors are made anew to spread over them). A mixin of
+and nodes joining or leaving (its warm ExecutionActors are made anew over them). A mixin of
 SupervisorActor, kept apart so the supervisor's file stays about runs."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import ray
@@ -24,7 +22,7 @@ from hub.settings import RuntimeSettings
 METRICS_SAMPLE_S = 1.0
 # How long `hub status` reuses what Ray's state API said of where the actors are.
 PLACEMENT_TTL_S = 2.0
-# How often the supervisor looks for nodes that joined.
+# How often the supervisor looks for nodes that joined or left.
 NODES_CHECK_S = 5.0
 
 
@@ -154,12 +152,13 @@ class Observability:
             gpus = frozenset(str(n["NodeID"]) for n in nodes if n["Resources"].get("GPU"))
             joined, left = watch.look(alive)
             if (joined or left) and self.warm.idle:
-                places = iter(spread_over(joined, alive, len(self.warm.idle), gpus))
-                make = functools.partial(self._new_execution_actor_at, places)
-                for handle in self.warm.renew(make):
-                    ray.kill(handle, no_restart=True)
-                self.respread += 1
+                self._respread(joined, alive, gpus)
             await asyncio.sleep(NODES_CHECK_S)
 
-    def _new_execution_actor_at(self, places: Iterator[str]) -> Any:
-        return self._new_execution_actor(next(places))
+    def _respread(
+        self, joined: frozenset[str], alive: frozenset[str], gpus: frozenset[str]
+    ) -> None:
+        places = iter(spread_over(joined, alive, len(self.warm.idle), gpus))
+        for handle in self.warm.renew(lambda: self._new_execution_actor(next(places))):
+            ray.kill(handle, no_restart=True)
+        self.respread += 1

@@ -84,12 +84,11 @@ def execution_placement(node_id: str | None = None) -> Placement:
 
 @dataclass
 class NodeWatch:
-    """Which nodes joined the cluster, told once each. Warm ExecutionActors are made anew when
-    some joined: those made before sit on the old nodes.
+    """Which nodes joined or left the cluster, told once each. Warm ExecutionActors are made
+    anew then: those made before sit on the old nodes, or died with a lost one.
 
     A node counts as joined once it was alive at two looks in a row: one that has just
-    registered may not be in the view of Ray's scheduler yet, and an actor that prefers it
-    (softly) then lands elsewhere."""
+    registered may not be in the view of Ray's scheduler yet."""
 
     known: frozenset[str] | None = None  # the nodes accounted for; None before the first look
     last: frozenset[str] = frozenset()  # the nodes alive at the previous look
