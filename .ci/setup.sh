@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+CI=${CI:-}  # CI=true (as CI services set it): a missing tool is an error, not a skipped test
 
 # Extras to install: the run command needs only the core; the test command adds desktop and OCR.
 extras=${HUB_EXTRAS:-dev}
@@ -27,14 +28,23 @@ case ",$extras," in
     command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
     command -v rsync >/dev/null || need+=(rsync)
     command -v ip >/dev/null || need+=(iproute2)
+    # The web console's browser tests (tests/e2e/test_console*.py) drive Debian's Chromium.
+    command -v chromium >/dev/null || need+=(chromium)
     ;;
 esac
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  elif [[ "${CI,,}" =~ ^(1|true|yes)$ ]]; then
+    # Under CI a missing tool must not turn into skipped tests and a green run.
+    echo "error: CI=true and these Debian packages are missing: ${need[*]}" >&2
+    echo "  .ci/setup.sh runs as user $(id -un), not root, so it cannot install them;" >&2
+    echo "  install them as root (apt-get install ${need[*]}) or run this as root." >&2
+    exit 1
   else
     echo "missing Debian packages (install them as root): ${need[*]}" >&2
+    echo "  the tests that need them will skip (under CI=true they fail)" >&2
   fi
 fi
 

@@ -8,4 +8,4 @@ HUB_EXTRAS=dev,desktop,ocr bash .ci/setup.sh
 echo "== ruff"; .venv/bin/ruff check .
 echo "== ruff format"; .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
-echo "== pytest"; .venv/bin/pytest "$@"
+echo "== pytest"; .venv/bin/pytest --durations=30 "$@"

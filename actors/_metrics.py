@@ -34,6 +34,8 @@ SOURCE = "source"
 DRY_RUN = "dry_run"
 BACKEND = "backend"
 WHERE = "where"
+KEY = "key"
+TO = "to"
 
 # --- bucket boundaries (seconds) --------------------------------------------------------------
 
@@ -133,6 +135,19 @@ OCR_DURATION = MetricSpec(
     DESKTOP_BOUNDARIES_S,
 )
 
+BREAKER_STATE = MetricSpec(
+    "hub_breaker_state",
+    "gauge",
+    "A circuit breaker's state: 0 closed, 1 half_open, 2 open (hub.breakers).",
+    (KEY,),
+)
+BREAKER_TRANSITIONS = MetricSpec(
+    "hub_breaker_transitions",
+    "counter",
+    "Circuit breaker state changes, by breaker and the state it moved to.",
+    (KEY, TO),
+)
+
 SPECS: tuple[MetricSpec, ...] = (
     EXECUTIONS,
     STEP_DURATION,
@@ -145,6 +160,8 @@ SPECS: tuple[MetricSpec, ...] = (
     DESKTOP_CYCLE,
     DESKTOP_CLICKS,
     OCR_DURATION,
+    BREAKER_STATE,
+    BREAKER_TRANSITIONS,
 )
 
 _created: dict[str, Any] = {}
@@ -314,3 +331,23 @@ class DesktopMetrics:
 
     def ocr_read(self, backend: str, where: Literal["local", "pool"], seconds: float) -> None:
         self.ocr.observe(max(seconds, 0.0), self.ocr_tags(backend, where))
+
+
+class BreakerMetrics:
+    """The BreakerActor's breakers: each one's state, and each change of state."""
+
+    def __init__(self) -> None:
+        self.state = metric(BREAKER_STATE)
+        self.transitions = metric(BREAKER_TRANSITIONS)
+        self.key_tags = _TagCache(BREAKER_STATE.tag_keys)
+        self.transition_tags = _TagCache(BREAKER_TRANSITIONS.tag_keys)
+
+    def transition(self, key: str, to: str, value: int) -> None:
+        """``key`` moved to state ``to`` (whose gauge value is ``value``)."""
+        self.transitions.inc(1, self.transition_tags(key, to))
+        self.state.set(value, self.key_tags(key))
+
+    def report(self, values: Mapping[str, int]) -> None:
+        """Set every breaker's gauge (periodically, so none ages out of the agent)."""
+        for key, value in values.items():
+            self.state.set(value, self.key_tags(key))

@@ -13,6 +13,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from actors._metrics import SupervisorMetrics
+from actors.breakers import breakers_summary
 from hub.admission import AdmissionQueue, WarmPool
 from hub.cluster_view import node_views, where
 from hub.placement import NodeWatch, spread_over
@@ -76,6 +77,7 @@ class Observability:
             },
             "node_pools": {t: len(m) for t, m in self.pools.items()},
             "recovered": dict(self.recovered),
+            "breakers": await breakers_summary(self.namespace),
             "settings": self.settings.model_dump(),
         }
 

@@ -11,10 +11,16 @@ from actors._placement import actor_options
 from actors.desktop import DesktopActor
 from actors.node_pool import NodeActor
 from actors.ocr import OcrActor
-from hub.errors import RuntimeUnavailable
+from hub.errors import NoDesktopNode
 from hub.nodes import default_registry
 from hub.placement import desktop_placement, ocr_placement, pool_placement
 from hub.settings import RuntimeSettings
+
+NO_DESKTOP_NODE = (
+    "no node of this runtime has a display (none advertises the 'desktop' resource): start "
+    "the runtime on the machine with the display with `hub up --desktop`, or join that machine "
+    "to it with `ray start --address=HEAD:6380 --resources='{\"desktop\": 1}'`"
+)
 
 
 def _actor_id(handle: Any) -> str:
@@ -77,11 +83,7 @@ class ResourcePools:
         """The DesktopActor, created on the node that advertises the ``desktop`` resource."""
         if self._desktop is None:
             if ray.cluster_resources().get("desktop", 0) < 1:  # type: ignore[no-untyped-call]
-                raise RuntimeUnavailable(
-                    "no node of this runtime advertises the 'desktop' resource: start the "
-                    "runtime on the machine with the display with `hub up --desktop` (or "
-                    "`ray start ... --resources '{\"desktop\": 1}'` there)"
-                )
+                raise NoDesktopNode(NO_DESKTOP_NODE)
             self._desktop = DesktopActor.options(  # type: ignore[attr-defined]
                 name="desktop",
                 namespace=self.namespace,
@@ -99,6 +101,10 @@ class ResourcePools:
                 self.settings.desktop_dry_run,
                 self.settings.desktop_max_clicks_per_s,
                 self.settings.ocr_placement,
+            )
+            # A detached one made earlier (before a supervisor restart) kept its own gates.
+            await self._desktop.set_gates.remote(
+                self.settings.enable_desktop, self.settings.desktop_dry_run
             )
         return self._desktop
 

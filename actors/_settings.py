@@ -2,29 +2,36 @@
 and write-only credentials (sealed with the runtime's key before they reach the store).
 
 Stored settings (key ``runtime`` in the settings table) win over the environment ``hub up``
-started with; settings that size pools (hub.settings.RESTART_SETTINGS) take effect at the
-next start and are reported as ``restart_required`` until then.
+started with, except the gates (hub.gates): those only the environment opens, and stored
+settings can only close them. Settings that size pools (hub.settings.RESTART_SETTINGS) take
+effect at the next start and are reported as ``restart_required`` until then.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from actors._lifecycle import remote
+from hub.credentials import seal_credential
 from hub.errors import HubError, InvalidRequest
+from hub.gates import check_within, gate_states, settings_at_start, stored_row
 from hub.nodes import default_registry
 from hub.overrides import EffectiveSettings, apply_settings, effective_settings
 from hub.placement import check_pool_settings
 from hub.records import ExecutionRecord, WorkflowRecord
-from hub.sealing import seal
 from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides, with_changes
 
 RUNTIME_KEY = "runtime"
 OVERRIDES_KEY = "workflow_overrides"
+_log = logging.getLogger("runtime_hub.settings")
 
 
 class SettingsControl:
     settings: RuntimeSettings
+    # What the environment that started the runtime gave: the widest the gates may be.
+    environment_settings: RuntimeSettings
+    _desktop: Any  # the DesktopActor, once made (actors._resources)
     recorder: Any
     admission: Any
     sealing_key: str | None
@@ -32,10 +39,16 @@ class SettingsControl:
     overrides: dict[str, WorkflowOverrides]
     workflows: dict[tuple[str, str | None], Any]  # the supervisor's plan cache
 
+    async def triggers_changed(self) -> None:
+        raise NotImplementedError  # the supervisor's
+
     async def _load_stored_settings(self) -> None:
         stored = await self.recorder.get_setting.remote(RUNTIME_KEY)
         if isinstance(stored, dict):
-            self._apply(with_changes(self.settings, stored))
+            settings, warnings = settings_at_start(self.environment_settings, stored)
+            for warning in warnings:
+                _log.warning("%s", warning)
+            self._apply(settings)
             self.started_settings = self.settings
         raw = await self.recorder.get_setting.remote(OVERRIDES_KEY)
         if isinstance(raw, dict):
@@ -53,14 +66,21 @@ class SettingsControl:
             for name in RESTART_SETTINGS
             if getattr(self.settings, name) != getattr(self.started_settings, name)
         )
-        return {"settings": self.settings.model_dump(mode="json"), "restart_required": pending}
+        gates = gate_states(self.environment_settings, self.settings)
+        return {
+            "settings": self.settings.model_dump(mode="json"),
+            "restart_required": pending,
+            "gates": {name: gate.model_dump(mode="json") for name, gate in gates.items()},
+        }
 
     async def get_settings(self) -> dict[str, Any]:
         return self.settings_view()
 
     def _changed(self, changes: dict[str, Any]) -> RuntimeSettings:
-        """The settings with ``changes``, checked field by field and against the node types."""
+        """The settings with ``changes``, checked field by field, against the node types and
+        against the gates the runtime's environment keeps closed (GateLocked)."""
         new = with_changes(self.settings, changes)
+        check_within(self.environment_settings, new)
         try:
             check_pool_settings(new.node_pool_resources, default_registry())
         except HubError as exc:
@@ -73,8 +93,11 @@ class SettingsControl:
     async def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply ``changes`` now (stored; those in RESTART_SETTINGS at the next start)."""
         new = self._changed(changes)
-        await remote(self.recorder.set_setting.remote(RUNTIME_KEY, new.model_dump(mode="json")))
+        row = stored_row(self.environment_settings, new)
+        await remote(self.recorder.set_setting.remote(RUNTIME_KEY, row))
         self._apply(new)
+        if self._desktop is not None:  # made with the gates of its day: a closing applies now
+            await remote(self._desktop.set_gates.remote(new.enable_desktop, new.desktop_dry_run))
         return self.settings_view()
 
     # --- per-workflow overrides -------------------------------------------------------------
@@ -112,10 +135,10 @@ class SettingsControl:
 
     # --- credentials ------------------------------------------------------------------------
 
-    async def set_credential(self, name: str, value: str) -> None:
+    async def set_credential(self, name: str, value: str | dict[str, Any]) -> None:
         if not self.sealing_key:
             raise InvalidRequest("this runtime has no key to seal credentials with")
-        ciphertext = seal({"value": value}, self.sealing_key).encode()
+        ciphertext = seal_credential(value, self.sealing_key)
         await remote(self.recorder.set_credential.remote(name, ciphertext))
 
     async def forget_workflow(self, workflow_id: str) -> None:
@@ -124,3 +147,4 @@ class SettingsControl:
             self.workflows.pop(key, None)
         if workflow_id in self.overrides:
             await self.set_workflow_overrides(workflow_id, None)
+        await self.triggers_changed()

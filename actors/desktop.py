@@ -268,6 +268,12 @@ class DesktopActor:
     async def ping(self) -> bool:
         return True
 
+    async def set_gates(self, enabled: bool, dry_run: bool) -> None:
+        """The runtime's desktop gates as they are now (hub.gates): steps and sessions started
+        from now on obey them; a running session keeps its pointer until stopped."""
+        self.devices.enabled = enabled
+        self.devices.dry_run = dry_run
+
 
 class _MeteredDevices(Devices):
     """The desktop's devices, whose OCR engines report each read's latency."""

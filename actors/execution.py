@@ -9,7 +9,7 @@ import json
 import os
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import ray
@@ -18,16 +18,26 @@ from ray.exceptions import RayActorError
 from actors._journal import RecorderJournal
 from actors._metrics import StepMetrics
 from actors._process import tune_process
+from actors.breakers import RayBreakers
 from hub.admission import LoadBalancer
 from hub.compiler import compile_workflow
-from hub.errors import ErrorCategory, HubError, NotRunningHere, StepFailed
+from hub.credentials import open_all
+from hub.errors import CredentialMissing, ErrorCategory, HubError, NotRunningHere, StepFailed
 from hub.expressions import compile_value
 from hub.lifecycle import Action
 from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import ExecutionRecord, ExecutionStatus, RunOrder, RunOutcome
 from hub.restore import restore
+from hub.run_breakers import RunBreakers
 from hub.runner import ExecutionRunner
+
+
+def actor_key(handle: Any) -> Any:
+    """What tells pool members apart: the handle itself, since Ray's actor handles hash and
+    compare by actor id (a pool hands out new handle objects for the same actors)."""
+    return handle
+
 
 # How many times a step's node process may die under it before the step fails.
 NODE_PROCESS_LOSSES = 3
@@ -36,7 +46,12 @@ NODE_PROCESS_LOSSES = 3
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class ExecutionActor:
     def __init__(
-        self, recorder: Any, supervisor_name: str, namespace: str, flush_ms: float
+        self,
+        recorder: Any,
+        supervisor_name: str,
+        namespace: str,
+        flush_ms: float,
+        sealing_key: str | None = None,
     ) -> None:
         tune_process()
         # Ray restarts this actor after its process dies and retries the run that was in
@@ -46,10 +61,12 @@ class ExecutionActor:
         self.supervisor_name = supervisor_name
         self.namespace = namespace
         self.flush_s = flush_ms / 1000
+        self.sealing_key = sealing_key  # opens credentials, here and nowhere outside the runtime
         self.plans: OrderedDict[tuple[str, str, str], ExecutionPlan] = OrderedDict()
         self.balancers: dict[str, LoadBalancer[Any]] = {}
         self.runner: ExecutionRunner | None = None
         self.metrics = StepMetrics()
+        self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
 
@@ -100,11 +117,14 @@ class ExecutionActor:
                 restored = restore(plan, stored.steps, retry_bases=bases)
                 paused = stored.status == ExecutionStatus.PAUSED
                 record = record.model_copy(update={"started_at": stored.started_at})
+        # None unless the workflow has circuit breakers on: then no breaker call at all.
+        breakers = RunBreakers.of(plan, self.breaker_client)
+        admission = await breakers.admit(fresh=reason in (None, "retry")) if breakers else None
         journal = RecorderJournal(self.recorder, self.flush_s, lease)
         self.runner = ExecutionRunner(
             plan,
             record,
-            dispatch=self.dispatch,
+            dispatch=breakers.guard(self.dispatch) if breakers else self.dispatch,
             journal=journal,
             enabled_families=frozenset(order.families),
             env=order.env,
@@ -116,16 +136,30 @@ class ExecutionActor:
             overrides={n: compile_value(p) for n, p in order.overrides.items()},
             durable_end=False,
             on_step_end=self.metrics.step_ended,
+            credentials=self.open_credentials,
+            refused=admission.refusal if admission else None,
         )
         try:
             ended = await self.runner.run()
         except BaseException:
+            if breakers and admission:  # no outcome: a probe's slot is freed
+                await breakers.ended(admission, None)
             with contextlib.suppress(Exception):  # what it wrote so far still lands
                 await journal.flush()
             raise
         finally:
             self.runner = None  # recycled: nothing of this execution stays behind
+        if breakers and admission:
+            await breakers.ended(admission, ended.status.value, ended.error)
         return RunOutcome(record=ended, writes=await journal.take())
+
+    async def open_credentials(self, names: Sequence[str]) -> dict[str, Any]:
+        """The stored credentials ``names``, opened (hub.credentials)."""
+        found: dict[str, bytes] = await self.recorder.credentials.remote(list(names))
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise CredentialMissing(missing)
+        return open_all(found, self.sealing_key)
 
     def current(self, execution_id: str) -> ExecutionRunner:
         if self.runner is None or self.runner.record.id != execution_id:
@@ -171,7 +205,9 @@ class ExecutionActor:
         if balancer is None or refresh:
             size, concurrency, members = await self.supervisor().node_pool.remote(node_type)
             if balancer is None:
-                balancer = self.balancers[node_type] = LoadBalancer(concurrency, size)
+                balancer = self.balancers[node_type] = LoadBalancer(
+                    concurrency, size, key=actor_key
+                )
             balancer.set_members(members)
         return balancer
 

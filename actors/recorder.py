@@ -31,6 +31,7 @@ from hub.records import (
     Retention,
     StoreWrite,
     WorkflowRecord,
+    utcnow,
 )
 from hub.store import Store
 
@@ -45,15 +46,20 @@ class RecorderActor:
         self.leases = RunnerLeases()
         self.retention = retention or Retention()
         self.pruned = 0
+        self.pruned_audit = 0
+        self.started_at = utcnow()
         self.retention_task: asyncio.Task[None] | None = None
         if self.retention.active:
             self.retention_task = asyncio.get_running_loop().create_task(self._retain())
 
     async def _retain(self) -> None:
-        """Prune history now and then; in batches, on a worker thread, so runs never wait."""
+        """Prune history and the audit log now and then; in batches, on a worker thread, so
+        runs never wait."""
         while True:
             with contextlib.suppress(Exception):  # a failed round is tried again next time
                 await self.prune(self.retention.max_age_s, self.retention.max_executions)
+            with contextlib.suppress(Exception):
+                await self.prune_audit(self.retention.max_age_s, self.retention.max_executions)
             await asyncio.sleep(self.retention.interval_s)
 
     async def prune(self, max_age_s: float | None, max_count: int | None) -> int:
@@ -63,6 +69,15 @@ class RecorderActor:
         if removed:
             await asyncio.to_thread(self.store.vacuum)
         self.pruned += removed
+        return removed
+
+    async def prune_audit(self, max_age_s: float | None, max_executions: int | None) -> int:
+        """The audit log's share of retention (Store.prune_audit); returns entries deleted."""
+        await self.committer.drain()  # entries queued before now are judged too
+        removed = await asyncio.to_thread(
+            lambda: self.store.prune_audit(max_age_s=max_age_s, max_executions=max_executions)
+        )
+        self.pruned_audit += removed
         return removed
 
     async def error_patterns(
@@ -110,19 +125,13 @@ class RecorderActor:
 
     async def events(self, execution_id: str, after_seq: int = 0, wait_s: float = 0) -> list[Event]:
         """Events after ``after_seq``; waits up to ``wait_s`` for new ones (long poll)."""
-        loop_deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            signal = self.cache.signal(execution_id)
-            found = self.cache.after(execution_id, after_seq)
-            if found is None:
-                found = await asyncio.to_thread(self.store.events_after, execution_id, after_seq)
-            remaining = loop_deadline - asyncio.get_running_loop().time()
-            if found or remaining <= 0 or self.cache.terminated(execution_id):
-                return found
-            try:
-                await asyncio.wait_for(signal.wait(), remaining)
-            except TimeoutError:
-                return []
+
+        def read_store() -> list[Event]:
+            return self.store.events_after(execution_id, after_seq)
+
+        return await self.cache.wait_after(
+            execution_id, after_seq, wait_s, lambda: asyncio.to_thread(read_store)
+        )
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         await self.committer.drain()
@@ -215,6 +224,9 @@ class RecorderActor:
     async def get_credential(self, name: str) -> bytes:
         return await asyncio.to_thread(self.store.get_credential, name)
 
+    async def credentials(self, names: list[str]) -> dict[str, bytes]:
+        return await asyncio.to_thread(self.store.credentials, names)
+
     async def delete_credential(self, name: str) -> None:
         await asyncio.to_thread(self.store.delete_credential, name)
 
@@ -224,16 +236,43 @@ class RecorderActor:
     async def set_setting(self, key: str, value: Any) -> None:
         await asyncio.to_thread(self.store.set_setting, key, value)
 
+    async def trigger_states(self) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.store.trigger_states)
+
+    async def save_trigger_state(
+        self, workflow_id: str, trigger_id: str, state: dict[str, Any]
+    ) -> None:
+        await asyncio.to_thread(self.store.save_trigger_state, workflow_id, trigger_id, state)
+
+    async def set_trigger_enabled(
+        self, workflow_id: str, trigger_id: str, enabled: bool | None
+    ) -> None:
+        await asyncio.to_thread(self.store.set_trigger_enabled, workflow_id, trigger_id, enabled)
+
+    async def delete_trigger_states(self, workflow_id: str, keep: list[str]) -> int:
+        return await asyncio.to_thread(self.store.delete_trigger_states, workflow_id, keep)
+
     async def flush(self) -> dict[str, Any]:
         await self.committer.drain()
         return {
             **self.committer.stats(),
             "pruned": self.pruned,
+            "pruned_audit": self.pruned_audit,
             "superseded_writes": self.leases.refused,
         }
 
     async def ping(self) -> str:
         return self.store.url
+
+    async def health(self) -> dict[str, Any]:
+        """This process's start, and the store answering a real query (GET /health)."""
+        return {"started_at": self.started_at, "store": self.store.dialect}
+
+    async def check_database(self) -> dict[str, Any]:
+        """Run a query on the store (not the write queue: a health check must not wait behind
+        a large commit); raises StoreError when the database does not answer."""
+        latency_ms = await asyncio.to_thread(self.store.check)
+        return {"dialect": self.store.dialect, "latency_ms": latency_ms}
 
 
 def _as_hub_error(outcome: object) -> HubError | None:

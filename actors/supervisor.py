@@ -9,9 +9,11 @@ resumes or (with ``recovery: fail`` after a runtime restart) fails them, per hub
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.exceptions import ActorUnschedulableError, RayActorError
@@ -55,8 +57,15 @@ from hub.records import (
 from hub.sealing import open_inputs, seal_inputs
 from hub.settings import RuntimeSettings, WorkflowOverrides, how_to_enable
 
+if TYPE_CHECKING:
+    from hub.triggers import Fire
+
 # A run whose actor is lost for good (not restarted by Ray) is re-leased this many times.
 MAX_RELEASES = 3
+TRIGGERS_NAME = "triggers"  # the TriggerActor (actors/triggers.py)
+TRIGGER_RELOAD_S = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -72,8 +81,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         store_node_id: str | None = None,
     ) -> None:
         tune_process()
+        self.started_at = utcnow()
         self.settings = settings
         self.started_settings = settings
+        self.environment_settings = settings  # what `hub up` read: the gates' ceiling
         self.overrides: dict[str, WorkflowOverrides] = {}
         self.sealing_key = sealing_key
         self.namespace = namespace
@@ -119,7 +130,13 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             namespace=self.namespace,
             max_concurrency=1000,
             **actor_options(execution_placement(node_id)),
-        ).remote(self.recorder, "supervisor", self.namespace, self.settings.journal_flush_ms)
+        ).remote(
+            self.recorder,
+            "supervisor",
+            self.namespace,
+            self.settings.journal_flush_ms,
+            self.sealing_key,
+        )
 
     async def _ready(self) -> None:
         if self.recovery.done() and self.recovery.exception() is not None:
@@ -194,7 +211,17 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         await self.recorder.save_workflow.remote(record)
         self.workflows[(plan.workflow_id, plan.version)] = (record, plan)
         self.workflows.pop((plan.workflow_id, None), None)  # "latest" may have changed
+        await self.triggers_changed()
         return record
+
+    async def triggers_changed(self) -> None:
+        """Have the TriggerActor load the triggers again (a workflow was registered or
+        deleted). It also reloads at each start: a missed call only delays the change."""
+        try:
+            triggers = ray.get_actor(TRIGGERS_NAME, namespace=self.namespace)
+            await asyncio.wait_for(triggers.reload.remote(), timeout=TRIGGER_RELOAD_S)
+        except Exception as exc:  # not started (a bare runtime in tests), or restarting
+            logger.info("triggers not reloaded: %s", exc)
 
     async def workflow(
         self, workflow_id: str, version: str | None
@@ -219,6 +246,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         execution_id: str | None = None,
         options: RunOptions | dict[str, Any] | None = None,
         audit: AuditEntry | None = None,
+        trigger_info: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
         """Validate and durably record a run, then start or queue it.
 
@@ -232,13 +260,12 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self.check_families(plan)
         run_options = RunOptions.model_validate(options or {})
         check_breakpoints(run_options.breakpoints, plan.nodes)
-        if idempotency_key:
-            existing = await self._existing(None, idempotency_key)
-            if existing is not None:
-                return existing
+        # A repeated key is found when its insert is refused by the key's unique index (below):
+        # no lookup before, which would cost every keyed start a round trip to the store.
         record, validated = new_execution(plan, inputs, trigger=trigger)
         record.id = execution_id or record.id
         record.idempotency_key = idempotency_key
+        record.trigger_info = trigger_info
         effective = self._effective(workflow)
         if effective.log_level != "debug" and run_options.log_level is None:
             run_options = run_options.model_copy(update={"log_level": effective.log_level})
@@ -273,6 +300,25 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self._admit(order, record.inputs)
         return record
 
+    async def submit_fires(self, fires: Sequence[Fire]) -> list[ExecutionRecord | HubError]:
+        """``submit`` for a batch of trigger fires (an AMQP consumer's messages), their commits
+        shipped together: each answer is the fire's record or the HubError that refused it."""
+        return list(await asyncio.gather(*(self._submit_fire(fire) for fire in fires)))
+
+    async def _submit_fire(self, fire: Fire) -> ExecutionRecord | HubError:
+        try:
+            return await self.submit(
+                fire.workflow_id,
+                fire.inputs,
+                trigger=fire.kind,
+                idempotency_key=fire.idempotency_key,
+                trigger_info=fire.info,
+            )
+        except HubError as exc:
+            return exc
+        except Exception as exc:  # the store or an actor away: a generic error, tried again
+            return HubError(f"the start failed: {type(exc).__name__}: {exc}")
+
     async def _existing(
         self, execution_id: str | None, idempotency_key: str | None
     ) -> ExecutionRecord | None:
@@ -304,9 +350,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         for node in plan.nodes.values():
             family = node.node_type.family
             if family and family not in enabled and not node.spec.disabled:
+                by_api = family in self.environment_settings.enabled_families()
                 raise NodeFamilyDisabled(
                     f"node {node.id!r} is a {family} node and {family} nodes are disabled; "
-                    f"{how_to_enable(family)} before starting the runtime"
+                    f"{how_to_enable(family, closed_by_api=by_api)}"
                 )
 
     def _check_open(self) -> None:
@@ -456,3 +503,11 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
 
     async def ping(self) -> bool:
         return True
+
+    async def health(self) -> dict[str, Any]:
+        """When this incarnation started, and whether it is still recovering (GET /health)."""
+        return {
+            "started_at": self.started_at,
+            "incarnation": self.incarnation or "first",
+            "recovering": not self.recovery.done(),
+        }

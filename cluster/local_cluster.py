@@ -100,7 +100,9 @@ class LocalCluster:
         """Join a worker node with ``resources`` (and ``env`` on top of the cluster's, say a
         DISPLAY); returns once the head counts it alive. ``num_gpus`` declares GPUs to Ray
         whether or not the machine has them: Ray places by the count."""
-        before = len(self.alive_nodes())
+        # By node id, not by count: a node killed just before may be declared dead while this
+        # one joins, and the count then never rises above what it was.
+        before = {n["node_id"] for n in self.alive_nodes()}
         worker_env = {**self.env, **(env or {})}
         proc = subprocess.Popen(
             [
@@ -127,7 +129,7 @@ class LocalCluster:
         self.workers.append(worker)
         self.save()
         deadline = time.monotonic() + timeout_s
-        while len(self.alive_nodes()) <= before:
+        while not {n["node_id"] for n in self.alive_nodes()} - before:
             if proc.poll() is not None:
                 raise RuntimeError(f"ray start for a worker exited with code {proc.returncode}")
             if time.monotonic() > deadline:
@@ -151,7 +153,11 @@ class LocalCluster:
             proc.wait(timeout=30)
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.hub("status", "--json").stdout)  # type: ignore[no-any-return]
+        out = self.hub("status", "--json").stdout
+        # The document first: right after a node is killed, something else has been seen on
+        # stdout after it (CI, once; not yet traced to its source: see issue 13's note).
+        document, _ = json.JSONDecoder().raw_decode(out.lstrip())
+        return document  # type: ignore[no-any-return]
 
     def alive_nodes(self) -> list[dict[str, Any]]:
         return [n for n in self.status().get("nodes", []) if n["alive"]]

@@ -36,7 +36,13 @@ def free_port() -> int:
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``host:port`` now. The servers behind these ports
+    (the API's replica and Serve's proxy, uvicorn both; aiohttp for Ray's dashboard; gRPC for
+    Ray's GCS) set ``SO_REUSEADDR`` before they bind, so the check does too: the TIME-WAIT
+    connections a stopped runtime leaves behind for about a minute do not count as in use, a
+    live listener still does (serve/deployment.py makes the replica bind so)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

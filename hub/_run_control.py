@@ -13,7 +13,6 @@ from hub.debugging import Gate, compile_condition
 from hub.engine import ExecutionState
 from hub.errors import ExpressionError
 from hub.expressions import CompiledValue
-from hub.inputs import scrub
 from hub.nodes import ensure_json
 from hub.plan import ExecutionPlan
 from hub.records import (
@@ -26,6 +25,7 @@ from hub.records import (
     StoreWrite,
     UpdateExecution,
 )
+from hub.redaction import Redactor
 
 
 class RunControl:
@@ -37,7 +37,7 @@ class RunControl:
     tasks: dict[str, asyncio.Task[None]]
     final_status: ExecutionStatus | None
     overrides: dict[str, CompiledValue]
-    secrets: list[str]
+    redact: Redactor
     base_scope: dict[str, Any]
     clock: asyncio.Timeout | None
     paused_left_s: float | None
@@ -130,7 +130,7 @@ class RunControl:
         if template is None:
             raise ExpressionError("nothing to evaluate: the expression is empty")
         value = template.render(self.scope())
-        return scrub(ensure_json(value, "evaluate"), self.secrets)
+        return self.redact(ensure_json(value, "evaluate"))
 
     def inspect(self) -> DebugView:
         lifecycle.check(lifecycle.Action.INSPECT, self.effective_status(), self.record.id)
@@ -149,7 +149,7 @@ class RunControl:
                     node_id=node_id,
                     node_type=node.node_type.name,
                     upstream=sorted(self.state.upstream_outputs(node_id)),
-                    parameters=scrub(params, self.secrets),
+                    parameters=self.redact(params),
                     breakpoint=node_id in self.gate.breakpoints,
                 )
             )
@@ -159,8 +159,8 @@ class RunControl:
             hold_reason=hold.reason if hold else None,
             hold_node=hold.node_id if hold else None,
             detail=hold.detail if hold else None,
-            inputs=scrub(dict(self.base_scope["input"]), self.secrets),
-            outputs=scrub(dict(self.state.outputs), self.secrets),
+            inputs=self.redact(dict(self.base_scope["input"])),
+            outputs=self.redact(dict(self.state.outputs)),
             next=upcoming,
             running=sorted(self.tasks),
             finished=[

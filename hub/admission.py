@@ -4,7 +4,7 @@ actor a run gets. Plain objects, so the policies are unit-tested without Ray."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 H = TypeVar("H")
@@ -98,22 +98,30 @@ class WarmPool(Generic[H]):
 
 
 class LoadBalancer(Generic[H]):
-    """Pick the least-loaded actor of a node pool; say when the pool should grow."""
+    """Pick the least-loaded actor of a node pool; say when the pool should grow.
 
-    def __init__(self, concurrency: int, max_size: int) -> None:
+    Members are told apart by ``key`` (the actor's id for Ray handles): a pool that hands out
+    its members anew (after one is replaced) gives new handle objects for the same actors, and
+    their calls in flight must still count."""
+
+    def __init__(self, concurrency: int, max_size: int, key: Callable[[H], Hashable] = id) -> None:
         self.concurrency = concurrency
         self.max_size = max_size
+        self.key = key
         self.members: list[H] = []
-        self.in_flight: dict[int, int] = {}
+        self.in_flight: dict[Hashable, int] = {}
 
     def set_members(self, members: list[H]) -> None:
         self.members = list(members)
-        self.in_flight = {id(m): self.in_flight.get(id(m), 0) for m in self.members}
+        self.in_flight = {self.key(m): self.in_flight.get(self.key(m), 0) for m in self.members}
+
+    def load(self, member: H) -> int:
+        return self.in_flight.get(self.key(member), 0)
 
     def pick(self) -> H | None:
         """The least-busy member with spare capacity, or None when all are saturated."""
-        best = min(self.members, key=lambda m: self.in_flight[id(m)], default=None)
-        if best is None or self.in_flight[id(best)] >= self.concurrency:
+        best = min(self.members, key=self.load, default=None)
+        if best is None or self.load(best) >= self.concurrency:
             return None
         return best
 
@@ -121,15 +129,16 @@ class LoadBalancer(Generic[H]):
         return self.pick() is None and len(self.members) < self.max_size
 
     def least_loaded(self) -> H:
-        return min(self.members, key=lambda m: self.in_flight[id(m)])
+        return min(self.members, key=self.load)
 
     def acquire(self, member: H) -> None:
-        self.in_flight[id(member)] = self.in_flight.get(id(member), 0) + 1
+        self.in_flight[self.key(member)] = self.load(member) + 1
 
     def release(self, member: H) -> None:
-        if id(member) in self.in_flight:
-            self.in_flight[id(member)] -= 1
+        if self.key(member) in self.in_flight:
+            self.in_flight[self.key(member)] -= 1
 
     def remove(self, member: H) -> None:
-        self.members = [m for m in self.members if m is not member]
-        self.in_flight.pop(id(member), None)
+        gone = self.key(member)
+        self.members = [m for m in self.members if self.key(m) != gone]
+        self.in_flight.pop(gone, None)

@@ -65,6 +65,13 @@ SUGGESTIONS: dict[str, list[str]] = {
     ErrorCategory.CANCELLED: [
         "The step or execution was cancelled; re-run it if that was not intended.",
     ],
+    ErrorCategory.CIRCUIT_OPEN: [
+        "The target kept failing, so its circuit breaker stopped calls to it for a while: fix "
+        "or wait for the target (hub breakers ls shows when it is probed again), or reset the "
+        "breaker with hub breakers reset KEY once it is back.",
+        "A retry policy whose delays outlast the breaker's reset_timeout_s lets a later "
+        "attempt through as the probe.",
+    ],
     ErrorCategory.INTERRUPTED: [
         "The runtime died while the execution ran (a crashed actor or machine); check the "
         "runtime's logs, then retry from the failed step or re-run the execution.",

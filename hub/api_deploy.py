@@ -43,6 +43,23 @@ def access_log_from_env() -> bool:
     return env_flag("HUB_API_ACCESS_LOG", os.environ.get("HUB_API_ACCESS_LOG", "0"))
 
 
+def heartbeat_from_env() -> float | None:
+    """``HUB_API_HEARTBEAT_S``: how often an idle live stream (SSE) sends a comment, for a proxy
+    that drops connections idle for less than the default 15 s; None: the default."""
+    value = os.environ.get("HUB_API_HEARTBEAT_S", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 300:
+        raise RuntimeUnavailable(
+            f"HUB_API_HEARTBEAT_S is {value!r}; use seconds, more than 0 and at most 300"
+        )
+    return seconds
+
+
 def ray_env(ingress: Ingress, api_port: int) -> dict[str, str]:
     """What the Ray processes of the node that serves the API need in their environment."""
     env = {
@@ -78,8 +95,12 @@ def deploy_api(home: Path, host: str, port: int, ingress: Ingress) -> None:
     # port, per ray_env); the proxy, which Serve starts anyway, gets a spare port.
     proxy_port = free_port() if ingress == "direct" else port
     ray_serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": proxy_port})
+    config: dict[str, object] = {"token_sha256": token_digest(token)}
+    heartbeat_s = heartbeat_from_env()
+    if heartbeat_s is not None:
+        config["heartbeat_s"] = heartbeat_s
     ray_serve.run(
-        build({"token_sha256": token_digest(token)}),
+        build(config),
         name=APP_NAME,
         route_prefix="/",
         blocking=False,

@@ -2,9 +2,17 @@
 
 - exit 0: success (``run``: the execution completed);
 - exit 1: the execution failed or was cancelled, or the runtime reported an error;
-- exit 2: bad usage, an invalid workflow, or invalid inputs (the message names the field).
+- exit 2: bad usage (an unknown command or flag, a file that cannot be read, a malformed or
+  ambiguous argument, an id that names nothing), an invalid workflow, or invalid inputs (the
+  message names the field);
+- exit 130: interrupted (Ctrl-C).
 
-Errors are one line on stderr; ``--debug`` adds the traceback.
+``hub validate`` is the exception that proves the rule: it reports on a workflow, so an invalid
+one (a file that is not JSON included) is its ordinary answer, exit 1 with the diagnostics; a
+file it cannot read is still bad usage, exit 2. With ``--json`` it prints the diagnostics
+document on stdout in both cases.
+
+Errors are one line on stderr; ``--debug`` adds the traceback. The table is in README.md.
 """
 
 from __future__ import annotations
@@ -18,10 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.cli_breakers import add_breaker_commands, status_line
 from hub.cli_clicker import add_clicker_commands
 from hub.cli_history import add_history_commands
 from hub.cli_lifecycle import add_lifecycle_commands
-from hub.errors import HubError, InputsInvalid, NotFound, WorkflowInvalid
+from hub.cli_triggers import add_trigger_commands
+from hub.cli_triggers import status_line as triggers_status_line
+from hub.errors import HubError, InputsInvalid, InvalidRequest, NotFound, WorkflowInvalid
 from hub.settings import hub_home
 from hub.views import UsageError, execution_json, parse_inputs
 
@@ -47,8 +58,19 @@ def _history() -> Any:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from hub.client import Client
+    from hub.compiler import Diagnostic
 
-    result = Client.validate(args.file)
+    try:
+        result = Client.validate(args.file)
+    except InvalidRequest as exc:
+        if not args.json:
+            raise
+        # --json answers with a diagnostics document whatever the input; the exit code says
+        # the file could not be read at all (bad usage), not that the workflow is invalid.
+        unreadable = Diagnostic("error", "unreadable_file", str(exc), "")
+        _print_json({"ok": False, "diagnostics": [unreadable.to_dict()]})
+        _report(exc, args.debug)
+        return EXIT_USAGE
     if args.json:
         _print_json({"ok": result.ok, "diagnostics": [d.to_dict() for d in result.diagnostics]})
     else:
@@ -60,9 +82,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_register(args: argparse.Namespace) -> int:
     import hub
+    from hub.client import load_document
+    from hub.compiler import compile_workflow
 
+    doc = load_document(args.file)  # a bad file fails here, before any runtime starts
+    compile_workflow(doc).raise_for_errors()
     with hub.connect() as client:
-        record = client.register(args.file)
+        record = client.register(doc)
     if args.json:
         _print_json(record.model_dump(mode="json", exclude={"definition"}))
     else:
@@ -122,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from hub.auth import load_or_create_token, token_path
-    from hub.runtime import start_background
+    from hub.runtime import console_url, start_background
 
     started = time.monotonic()
     home = hub_home()
@@ -147,6 +173,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  ray address : {info.address}{joined}")
     print(f"  dashboard   : {info.dashboard_url}")
     print(f"  http api    : {info.api_url}  (docs: {info.api_url}/docs)")
+    print(f"  web console : {console_url(info.api_url)}  (sign in with the api token)")
     if created:
         print(f"  api token   : {token}")
         print(f"                shown once; kept in {token_path(home)} (mode 0600)")
@@ -208,6 +235,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             where = f"node {desktop['node_id'][:12]}, DISPLAY={desktop['display']}"
         print(f"  desktop: {where}")
+        print(status_line(data.get("breakers")))
+        print(triggers_status_line(data.get("triggers")))
         recorder = data["placement"].get("recorder")
         print(
             f"  history: {data['database_url']}"
@@ -225,10 +254,23 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     from hub.console import print_executions
 
+    if args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
     with _history() as store:
-        records = store.list_executions(
-            status=args.status, workflow_id=args.workflow, limit=args.limit
-        )
+        if args.trigger is None:
+            records = store.list_executions(
+                status=args.status, workflow_id=args.workflow, limit=args.limit
+            )
+        else:
+            from hub.history import ExecutionQuery
+
+            query = ExecutionQuery(
+                status=[args.status] if args.status else [],
+                workflow_id=args.workflow,
+                trigger=args.trigger,
+                limit=min(args.limit, 1000),
+            )
+            records = store.search_executions(query).items
     if args.json:
         _print_json([execution_json(r) for r in records])
     else:
@@ -372,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", choices=["queued", "running", "paused", "completed", "failed", "cancelled"]
     )
     p.add_argument("--workflow", help="only executions of this workflow id")
+    p.add_argument(
+        "--trigger",
+        help="only executions started so: schedule, webhook, amqp, startup (or cli, api...)",
+    )
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ls)
@@ -392,8 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cancel)
 
     add_clicker_commands(sub)
+    add_breaker_commands(sub)
     add_history_commands(sub)
     add_lifecycle_commands(sub)
+    add_trigger_commands(sub)
     return parser
 
 
@@ -406,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hub: interrupted", file=sys.stderr)
         return 130
-    except (WorkflowInvalid, InputsInvalid, NotFound, UsageError) as exc:
+    except (WorkflowInvalid, InputsInvalid, InvalidRequest, NotFound, UsageError) as exc:
         _report(exc, args.debug)
         return EXIT_USAGE
     except (HubError, TimeoutError, OSError) as exc:

@@ -44,9 +44,11 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_clicker(args: argparse.Namespace) -> int:
     import hub
 
+    # A malformed --region or --click is bad usage, reported before any runtime starts.
+    config = config_from_args(args) if args.clicker_command == "start" else None
     with hub.connect() as client:
-        if args.clicker_command == "start":
-            record = client.clicker_start(config_from_args(args))
+        if config is not None:
+            record = client.clicker_start(config)
             print(record.id)
         elif args.clicker_command == "stop":
             print(json.dumps(client.clicker_stop(args.id), indent=2, default=str))

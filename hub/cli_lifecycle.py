@@ -187,19 +187,26 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
+    # Every argument is checked before the runtime is asked: bad usage is exit 2 even with
+    # no runtime up.
     inputs = parse_inputs(args.input or [], args.inputs)
+    output: Any = None
+    if args.command == "skip":
+        try:
+            output = json.loads(args.output)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"--output is not valid JSON: {exc.msg} (column {exc.colno})"
+            ) from None
+    override = args.command == "retry" and bool(args.set or args.parameters)
+    parameters = parse_inputs(args.set or [], args.parameters) if override else {}
     with background_client() as client:
         wait = not args.no_wait
         if args.command == "rerun":
             record = client.rerun(args.id, inputs=inputs or None, wait=wait)
         elif args.command == "skip":
-            try:
-                output = json.loads(args.output)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"--output is not valid JSON: {exc.msg}") from None
             record = client.skip_step(args.id, args.step, output, inputs=inputs or None, wait=wait)
-        elif args.set or args.parameters:
-            parameters = parse_inputs(args.set or [], args.parameters)
+        elif override:
             record = client.retry_step(
                 args.id, args.step, parameters, inputs=inputs or None, wait=wait
             )

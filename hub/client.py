@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from hub.analysis import ErrorPattern
-from hub.compiler import CompileResult, compile_workflow
+from hub.compiler import CompileResult, Diagnostic, compile_workflow
 from hub.debugging import parse_breakpoint
 from hub.desktop.clicker import ClickerConfig
-from hub.errors import HubError, RuntimeUnavailable
+from hub.errors import HubError, InvalidRequest, RuntimeUnavailable, WorkflowInvalid
 from hub.inputs import validate_inputs
 from hub.recording import TERMINAL_EVENTS
 from hub.records import (
@@ -28,33 +28,66 @@ from hub.records import (
     WorkflowRecord,
 )
 from hub.runtime import Connection, attach
+from hub.triggers._state import TriggerView
 
 WorkflowRef = str | Path | dict[str, Any]
 
 
 def load_document(source: str | Path) -> dict[str, Any]:
-    """Read a workflow file (JSON; YAML when PyYAML is installed and the name says .yaml)."""
+    """Read a workflow file (JSON; YAML when PyYAML is installed and the name says .yaml).
+
+    A file that cannot be read is a bad argument (InvalidRequest); one that is not a JSON
+    object is an invalid workflow (WorkflowInvalid, diagnostic ``invalid_json``,
+    ``invalid_yaml`` or ``invalid_document``)."""
     path = Path(source)
+    yaml_file = path.suffix in (".yaml", ".yml")
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
-        raise HubError(f"cannot read workflow file {path}: {exc.strerror}") from None
-    if path.suffix in (".yaml", ".yml"):
+        raise InvalidRequest(
+            f"cannot read workflow file {path}: {exc.strerror}", details={"path": str(path)}
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise _not_a_workflow(
+            path,
+            "invalid_yaml" if yaml_file else "invalid_json",
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} (line {line}, column {column})",
+        ) from None
+    if yaml_file:
         try:
             import yaml  # type: ignore[import-untyped]
         except ImportError:
             raise HubError("reading YAML workflows needs PyYAML (pip install pyyaml)") from None
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(exc, "problem", None) or "cannot be parsed"
+            raise _not_a_workflow(
+                path, "invalid_yaml", f"not valid YAML: {problem}{where}"
+            ) from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise HubError(
-                f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            raise _not_a_workflow(
+                path,
+                "invalid_json",
+                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
             ) from None
     if not isinstance(data, dict):
-        raise HubError(f"{path} must hold a JSON object (a workflow document)")
+        raise _not_a_workflow(path, "invalid_document", "a workflow must be a JSON object")
     return data
+
+
+def _not_a_workflow(path: Path, code: str, message: str) -> WorkflowInvalid:
+    diagnostic = Diagnostic("error", code, message, "")
+    return WorkflowInvalid(f"{path}: {message}", diagnostics=[diagnostic.to_dict()])
 
 
 def _call(ref: Any, timeout_s: float | None = None) -> Any:
@@ -96,6 +129,13 @@ class Client:
         return self._conn.api_url
 
     @property
+    def console_url(self) -> str | None:
+        """The web console's address (``.../ui``), where the API is served."""
+        from hub.runtime import console_url
+
+        return console_url(self.api_url)
+
+    @property
     def database_url(self) -> str:
         return self._conn.database_url
 
@@ -103,8 +143,12 @@ class Client:
 
     @staticmethod
     def validate(workflow: WorkflowRef) -> CompileResult:
-        """Compile without registering; never raises for a bad document."""
-        doc = workflow if isinstance(workflow, dict) else load_document(workflow)
+        """Compile without registering; never raises for a bad document (a file that is not
+        JSON gives an ``invalid_json`` diagnostic), only for a file it cannot read."""
+        try:
+            doc = workflow if isinstance(workflow, dict) else load_document(workflow)
+        except WorkflowInvalid as exc:
+            return CompileResult([Diagnostic(**d) for d in exc.diagnostics])
         return compile_workflow(doc)
 
     def register(self, workflow: WorkflowRef) -> WorkflowRecord:
@@ -300,8 +344,27 @@ class Client:
         return record
 
     def list(
-        self, *, status: str | None = None, workflow_id: str | None = None, limit: int = 50
+        self,
+        *,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        limit: int = 50,
+        trigger: str | None = None,
     ) -> list[ExecutionRecord]:
+        """Executions newest first; ``trigger`` keeps those a trigger type (``schedule``,
+        ``webhook``, ``amqp``, ``startup``) or a caller (``cli``, ``api``) started."""
+        if trigger is not None:
+            from hub.history import ExecutionQuery
+
+            query = ExecutionQuery(
+                status=[] if status is None else [ExecutionStatus(status)],
+                workflow_id=workflow_id,
+                trigger=trigger,
+                limit=min(max(limit, 1), 1000),
+            )
+            page = _call(self._conn.recorder.search_executions.remote(query))
+            found: list[ExecutionRecord] = page.items
+            return found
         ref = self._conn.recorder.list_executions.remote(
             status=status, workflow_id=workflow_id, limit=limit
         )
@@ -336,17 +399,89 @@ class Client:
     ) -> Iterator[Event]:
         """Every event of an execution, live, until its terminal event."""
         seq = after_seq
+        over = self.get(execution_id).status.terminal  # an ended run: read, never wait
         while True:
+            # Once the execution is over, one last read without waiting: its final events may
+            # have landed between the empty poll and the status check.
             events: builtins.list[Event] = _call(
-                self._conn.recorder.events.remote(execution_id, seq, poll_s)
+                self._conn.recorder.events.remote(execution_id, seq, 0 if over else poll_s)
             )
             for event in events:
                 seq = event.seq
                 yield event
                 if event.type in TERMINAL_EVENTS:
                     return
-            if not events and self.get(execution_id).status.terminal:
-                return
+            if not events:
+                if over:
+                    return
+                over = self.get(execution_id).status.terminal
+
+    # --- triggers (actors/triggers.py): schedules, webhooks, AMQP queues, startup ------------
+
+    def _triggers(self) -> Any:
+        import ray
+
+        from hub.runtime import NAMESPACE, TRIGGERS_NAME
+
+        try:
+            return ray.get_actor(TRIGGERS_NAME, namespace=NAMESPACE)
+        except ValueError:
+            raise RuntimeUnavailable(
+                "this runtime has no trigger service (it was started by a version without "
+                "triggers): restart it with hub down && hub up"
+            ) from None
+
+    def triggers(self, workflow_id: str | None = None) -> builtins.list[TriggerView]:
+        """Every trigger of every registered workflow (or of one), with its state, next and
+        last fire; an unknown ``workflow_id`` raises NotFound."""
+        views: builtins.list[TriggerView] = _call(self._triggers().views.remote(), 60)
+        if workflow_id is None:
+            return views
+        mine = [v for v in views if v.workflow_id == workflow_id]
+        if not mine:
+            self.workflow(workflow_id)  # NotFound when there is no such workflow
+        return mine
+
+    def trigger(self, workflow_id: str, trigger_id: str) -> TriggerView:
+        """One trigger's view; NotFound names the triggers there are."""
+        for view in self.triggers():
+            if (view.workflow_id, view.trigger_id) == (workflow_id, trigger_id):
+                return view
+        found: TriggerView = _call(self._triggers().view.remote(workflow_id, trigger_id), 60)
+        return found
+
+    def enable_trigger(self, workflow_id: str, trigger_id: str) -> TriggerView:
+        """Switch a trigger on (kept across restarts); a schedule runs from now on, without
+        the slots of the time it was off."""
+        return self._switch_trigger(workflow_id, trigger_id, True)
+
+    def disable_trigger(self, workflow_id: str, trigger_id: str) -> TriggerView:
+        """Switch a trigger off (kept across restarts, until enabled or the workflow is
+        deleted): a schedule stops, a consumer closes, a webhook answers 404."""
+        return self._switch_trigger(workflow_id, trigger_id, False)
+
+    def _switch_trigger(self, workflow_id: str, trigger_id: str, enabled: bool) -> TriggerView:
+        view: TriggerView = _call(
+            self._triggers().set_enabled.remote(workflow_id, trigger_id, enabled), 60
+        )
+        return view
+
+    def fire_trigger(self, workflow_id: str, trigger_id: str, body: Any = None) -> ExecutionRecord:
+        """Fire a trigger now, whether enabled or not (to test its input mapping): ``body``
+        plays what a webhook call or a message would carry. The execution records
+        ``trigger_info.manual``; it is returned as started (``wait`` follows it)."""
+        record: ExecutionRecord = _call(
+            self._triggers().fire.remote(workflow_id, trigger_id, body), 60
+        )
+        return record
+
+    def trigger_summary(self) -> dict[str, Any]:
+        """Triggers by state, the next fire, those in error (``hub status``); a JSON value."""
+        from pydantic_core import to_jsonable_python
+
+        summary = _call(self._triggers().summary.remote(), 10)
+        result: dict[str, Any] = to_jsonable_python(summary)
+        return result
 
     # --- desktop: auto-clicker sessions -------------------------------------------------------
 
@@ -378,6 +513,11 @@ class Client:
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = _call(self._conn.supervisor.status.remote())
+        if "triggers" not in result:
+            try:
+                result["triggers"] = self.trigger_summary()
+            except (HubError, TimeoutError) as exc:
+                result["triggers"] = {"unavailable": str(exc)}
         result["dashboard_url"] = self.dashboard_url
         result["database_url"] = _safe_url(self.database_url)
         result["embedded"] = self.embedded

@@ -7,6 +7,7 @@ there is no error.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from hub.model import (
 )
 from hub.nodes import NodeRegistry, NodeType, default_registry
 from hub.plan import ERROR_PORT, SUCCESS_PORT, ExecutionPlan, PlanEdge, PlanNode
+from hub.triggers import TRIGGER_TYPES, TriggerSpec, trigger_model
 
 EXECUTION_FIELDS = ("id", "workflow_id", "workflow_version", "started_at", "attempt")
 BUILTIN_ROOTS = frozenset({"input", "execution", "env", "credential"})
@@ -131,11 +133,13 @@ class _Compiler:
         order = self.topological_order(nodes, edges)
         ancestors = self.ancestors(nodes, edges) if order is not None else {}
         compiled = self.parameters(nodes, inputs, ancestors)
+        triggers = self.triggers(self.raw.get("triggers", []), inputs)
         if order is not None:
             self.unreachable(nodes, edges, settings)
         if doc is None or self.errors_found() or order is None or inputs is None:
             return CompileResult(self.diags)
-        return CompileResult(self.diags, self.plan(doc, inputs, settings, nodes, edges, compiled))
+        plan = self.plan(doc, inputs, settings, nodes, edges, compiled)
+        return CompileResult(self.diags, dataclasses.replace(plan, triggers=triggers))
 
     def errors_found(self) -> bool:
         return any(d.severity == "error" for d in self.diags)
@@ -397,6 +401,68 @@ class _Compiler:
                     _pointer("nodes", nodes[n][0]),
                 )
 
+    def triggers(self, raw: Any, inputs: dict[str, InputSpec] | None) -> tuple[TriggerSpec, ...]:
+        if not isinstance(raw, list):
+            return ()  # reported by the document model
+        specs: list[TriggerSpec] = []
+        seen: set[str] = set()
+        for i, item in enumerate(raw):
+            base = _pointer("triggers", i)
+            model = trigger_model(item)
+            if model is None:
+                kind = item.get("type") if isinstance(item, dict) else None
+                where = base + "/type" if isinstance(item, dict) else base
+                close = _closest(kind, list(TRIGGER_TYPES)) if isinstance(kind, str) else None
+                hint = f"; did you mean {close!r}?" if close else ""
+                what = f"unknown trigger type {kind!r}{hint}" if kind else "'type' is required"
+                self.error(
+                    "invalid_document", f"{what} (types: {', '.join(TRIGGER_TYPES)})", where, close
+                )
+                continue
+            try:
+                spec = model.model_validate(item)
+            except ValidationError as exc:
+                self.model_errors(exc, base, model)
+                continue
+            if spec.id in seen:
+                self.error(
+                    "invalid_document", f"trigger id {spec.id!r} is used twice", base + "/id"
+                )
+            seen.add(spec.id)
+            self.trigger_inputs(spec.inputs, inputs, base + "/inputs")
+            specs.append(spec)  # type: ignore[arg-type]
+        return tuple(specs)
+
+    def trigger_inputs(
+        self, mapped: dict[str, Any] | None, inputs: dict[str, InputSpec] | None, base: str
+    ) -> None:
+        """A trigger's ``inputs`` name declared inputs, and their expressions read ``$trigger``."""
+        for name in mapped or {}:
+            if inputs is not None and name not in inputs:
+                close = _closest(name, list(inputs))
+                hint = f"; did you mean {close!r}?" if close else ""
+                declared = ", ".join(sorted(inputs)) or "none"
+                self.error(
+                    "bad_reference",
+                    f"{name!r} is not a declared input{hint} (declared: {declared})",
+                    base + _pointer(name),
+                    close,
+                )
+        for pointer, text in iter_templates(mapped or {}):
+            try:
+                template = parse_template(text)
+            except ExpressionError as exc:
+                self.error("expression_syntax", exc.message, base + pointer)
+                continue
+            for ref in template.references:
+                if ref[0] != "trigger":
+                    self.error(
+                        "bad_reference",
+                        f"a trigger's inputs can read only $trigger (what it received), not "
+                        f"${ref[0]}",
+                        base + pointer,
+                    )
+
     # --- expressions ------------------------------------------------------------------------
 
     def parameters(
@@ -454,6 +520,15 @@ class _Compiler:
                     f"$execution has no field {ref[1]!r} (fields: {', '.join(EXECUTION_FIELDS)})",
                     path,
                     close,
+                )
+        elif root == "credential":
+            if len(ref) < 2:
+                self.error(
+                    "bad_reference",
+                    "$credential must name the credential it reads: $credential.api_key or "
+                    "$credential['my-key'] (a computed name is not allowed: the runtime opens the "
+                    "credentials a step refers to before it starts)",
+                    path,
                 )
         elif root in BUILTIN_ROOTS:
             return

@@ -64,6 +64,7 @@ class RunDisplay:
     def __init__(self) -> None:
         self.console = out
         self.interactive = sys.stdout.isatty()
+        self.console_url: str | None = None
 
     def starting(self) -> None:
         if self.interactive:
@@ -74,12 +75,16 @@ class RunDisplay:
         self.console.print(f"[dim]{where}; dashboard: {client.dashboard_url or 'unavailable'}[/]")
         if client.api_url:
             self.console.print(f"[dim]http api: {client.api_url} (token in HUB_HOME/api.token)[/]")
+            self.console.print(f"[dim]web console: {client.console_url}[/]")
+        self.console_url = client.console_url
 
     def started(self, record: ExecutionRecord) -> None:
         self.console.print(
             f"execution [bold]{record.id}[/] of {record.workflow_id} "
             f"v{record.workflow_version}: {_status(record.status.value)}"
         )
+        if self.console_url:
+            self.console.print(f"[dim]watch it live: {self.console_url}/executions/{record.id}[/]")
 
     def event(self, event: Event) -> None:
         data, node = escape_all(event.data), escape(event.node_id or "")

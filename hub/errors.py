@@ -23,6 +23,43 @@ class ErrorCategory(StrEnum):
     RESOURCE_LIMIT = "resource_limit"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    CIRCUIT_OPEN = "circuit_open"  # an open circuit breaker refused the call (hub.breakers)
+
+
+class Severity(StrEnum):
+    """How bad a failure is, derived from its category (:data:`SEVERITY`)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+# One table (docs/dsl.md, "Error severity"): low, contained to the run and asked for or fixed
+# in the run's own definition or inputs; medium, likely to pass on a retry or once a protected
+# target recovers; high, a dependency, a node or the runtime under the run failing; critical,
+# a resource of the runtime itself exhausted.
+SEVERITY: dict[ErrorCategory, Severity] = {
+    ErrorCategory.CANCELLED: Severity.LOW,
+    ErrorCategory.VALIDATION: Severity.LOW,
+    ErrorCategory.EXPRESSION: Severity.LOW,
+    ErrorCategory.TIMEOUT: Severity.MEDIUM,
+    ErrorCategory.HTTP_STATUS: Severity.MEDIUM,
+    ErrorCategory.CIRCUIT_OPEN: Severity.MEDIUM,
+    ErrorCategory.CONNECTION: Severity.HIGH,
+    ErrorCategory.NODE_ERROR: Severity.HIGH,
+    ErrorCategory.INTERRUPTED: Severity.HIGH,
+    ErrorCategory.RESOURCE_LIMIT: Severity.CRITICAL,
+}
+
+
+def severity_of(category: str) -> Severity:
+    """The severity of a failure of ``category``; ``medium`` for a category this version does
+    not know (a record written by a newer one)."""
+    try:
+        return SEVERITY[ErrorCategory(category)]
+    except ValueError:
+        return Severity.MEDIUM
 
 
 class HubError(Exception):
@@ -82,6 +119,13 @@ class Conflict(HubError):
     code = "conflict"
 
 
+class NoDesktopNode(Conflict):
+    """The runtime has no node with a display (the ``desktop`` resource): nothing desktop can
+    run. Not an outage: the runtime is up, it was started without one."""
+
+    code = "no_desktop_node"
+
+
 class NotFound(HubError):
     """A workflow, version or execution does not exist."""
 
@@ -115,10 +159,39 @@ class Superseded(HubError):
         )
 
 
+class CredentialMissing(NotFound):
+    """A workflow refers to ``$credential.<name>`` and no credential of that name is stored."""
+
+    code = "credential_missing"
+
+    def __init__(self, names: list[str]) -> None:
+        listed = ", ".join(repr(n) for n in names)
+        how = "; ".join(f"PUT /api/v1/credentials/{n}" for n in names)
+        super().__init__(
+            f'credential {listed} is not stored; store it with {how} (body {{"value": ...}})'
+            if len(names) == 1
+            else f"credentials {listed} are not stored; store them with {how}",
+            details={"names": names},
+        )
+        self.names = names
+
+
 class NodeFamilyDisabled(HubError):
     """A dangerous node family (code, shell) is used while the settings keep it off."""
 
     code = "node_family_disabled"
+
+
+class GateLocked(HubError):
+    """A settings change would open a gate (code, shell, desktop control, dry-run off) that
+    only the environment starting the runtime may open (hub.gates)."""
+
+    code = "gate_locked"
+
+    def __init__(self, message: str, *, settings: list[str], env_vars: list[str]) -> None:
+        super().__init__(message, details={"settings": settings, "env_vars": env_vars})
+        self.settings = settings
+        self.env_vars = env_vars
 
 
 class RuntimeUnavailable(HubError):
@@ -137,6 +210,7 @@ class ExpressionError(HubError):
     """An expression is malformed, unsafe, or failed while evaluating."""
 
     code = "expression_error"
+    category: ErrorCategory = ErrorCategory.EXPRESSION  # how a step that hits it fails
 
     def __init__(
         self, message: str, *, path: str | None = None, suggestion: str | None = None
@@ -144,6 +218,18 @@ class ExpressionError(HubError):
         super().__init__(message, details={"path": path, "suggestion": suggestion})
         self.path = path
         self.suggestion = suggestion
+
+
+class ExpressionLimitExceeded(ExpressionError):
+    """An expression would build a value past a size limit (docs/dsl.md, "Expressions")."""
+
+    category = ErrorCategory.VALIDATION
+
+
+class ExpressionTimeout(ExpressionError):
+    """An expression ran past the wall-clock budget of one render (docs/dsl.md)."""
+
+    category = ErrorCategory.TIMEOUT
 
 
 class StepFailed(HubError):

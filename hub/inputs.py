@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import regex
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from hub.errors import InputsInvalid, InvalidRequest
 from hub.model import InputSpec
-
-REDACTED = "***"
+from hub.redaction import REDACTED
 
 
 def input_schema(specs: dict[str, InputSpec]) -> dict[str, Any]:
@@ -48,6 +49,36 @@ def check_saved_inputs(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> d
     return inputs
 
 
+PATTERN_TIMEOUT_S = 0.5
+"""The longest an input's ``pattern`` may take to match one value: a workflow's pattern meets
+values from whoever starts a run, and a backtracking one ((a+)+$) must not hold the caller."""
+
+
+def _bounded_pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = regex.search(pattern, instance, timeout=PATTERN_TIMEOUT_S)
+    except TimeoutError:
+        yield ValidationError(
+            f"the pattern {pattern!r} took over {PATTERN_TIMEOUT_S:g}s to check this value "
+            "(a pattern that backtracks this much cannot be checked; simplify it)"
+        )
+        return
+    except regex.error as exc:
+        yield ValidationError(f"the pattern {pattern!r} is not a valid regular expression: {exc}")
+        return
+    if found is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+InputValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _bounded_pattern}
+)
+
+
 def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
     """Fill defaults and validate; raises InputsInvalid naming every bad field."""
     if not isinstance(inputs, dict):
@@ -61,7 +92,7 @@ def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
         if spec.default is not None and name not in inputs
     }
     filled.update(inputs)
-    validator = Draft202012Validator(input_schema(specs))
+    validator = InputValidator(input_schema(specs))
     errors = []
     for err in sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path)):
         path = "/".join(str(p) for p in err.absolute_path)
@@ -84,29 +115,9 @@ def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
     return filled
 
 
-def secret_values(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> list[str]:
-    """The texts of secret inputs, longest first, to scrub from anything stored or shown."""
-    found = {
-        str(inputs[k]) for k, s in specs.items() if s.secret and inputs.get(k) not in (None, "")
-    }
-    return sorted(found, key=len, reverse=True)
-
-
-def scrub(value: Any, secrets: list[str]) -> Any:
-    """A copy of ``value`` with every occurrence of a secret text replaced by ``***``."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {k: scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    if not isinstance(value, bool) and isinstance(value, int | float) and str(value) in secrets:
-        return REDACTED
-    return value
+def secret_values(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> list[Any]:
+    """The values of secret inputs, to redact from anything stored or shown (hub.redaction)."""
+    return [inputs[k] for k, s in specs.items() if s.secret and inputs.get(k) not in (None, "")]
 
 
 def redact_inputs(specs: dict[str, InputSpec], inputs: dict[str, Any]) -> dict[str, Any]:

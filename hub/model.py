@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.breakers import BreakerSettings
 from hub.errors import ErrorCategory
 
 WORKFLOW_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -91,6 +92,9 @@ class WorkflowSettings(_Spec):
     timeout_s: float | None = Field(default=None, gt=0)
     on_error: OnError = OnError.HALT
     max_parallel_steps: int = Field(default=64, ge=1, le=10_000)
+    # Off unless the document or the runtime settings turn it on (docs/dsl.md, "Circuit
+    # breakers"); what a run uses is the runtime's merged under the document's (hub.overrides).
+    circuit_breaker: BreakerSettings | None = None
 
 
 class NodeSpec(_Spec):
@@ -136,6 +140,7 @@ class WorkflowDocument(_Spec):
     settings: dict[str, Any] = Field(default_factory=dict)
     nodes: list[Any]
     edges: list[Any] = Field(default_factory=list)
+    triggers: list[Any] = Field(default_factory=list)  # validated one by one: hub.triggers
     format: Literal["runtime-hub/v1"] | None = None
 
     @field_validator("id")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.breakers import effective_breaker
 from hub.settings import LogLevel, RuntimeSettings, WorkflowOverrides
 
 
@@ -41,6 +42,9 @@ def effective_settings(
         workflow["on_error"] = "ignore"
     if overrides.max_parallel_steps is not None:
         workflow["max_parallel_steps"] = overrides.max_parallel_steps
+    breaker = effective_breaker(runtime.circuit_breaker, workflow.get("circuit_breaker"))
+    if breaker is not None:
+        workflow["circuit_breaker"] = breaker
     return EffectiveSettings(
         workflow=workflow,
         default_max_attempts=overrides.max_attempts or runtime.default_max_attempts,

@@ -9,6 +9,7 @@ from typing import Any
 from hub.expressions import CompiledValue
 from hub.model import InputSpec, NodeSpec, OnError, RetryPolicy, WorkflowSettings
 from hub.nodes import NodeType
+from hub.triggers import TriggerSpec
 
 SUCCESS_PORT = "success"
 ERROR_PORT = "error"
@@ -50,6 +51,7 @@ class ExecutionPlan:
     inputs: Mapping[str, InputSpec]
     input_schema: dict[str, Any]
     settings: WorkflowSettings
+    triggers: tuple[TriggerSpec, ...] = ()
 
     @property
     def start_nodes(self) -> tuple[str, ...]:

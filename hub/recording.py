@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -66,6 +66,35 @@ class EventCache:
 
     def signal(self, execution_id: str) -> asyncio.Event:
         return self.changed.setdefault(execution_id, asyncio.Event())
+
+    async def wait_after(
+        self,
+        execution_id: str,
+        after_seq: int,
+        wait_s: float,
+        read_store: Callable[[], Awaitable[list[Event]]],
+    ) -> list[Event]:
+        """Events after ``after_seq`` (from the cache, else from ``read_store``), waiting up to
+        ``wait_s`` for new ones: a long poll. Returns [] when none came in time, or at once for
+        an execution whose terminal event is out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            signal = self.signal(execution_id)
+            found = self.after(execution_id, after_seq)
+            if found is None:
+                found = await read_store()
+            if found:
+                return found
+            if signal.is_set():
+                continue  # events landed while the store was read: read them
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self.terminated(execution_id):
+                return found
+            try:
+                await asyncio.wait_for(signal.wait(), remaining)
+            except TimeoutError:
+                return []
 
 
 Lease = tuple[str, str]

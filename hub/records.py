@@ -6,11 +6,14 @@ dicts cross a process. Timestamps are timezone-aware UTC.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.errors import Severity, severity_of
 
 
 def utcnow() -> datetime:
@@ -72,6 +75,16 @@ class ErrorInfo(_Record):
     attempts: int = 1
     retryable: bool = False
     node_id: str | None = None
+    severity: Severity = Severity.MEDIUM  # always the category's (hub.errors.SEVERITY)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _severity_from_category(cls, data: Any) -> Any:
+        # Derived, never taken from callers: errors stored before severity existed load with
+        # it, and a stored one follows the table should the table change.
+        if isinstance(data, dict) and "category" in data:
+            data = {**data, "severity": severity_of(str(data["category"]))}
+        return data
 
 
 class StepRecord(_Record):
@@ -108,6 +121,8 @@ class ExecutionRecord(_Record):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     parent_id: str | None = None
+    # The trigger that started it (``trigger`` is its type): id, slot, message id, caller's key.
+    trigger_info: dict[str, Any] | None = None
 
 
 class WorkflowRecord(_Record):
@@ -129,6 +144,25 @@ class Event(_Record):
     ts: datetime = Field(default_factory=utcnow)
     node_id: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+EVENT_OUTPUT_LIMIT = 4096
+"""The most characters of JSON a ``step_completed`` event carries of the step's output."""
+
+
+def output_preview(value: Any) -> dict[str, Any]:
+    """What a ``step_completed`` event says of an output: ``output`` itself when its JSON is at
+    most EVENT_OUTPUT_LIMIT characters; otherwise ``output_preview`` (the start of that JSON),
+    ``output_size`` (its full length) and ``output_truncated: true``. The full output is in the
+    step record."""
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    if len(text) <= EVENT_OUTPUT_LIMIT:
+        return {"output": value}
+    return {
+        "output_preview": text[:EVENT_OUTPUT_LIMIT],
+        "output_size": len(text),
+        "output_truncated": True,
+    }
 
 
 class NextStep(_Record):

@@ -21,10 +21,10 @@ from typing import Any, Literal
 from hub import lifecycle
 from hub.compiler import compile_workflow
 from hub.errors import HubError, InputsInvalid
-from hub.inputs import REDACTED
 from hub.local import new_execution
 from hub.plan import ExecutionPlan
 from hub.records import ExecutionRecord, StepRecord
+from hub.redaction import REDACTED
 from hub.restore import reusable_steps
 
 RetryKind = Literal["retry", "retry_step", "skip_step", "rerun"]

@@ -19,15 +19,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub._run_control import RunControl
+from hub.credentials import CredentialSource, RunCredentials
 from hub.debugging import Gate
 from hub.engine import ExecutionState, Transition
-from hub.errors import ErrorCategory, ExpressionError, StepFailed, Superseded
+from hub.errors import ExpressionError, StepFailed, Superseded
 from hub.expressions import CompiledValue
-from hub.inputs import scrub, secret_values
+from hub.inputs import secret_values
 from hub.nodes import (
     NodeCall,
     NodeContext,
     NodeResult,
+    attempt_timeout_s,
     ensure_json,
     step_timeout,
     to_step_failure,
@@ -46,8 +48,10 @@ from hub.records import (
     StoreWrite,
     UpdateExecution,
     UpsertStep,
+    output_preview,
     utcnow,
 )
+from hub.redaction import Redactor
 from hub.restore import Restored
 from hub.settings import LOG_LEVELS
 
@@ -89,6 +93,8 @@ class ExecutionRunner(RunControl):
         durable_end: bool = True,
         on_step_end: StepObserver | None = None,
         timer: Callable[[], float] = time.monotonic,
+        credentials: CredentialSource | None = None,
+        refused: ErrorInfo | None = None,
     ) -> None:
         self.plan = plan
         self.record = record
@@ -107,6 +113,7 @@ class ExecutionRunner(RunControl):
         self.overrides = dict(overrides or {})
         self.on_step_end = on_step_end
         self.timer = timer
+        self.refused = refused  # why it may not start (an open circuit breaker): it fails so
         self.step_started: dict[str, float] = {}  # node id -> timer() when its attempts began
         self.state = restored.state if restored is not None else ExecutionState(plan)
         self.gate = Gate.for_run(
@@ -130,12 +137,18 @@ class ExecutionRunner(RunControl):
         self.final_status: ExecutionStatus | None = None
         self.idle = asyncio.Event()
         self.ready: deque[str] = deque()
-        # Secret inputs are usable in expressions but scrubbed from everything journaled.
-        self.secrets = secret_values(dict(plan.inputs), record.inputs)
+        # Secret inputs and credentials are usable in expressions but redacted from
+        # everything journaled or answered (hub.redaction).
+        self.redact = Redactor(secret_values(dict(plan.inputs), record.inputs))
+        self.vault = RunCredentials(
+            credentials,
+            {n: self.overrides.get(n, node.parameters) for n, node in plan.nodes.items()},
+            self.redact,
+        )
         self.base_scope: dict[str, Any] = {
             "input": record.inputs,
             "env": dict(env or {}),
-            "credential": {},
+            "credential": self.vault.opened,  # what steps referred to, opened before they ran
         }
 
     # --- public -----------------------------------------------------------------------------
@@ -170,6 +183,12 @@ class ExecutionRunner(RunControl):
             start = restored.frontier
             if restored.halted is not None:
                 self.stop(ExecutionStatus.FAILED, restored.halted)
+        if self.final_status is None and self.refused is not None:
+            self.stop(ExecutionStatus.FAILED, self.refused)
+        if self.final_status is None:
+            missing = await self.vault.missing()
+            if missing is not None:
+                self.stop(ExecutionStatus.FAILED, missing)
         self.schedule(start)
         limit = self.options.timeout_s or self.plan.settings.timeout_s
         try:
@@ -311,13 +330,14 @@ class ExecutionRunner(RunControl):
             return
 
     async def attempt(self, node: PlanNode, attempt: int) -> tuple[Any, str | None]:
+        await self.vault.open_for(node.id)
         scope = ChainMap(
             {"execution": self.execution_info(attempt)}, self.base_scope, self.state.outputs
         )
         try:
             params = self.overrides.get(node.id, node.parameters).render(scope)
-        except ExpressionError as exc:
-            raise StepFailed(exc.message, category=ErrorCategory.EXPRESSION) from None
+        except ExpressionError as exc:  # a size or time limit fails as validation or timeout
+            raise StepFailed(exc.message, category=exc.category) from None
         self.state.steps[node.id].input = params
         if node.inline:
             output = await self.run_inline(node, params, attempt)
@@ -346,14 +366,15 @@ class ExecutionRunner(RunControl):
             attempt=attempt,
             upstream=self.state.upstream_outputs(node.id),
         )
-        limit = asyncio.timeout(node.timeout_s)
+        limit_s = self.attempt_timeout(node, params)
+        limit = asyncio.timeout(limit_s)
         try:
             async with limit:
                 output = await node.node_type.run(typed, ctx)
         except TimeoutError as exc:
             if not limit.expired():  # the node itself raised TimeoutError
                 raise to_step_failure(exc) from None
-            raise step_timeout(node.timeout_s) from None
+            raise step_timeout(limit_s) from None
         except Exception as exc:
             raise to_step_failure(exc) from None
         finally:
@@ -362,13 +383,10 @@ class ExecutionRunner(RunControl):
 
     @staticmethod
     def attempt_timeout(node: PlanNode, params: dict[str, Any]) -> float | None:
-        """The node's ``timeout_s``; for isolated types also their own ``timeout_s`` parameter,
-        since only the caller can stop them (by replacing the process)."""
-        limits = [node.timeout_s]
-        if node.node_type.isolated and isinstance(params.get("timeout_s"), int | float):
-            limits.append(float(params["timeout_s"]))
-        present = [t for t in limits if t is not None]
-        return min(present) if present else None
+        """How long this attempt may run, as :func:`hub.nodes.attempt_timeout_s` decides for
+        every node type: the node's ``timeout_s``, a ``timeout_s`` parameter (given or its
+        default) and the type's default."""
+        return attempt_timeout_s(node.node_type, node.timeout_s, params)
 
     async def succeeded(self, node: PlanNode, output: Any, port: str | None) -> None:
         transition = self.state.succeed(node.id, output, port, utcnow())
@@ -439,9 +457,9 @@ class ExecutionRunner(RunControl):
             output=step.output if step.has_output else None,
             error=step.error,
         )
-        if not self.secrets:
+        if not self.redact:
             return record
-        return StepRecord.model_validate(scrub(record.model_dump(), self.secrets))
+        return StepRecord.model_validate(self.redact(record.model_dump()))
 
     def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
         step = self.step_record(node.id)
@@ -451,6 +469,8 @@ class ExecutionRunner(RunControl):
             detail["duration_ms"] = step.duration_ms
         if step.error is not None:
             detail["error"] = step.error.model_dump()
+        if step.status == StepStatus.COMPLETED and step.output is not None:
+            detail.update(output_preview(step.output))  # redacted already, like the step
         self.event(event, node.id, detail)
 
     def event(
@@ -462,7 +482,7 @@ class ExecutionRunner(RunControl):
                     execution_id=self.record.id,
                     type=kind,
                     node_id=node_id,
-                    data=scrub(data or {}, self.secrets),
+                    data=self.redact(data or {}),
                 )
             )
         )
@@ -488,10 +508,10 @@ class ExecutionRunner(RunControl):
         now = utcnow()
         record = self.record
         error = self.error
-        if error is not None and self.secrets:
-            error = ErrorInfo.model_validate(scrub(error.model_dump(), self.secrets))
+        if error is not None and self.redact:
+            error = ErrorInfo.model_validate(self.redact(error.model_dump()))
         record.status, record.error, record.ended_at = status, error, now
-        record.outputs = scrub(dict(self.state.outputs), self.secrets)
+        record.outputs = self.redact(dict(self.state.outputs))
         record.steps = [
             self.step_record(n)
             for n, s in self.state.steps.items()

@@ -42,6 +42,7 @@ from hub.store import database_url_from_env
 NAMESPACE = "runtime-hub"
 SUPERVISOR_NAME = "supervisor"
 RECORDER_NAME = "recorder"
+TRIGGERS_NAME = "triggers"
 
 
 class RuntimeInfo(BaseModel):
@@ -85,7 +86,28 @@ class Connection:
 def _ray() -> Any:
     import ray  # imported late: `hub validate`, `hub ls` never pay for it
 
+    ray_notices_to_stderr()
     return ray
+
+
+def ray_notices_to_stderr() -> None:
+    """Send Ray's cluster notices ("the node with node id ... has been marked dead") to stderr.
+
+    A driver prints them to its stdout from a background thread, whatever ``log_to_driver``
+    says; stdout is where ``hub ... --json`` writes its result, which must parse as it is.
+    Ray has no setting for this: its module-level printer is wrapped (once), keeping the text.
+    """
+    from ray._private import worker
+
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "hub_to_stderr", False):
+        return
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.hub_to_stderr = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
 
 
 def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path) -> tuple[Any, Any]:
@@ -116,7 +138,27 @@ def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path)
     ray.get(supervisor.ping.remote(), timeout=120)
     recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)
     ray.get(recorder.ping.remote(), timeout=120)
+    _create_triggers(supervisor_placement(here, on_head=_on_head(ray)), load_or_create_key(home))
     return supervisor, recorder
+
+
+def _create_triggers(placement: Any, sealing_key: str | None) -> Any:
+    """The TriggerActor, beside the supervisor. Each start of the runtime has its own start id:
+    startup triggers fire once per start, even when Ray restarts the actor."""
+    import uuid
+
+    from actors._placement import actor_options
+    from actors.triggers import TriggerActor
+
+    triggers = TriggerActor.options(  # type: ignore[attr-defined]
+        name=TRIGGERS_NAME,
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        max_concurrency=10_000,
+        **actor_options(placement),
+    ).remote(NAMESPACE, SUPERVISOR_NAME, RECORDER_NAME, uuid.uuid4().hex, sealing_key)
+    return triggers  # not waited for: hub up checks it once the API is deployed
 
 
 def attach(
@@ -275,6 +317,11 @@ def start_background(
     except Exception as exc:
         abandon()
         raise RuntimeUnavailable(f"the HTTP API did not start: {exc}") from exc
+    try:  # started with the supervisor, it came up while the API was deployed
+        ray.get(ray.get_actor(TRIGGERS_NAME, namespace=NAMESPACE).ping.remote(), timeout=120)
+    except Exception as exc:
+        abandon()
+        raise RuntimeUnavailable(f"the trigger service did not start: {exc}") from exc
     ray.shutdown()
     info = RuntimeInfo(
         address=address,
@@ -375,6 +422,11 @@ def _start_head(
             time.sleep(0.5)
 
 
+def console_url(api_url: str | None) -> str | None:
+    """The web console's address (served by the API's own app under ``/ui``)."""
+    return None if api_url is None else api_url.removesuffix("/api/v1") + "/ui"
+
+
 def _url_host(host: str) -> str:
     if host in ("0.0.0.0", ""):
         return socket.gethostname()
@@ -407,6 +459,10 @@ def stop_background(home: Path, *, cancel_runs: bool = False) -> RuntimeInfo | N
         raise RuntimeUnavailable(
             f"cannot reach the cluster at {info.address} to stop the runtime it runs"
         )
+    with contextlib.suppress(Exception):  # nothing fires while the runtime stops
+        triggers = ray.get_actor(TRIGGERS_NAME, namespace=NAMESPACE)
+        ray.get(triggers.shutdown.remote(), timeout=30)
+        ray.kill(triggers, no_restart=True)
     with contextlib.suppress(Exception):
         supervisor = ray.get_actor(SUPERVISOR_NAME, namespace=NAMESPACE)
         ray.get(supervisor.shutdown.remote(cancel_runs), timeout=30)
@@ -433,6 +489,6 @@ def _remove_runtime_actors(ray: Any) -> None:
         # Serve's proxy holds the API port: stop Serve too, unless other applications use it.
         if not ray_serve.status().applications:
             ray_serve.shutdown()  # type: ignore[no-untyped-call]
-    for name in (SUPERVISOR_NAME, RECORDER_NAME, "desktop"):
+    for name in (TRIGGERS_NAME, SUPERVISOR_NAME, RECORDER_NAME, "desktop", "breakers"):
         with contextlib.suppress(Exception):
             ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)

@@ -17,9 +17,9 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from hub.errors import HubError
-from hub.inputs import REDACTED
 from hub.plan import ExecutionPlan
 from hub.records import ExecutionRecord
+from hub.redaction import REDACTED
 
 KEY_FILE = "secret.key"
 SETTING = "sealed_inputs"  # where an execution keeps them, in its settings
@@ -42,14 +42,15 @@ def seal(values: dict[str, Any], key: str) -> str:
     return Fernet(key.encode()).encrypt(json.dumps(values).encode()).decode()
 
 
-def unseal(token: str, key: str | None) -> dict[str, Any]:
+def unseal(token: str, key: str | None, what: str = "sealed inputs") -> dict[str, Any]:
+    """Open ``token``; HubError saying ``what`` cannot be opened when the key is wrong."""
     if key is None:
-        raise HubError("sealed inputs cannot be opened: the runtime has no sealing key")
+        raise HubError(f"{what} cannot be opened: the runtime has no sealing key")
     try:
         data = Fernet(key.encode()).decrypt(token.encode())
     except (InvalidToken, ValueError):
         raise HubError(
-            f"sealed inputs cannot be opened with this runtime's key ({KEY_FILE} in HUB_HOME "
+            f"{what} cannot be opened with this runtime's key ({KEY_FILE} in HUB_HOME "
             "changed or was lost)"
         ) from None
     values: dict[str, Any] = json.loads(data)

@@ -2,17 +2,21 @@
 
 Defaults here, overridden by environment variables (``HUB_ENABLE_CODE_NODES=1``,
 ``HUB_MAX_CONCURRENT_EXECUTIONS=16``, ...). The settings a run used are stored with it.
+Who may open the gates (``enable_*``, ``desktop_dry_run``) is hub.gates' rule; the variables
+``env_allowlist`` may never name are :func:`protected_env_names`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.breakers import BreakerSettings
 from hub.errors import HubError, InvalidRequest
 from hub.records import Retention
 
@@ -26,6 +30,9 @@ RESTART_SETTINGS = frozenset(
         "journal_flush_ms",
         "ocr_placement",
         "node_pool_resources",
+        "amqp_control",
+        "amqp_control_queue",
+        "amqp_control_url_credential",
     }
 )
 
@@ -38,9 +45,73 @@ FAMILY_SETTINGS = {
 DANGEROUS_FAMILIES = tuple(FAMILY_SETTINGS)
 
 
-def how_to_enable(family: str) -> str:
+_log = logging.getLogger("runtime_hub.settings")
+
+
+def how_to_enable(family: str, *, closed_by_api: bool = False) -> str:
+    """How to open a family's gate: only the environment that starts the runtime opens one;
+    a family that environment enabled but the settings API closed is reopened by the API."""
     setting = FAMILY_SETTINGS.get(family, f"enable_{family}_nodes")
-    return f"set HUB_{setting.upper()}=1 (or {setting} in the settings)"
+    if closed_by_api:
+        return (
+            f"they were disabled through the settings API; reopen them with "
+            f'PUT /api/v1/settings {{"{setting}": true}}'
+        )
+    var = f"HUB_{setting.upper()}"
+    return (
+        f"start the runtime with {var}=1 in its environment (`{var}=1 hub up`); "
+        "the settings API cannot enable them"
+    )
+
+
+# env_allowlist never exposes these: the runtime's own configuration (HUB_*: the database URL,
+# the home with its token and key), Ray's (RAY_*: the cluster's auth token), and anything whose
+# name says it is a secret. Matched case-insensitively; a listed name that matches is refused
+# by the API and dropped, with a warning, from the environment or stored settings.
+PROTECTED_ENV_PREFIXES = ("HUB_", "RAY_")
+PROTECTED_ENV_WORDS = (
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "KEY",
+    "CREDENTIAL",
+    "AUTH",
+    "PRIVATE",
+    "DATABASE_URL",
+    "DSN",
+)
+
+
+def protected_env_names(names: list[str]) -> list[str]:
+    """The names of ``names`` that ``$env`` may never read, whatever the allow-list says."""
+    return [
+        name
+        for name in names
+        if name.upper().startswith(PROTECTED_ENV_PREFIXES)
+        or any(word in name.upper() for word in PROTECTED_ENV_WORDS)
+    ]
+
+
+def protected_env_message(names: list[str]) -> str:
+    return (
+        f"env_allowlist may not name {', '.join(names)}: variables starting with "
+        f"{' or '.join(PROTECTED_ENV_PREFIXES)} or containing {', '.join(PROTECTED_ENV_WORDS)} "
+        "(any case) are never exposed to workflows; pass such a value as a credential or a "
+        "secret input instead"
+    )
+
+
+def without_protected_env(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` (raw settings) with protected names dropped from env_allowlist, warning so."""
+    names = values.get("env_allowlist")
+    if not isinstance(names, list):
+        return values
+    dropped = protected_env_names([str(n) for n in names])
+    if not dropped:
+        return values
+    _log.warning("%s; dropped from %s", protected_env_message(dropped), source)
+    return {**values, "env_allowlist": [n for n in names if n not in dropped]}
 
 
 class RuntimeSettings(BaseModel):
@@ -78,6 +149,24 @@ class RuntimeSettings(BaseModel):
     default_max_attempts: int = Field(default=1, ge=1, le=100)
     fail_fast: bool = True
     log_level: LogLevel = "debug"
+    # Circuit breakers (docs/dsl.md, "Circuit breakers"): off unless enabled here (for every
+    # workflow) or in a workflow's own settings; HUB_CIRCUIT_BREAKER (JSON) or one variable a
+    # field (HUB_CIRCUIT_BREAKER_ENABLED=1, HUB_CIRCUIT_BREAKER_FAILURE_THRESHOLD=3, ...).
+    circuit_breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    # The runtime-wide AMQP control queue (hub/triggers/_control.py): HUB_AMQP_CONTROL=1
+    # consumes `workflow.start|pause|resume|cancel` messages from this queue, on the broker of
+    # this credential (default amqp://guest:guest@127.0.0.1:5672/). Read at start.
+    amqp_control: bool = False
+    amqp_control_queue: str = Field(default="hub.control", min_length=1, max_length=255)
+    amqp_control_url_credential: str | None = None
+
+    @field_validator("env_allowlist")
+    @classmethod
+    def _no_protected_env(cls, names: list[str]) -> list[str]:
+        protected = protected_env_names(names)
+        if protected:
+            raise ValueError(protected_env_message(protected))
+        return names
 
     def retention(self) -> Retention:
         days = self.retention_days
@@ -91,7 +180,9 @@ class RuntimeSettings(BaseModel):
         return frozenset(f for f, setting in FAMILY_SETTINGS.items() if getattr(self, setting))
 
     def allowed_env(self) -> dict[str, str]:
-        return {k: os.environ[k] for k in self.env_allowlist if k in os.environ}
+        # Validation refuses protected names; this holds even for settings built without it.
+        names = [k for k in self.env_allowlist if not protected_env_names([k])]
+        return {k: os.environ[k] for k in names if k in os.environ}
 
 
 class WorkflowOverrides(BaseModel):
@@ -138,7 +229,7 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
         return env_flag(name, raw)
     if annotation == list[str]:
         return [item.strip() for item in raw.split(",") if item.strip()]
-    if getattr(annotation, "__origin__", None) is dict:
+    if getattr(annotation, "__origin__", None) is dict or _is_model(annotation):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -148,6 +239,10 @@ def _env_value(name: str, raw: str, annotation: Any) -> Any:
     return raw
 
 
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def settings_from_env(environ: dict[str, str] | None = None) -> RuntimeSettings:
     environ = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
@@ -155,6 +250,14 @@ def settings_from_env(environ: dict[str, str] | None = None) -> RuntimeSettings:
         name = f"HUB_{field.upper()}"
         if name in environ:
             values[field] = _env_value(name, environ[name], info.annotation)
+        if _is_model(info.annotation):  # one variable a field of the group, over its JSON
+            for sub, sub_info in info.annotation.model_fields.items():
+                sub_name = f"{name}_{sub.upper()}"
+                if sub_name in environ:
+                    group = values.setdefault(field, {})
+                    if isinstance(group, dict):
+                        group[sub] = _env_value(sub_name, environ[sub_name], sub_info.annotation)
+    values = without_protected_env(values, "HUB_ENV_ALLOWLIST")
     try:
         return RuntimeSettings.model_validate(values)
     except Exception as exc:

@@ -30,7 +30,13 @@ def step_json(step: StepRecord) -> dict[str, Any]:
         "duration_ms": step.duration_ms,
         "output": step.output,
         "error": (
-            {"message": step.error.message, "category": step.error.category} if step.error else None
+            {
+                "message": step.error.message,
+                "category": step.error.category,
+                "severity": step.error.severity.value,
+            }
+            if step.error
+            else None
         ),
     }
 
@@ -43,16 +49,26 @@ def execution_json(record: ExecutionRecord) -> dict[str, Any]:
         "workflow_version": record.workflow_version,
         "status": record.status.value,
         "trigger": record.trigger,
+        "trigger_info": record.trigger_info,
         "inputs": record.inputs,
         "outputs": record.outputs,
         "steps": [step_json(s) for s in record.steps],
         "error": _error_json(record),
         "parent_id": record.parent_id,
         "origin": record.settings.get("origin"),
+        "settings": settings_json(record),
         "created_at": _iso(record.created_at),
         "started_at": _iso(record.started_at),
         "ended_at": _iso(record.ended_at),
     }
+
+
+def settings_json(record: ExecutionRecord) -> dict[str, Any]:
+    """What a run used: its effective workflow settings, run options, node families enabled,
+    parameter overrides. Never its sealed secret inputs (ciphertext is nobody's business)."""
+    from hub.sealing import SETTING
+
+    return {k: v for k, v in record.settings.items() if k not in (SETTING, "origin")}
 
 
 def _error_json(record: ExecutionRecord) -> dict[str, Any] | None:

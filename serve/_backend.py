@@ -40,8 +40,11 @@ class RuntimeBackend:
             self._recorder = self._actor(self.config.recorder_name)
         return self._recorder
 
-    async def call(self, actor: str | Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        """``actor.method(*args, **kwargs)`` on ``"supervisor"``, ``"recorder"`` or a handle."""
+    async def call(
+        self, actor: str | Any, method: str, *args: Any, name: str = "desktop", **kwargs: Any
+    ) -> Any:
+        """``actor.method(*args, **kwargs)`` on ``"supervisor"``, ``"recorder"`` or a handle
+        (``name`` says which actor a handle is, in errors)."""
         from ray.exceptions import RayActorError, RayTaskError
 
         if actor == "supervisor":
@@ -49,7 +52,7 @@ class RuntimeBackend:
         elif actor == "recorder":
             handle = self.recorder
         else:
-            handle, actor = actor, "desktop"
+            handle, actor = actor, name
         try:
             return await getattr(handle, method).remote(*args, **kwargs)
         except RayTaskError as exc:

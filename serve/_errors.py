@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub.errors import (
     Conflict,
     ExpressionError,
+    GateLocked,
     HubError,
     IllegalTransition,
     InputsInvalid,
@@ -35,6 +36,7 @@ STATUS: list[tuple[type[HubError], int]] = [
     (IllegalTransition, 409),
     (Conflict, 409),
     (NodeFamilyDisabled, 403),
+    (GateLocked, 403),
     (WorkflowInvalid, 422),
     (InputsInvalid, 422),
     (InvalidRequest, 422),

@@ -1,6 +1,9 @@
 """ASGI middleware: refuse oversized bodies (413) and write the audit log of mutating calls.
 
 Plain ASGI rather than Starlette's BaseHTTPMiddleware, so live streams pass through untouched.
+Only a caller with a valid token costs a write: a request that never got past the token check
+(401, an unknown route, a body refused before it) leaves nothing in the store, so anyone who can
+reach the port cannot fill the audit log.
 """
 
 from __future__ import annotations
@@ -74,8 +77,9 @@ class BodyLimit:
 
 
 class AuditLog:
-    """After every mutating call, an audit entry: who (the token's caller), what (the action a
-    route named, or method and path), the target and the answer's status."""
+    """After every mutating call by an authenticated caller, an audit entry: who (the token's
+    caller), what (the action a route named, or method and path), the target and the answer's
+    status. Calls without a valid token are not recorded."""
 
     def __init__(self, app: ASGIApp, write: Callable[[AuditEntry], Awaitable[Any]]) -> None:
         self.app, self.write = app, write
@@ -105,6 +109,8 @@ class AuditLog:
         state = scope.get("state") or {}
         if state.get("audit_written"):  # the route wrote it with its own commit
             return
+        if not state.get("actor"):  # never authenticated (serve._auth sets it): no write
+            return
         action, target, details = state.get("audit") or (None, None, {})
         entry = audit_entry(scope, status, action, target, details)
         try:
@@ -122,9 +128,8 @@ def audit_entry(
 ) -> AuditEntry:
     """The audit entry of a call: who (the token's caller), what, on what, and the status."""
     state = scope.get("state") or {}
-    client = scope.get("client")
     return AuditEntry(
-        actor=state.get("actor") or f"anonymous@{client[0] if client else 'unknown'}",
+        actor=state.get("actor") or "unknown",
         action=action or f"{scope['method']} {scope['path']}",
         target=target,
         details={

@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.records import Breakpoint
+from hub.records import Breakpoint, ErrorInfo
+from hub.triggers import TriggerView
 
 
 class _Body(BaseModel):
@@ -80,6 +81,11 @@ class Deleted(BaseModel):
 
 
 class SavedInputsIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "ada", "inputs": {"name": "Ada", "age": 36}}]},
+    )
+
     name: str = Field(min_length=1, max_length=255)
     inputs: dict[str, Any] = Field(default_factory=dict)
 
@@ -108,6 +114,13 @@ class RunOptionsIn(_Body):
 
 
 class RunRequest(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"inputs": {"name": "Ada", "age": 36}, "options": {"timeout_s": 60}}]
+        },
+    )
+
     inputs: dict[str, Any] = Field(default_factory=dict)
     options: RunOptionsIn = Field(default_factory=RunOptionsIn)
 
@@ -124,30 +137,71 @@ class ExecutionPageOut(BaseModel):
 
 
 class BulkDeleteIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ids": ["0123456789abcdef0123456789abcdef"]}]},
+    )
+
     ids: list[str] = Field(min_length=1, max_length=1000)
 
 
 class RetryIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"inputs": {"name": "Bo"}}]}
+    )
+
     inputs: dict[str, Any] | None = None
 
 
 class RetryStepIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"node_id": "greeting", "parameters": {"values": {"text": "Hi"}}}]
+        },
+    )
+
     node_id: str | None = Field(default=None, max_length=255)
     parameters: dict[str, Any] = Field(default_factory=dict)
     inputs: dict[str, Any] | None = None
 
 
 class SkipStepIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"node_id": "greeting", "output": {"text": "Hi", "adult": True}}]
+        },
+    )
+
     node_id: str | None = Field(default=None, max_length=255)
     output: Any = None
     inputs: dict[str, Any] | None = None
 
 
 class BreakpointsIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "breakpoints": [
+                        "is_adult",
+                        {"node_id": "welcome", "condition": "$greeting.adult"},
+                    ]
+                }
+            ]
+        },
+    )
+
     breakpoints: list[str | Breakpoint] = Field(default_factory=list, max_length=1000)
 
 
 class EvaluateIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"expression": "$greeting.text"}]}
+    )
+
     expression: str = Field(min_length=1, max_length=10_000)
 
 
@@ -157,4 +211,32 @@ class EvaluateOut(BaseModel):
 
 
 class CancelIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "no longer needed"}]}
+    )
+
     reason: str = Field(default="cancelled by user", max_length=1000)
+
+
+# --- triggers and webhooks (serve/routes/triggers.py, serve/routes/hooks.py) -----------------
+
+
+class TriggerList(BaseModel):
+    items: list[TriggerView]
+
+
+class TriggerRun(BaseModel):
+    """An execution a trigger started (a webhook call, a manual fire); ``Location`` names it."""
+
+    execution_id: str
+    status: str
+    workflow_id: str
+    trigger_id: str
+
+
+class WebhookOutputs(TriggerRun):
+    """A ``respond: outputs`` webhook's answer: the ended execution's outputs, and its error
+    when it failed (``status`` says which end)."""
+
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorInfo | None = None

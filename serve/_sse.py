@@ -51,13 +51,17 @@ async def event_frames(
     after: int,
     heartbeat_s: float,
     render: Callable[[Event], Any | None],
+    ended: bool = False,
 ) -> AsyncIterator[str]:
     """Frames of every event after ``after``, a heartbeat comment when idle, until the terminal
     event (or, for an execution that ended before this stream, until its events are out)."""
     seq = after
+    over = ended  # an execution that had ended when the stream opened: no waiting at all
     yield ": stream open\n\n"
     while True:
-        events = await fetch(seq, heartbeat_s)
+        # Once the execution is over, one last read without waiting: its final events may have
+        # landed between the empty poll and the status check.
+        events = await fetch(seq, 0 if over else heartbeat_s)
         for event in events:
             seq = event.seq
             shown = render(event)
@@ -66,9 +70,11 @@ async def event_frames(
             if event.type in TERMINAL_EVENTS:
                 return
         if not events:
-            if await is_over():
+            if over:
                 return
-            yield ": heartbeat\n\n"
+            over = await is_over()
+            if not over:
+                yield ": heartbeat\n\n"
 
 
 def sse_response(frames: AsyncIterator[str]) -> StreamingResponse:

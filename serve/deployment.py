@@ -30,9 +30,31 @@ from serve._config import ApiConfig
 class ApiIngress:
     def __init__(self, config: ApiConfig | dict[str, Any]) -> None:
         self.config = ApiConfig.model_validate(config)
+        _reuse_the_api_port()
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(self.config)
+
+
+def _reuse_the_api_port() -> None:
+    """Make direct ingress bind the API port with SO_REUSEADDR, as uvicorn and Serve's proxy do.
+
+    Serve (2.x) binds a direct-ingress replica's port without it, so the connections a stopped
+    runtime's replica closed linger in TIME-WAIT and keep the next replica (and ``hub up``) off
+    the port for a minute. Serve starts that server after this constructor, through the module
+    global patched here (Serve's only switch for it, ``enable_so_reuseport``, sets
+    SO_REUSEADDR and SO_REUSEPORT; ``hub up`` still refuses a port someone listens on)."""
+    from ray.serve._private import replica
+
+    start = replica.start_asgi_http_server  # type: ignore[attr-defined]
+    if getattr(start, "reuses_address", False):
+        return
+
+    async def start_reusing(app: Any, options: Any, *, event_loop: Any, **_: Any) -> Any:
+        return await start(app, options, event_loop=event_loop, enable_so_reuseport=True)
+
+    start_reusing.reuses_address = True  # type: ignore[attr-defined]
+    replica.start_asgi_http_server = start_reusing  # type: ignore[attr-defined,assignment]
 
 
 def build(args: dict[str, Any]) -> Any:

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.desktop.placement import plan_ocr
-from hub.errors import HubError
+from hub.errors import HubError, NodeFamilyDisabled
 
 
-class DesktopDisabled(HubError):
+class DesktopDisabled(NodeFamilyDisabled):  # a 403 over HTTP, like any closed family
     code = "desktop_disabled"
 
 
@@ -58,8 +58,9 @@ class Devices:
     def check_enabled(self) -> None:
         if not self.enabled:
             raise DesktopDisabled(
-                "desktop control is disabled; enable it with HUB_ENABLE_DESKTOP=1 "
-                "(or enable_desktop in the settings) before starting the runtime"
+                "desktop control is disabled; start the runtime with HUB_ENABLE_DESKTOP=1 in "
+                "its environment (`HUB_ENABLE_DESKTOP=1 hub up --desktop`), or, if it was "
+                'disabled through the settings API, PUT /api/v1/settings {"enable_desktop": true}'
             )
 
     def screen(self) -> Any:

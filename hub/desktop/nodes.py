@@ -4,10 +4,10 @@ through the same invoke path as every action node; blocking device calls go to a
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any, Literal
 
+import regex as _regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.desktop.clicker import ClickerRegion
@@ -16,6 +16,9 @@ from hub.errors import ErrorCategory, StepFailed
 from hub.nodes import NodeContext, PoolConfig, node_type
 
 DESKTOP = PoolConfig(min_size=1, max_size=1, concurrency=16)
+# An attempt's limit when the node gives no timeout_s: room for the OCR engine's first load;
+# ``desktop.wait_for_text`` is bounded by its own ``timeout_s`` parameter (10 s) instead.
+DESKTOP_TIMEOUT_S = 60.0
 
 
 class _Params(BaseModel):
@@ -42,7 +45,12 @@ async def _capture(region: ClickerRegion | None) -> Any:
 
 
 @node_type(
-    "desktop.capture", parameters=CaptureParams, placement="desktop", family="desktop", pool=DESKTOP
+    "desktop.capture",
+    parameters=CaptureParams,
+    placement="desktop",
+    family="desktop",
+    pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
 )
 async def capture(params: CaptureParams, ctx: NodeContext) -> dict[str, Any]:
     """Capture a region (or the whole screen); the image stays on the desktop, by id."""
@@ -75,7 +83,14 @@ def _ocr_output(result: Any, region: dict[str, Any] | None = None) -> dict[str, 
     return output
 
 
-@node_type("desktop.ocr", parameters=OcrParams, placement="desktop", family="desktop", pool=DESKTOP)
+@node_type(
+    "desktop.ocr",
+    parameters=OcrParams,
+    placement="desktop",
+    family="desktop",
+    pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
+)
 async def ocr(params: OcrParams, ctx: NodeContext) -> dict[str, Any]:
     """Read the text of a captured image."""
     pixels = devices().image(params.image_id)
@@ -103,11 +118,15 @@ async def _read(region: ClickerRegion | None, backend: str, allowlist: str | Non
     placement="desktop",
     family="desktop",
     pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
 )
 async def read_text(params: ReadTextParams, ctx: NodeContext) -> dict[str, Any]:
     """Capture and read in one step."""
     frame, result = await _read(params.region, params.backend, params.allowlist)
     return _ocr_output(result, frame.region.model_dump())
+
+
+REGEX_TIMEOUT_S = 0.5  # per OCR'd item, for find_text's `regex`
 
 
 class FindTextParams(_Params):
@@ -118,9 +137,19 @@ class FindTextParams(_Params):
 
 
 def _find(result: Any, region: Any, text: str | None, regex: str | None) -> dict[str, Any] | None:
-    pattern = re.compile(regex) if regex else None
+    pattern = _regex.compile(regex) if regex else None
     for item in result.items:
-        hit = pattern.search(item.text) if pattern else (text or "").lower() in item.text.lower()
+        if pattern is None:
+            hit = (text or "").lower() in item.text.lower()
+        else:
+            try:  # an OCR'd text is short, but a backtracking pattern must not hold the desktop
+                hit = pattern.search(item.text, timeout=REGEX_TIMEOUT_S) is not None
+            except TimeoutError:
+                raise StepFailed(
+                    f"the regex {regex!r} took over {REGEX_TIMEOUT_S:g}s on {item.text[:80]!r}; "
+                    "simplify it",
+                    category=ErrorCategory.VALIDATION,
+                ) from None
         if hit:
             xs = [p[0] for p in item.box]
             ys = [p[1] for p in item.box]
@@ -141,6 +170,7 @@ def _find(result: Any, region: Any, text: str | None, regex: str | None) -> dict
     placement="desktop",
     family="desktop",
     pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
 )
 async def find_text(params: FindTextParams, ctx: NodeContext) -> dict[str, Any]:
     """Find text (or a regex) on screen; output its centre point in screen pixels."""
@@ -194,7 +224,12 @@ class ClickParams(_Params):
 
 
 @node_type(
-    "desktop.click", parameters=ClickParams, placement="desktop", family="desktop", pool=DESKTOP
+    "desktop.click",
+    parameters=ClickParams,
+    placement="desktop",
+    family="desktop",
+    pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
 )
 async def click(params: ClickParams, ctx: NodeContext) -> dict[str, Any]:
     """Click a point, or the centre of a text found on screen."""
@@ -223,7 +258,12 @@ class MoveParams(_Params):
 
 
 @node_type(
-    "desktop.move", parameters=MoveParams, placement="desktop", family="desktop", pool=DESKTOP
+    "desktop.move",
+    parameters=MoveParams,
+    placement="desktop",
+    family="desktop",
+    pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
 )
 async def move(params: MoveParams, ctx: NodeContext) -> dict[str, Any]:
     """Move the pointer."""
@@ -238,7 +278,12 @@ class TypeParams(_Params):
 
 
 @node_type(
-    "desktop.type", parameters=TypeParams, placement="desktop", family="desktop", pool=DESKTOP
+    "desktop.type",
+    parameters=TypeParams,
+    placement="desktop",
+    family="desktop",
+    pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
 )
 async def type_text(params: TypeParams, ctx: NodeContext) -> dict[str, Any]:
     """Type text with the keyboard."""
@@ -252,7 +297,14 @@ class KeyParams(_Params):
     dry_run: bool = False
 
 
-@node_type("desktop.key", parameters=KeyParams, placement="desktop", family="desktop", pool=DESKTOP)
+@node_type(
+    "desktop.key",
+    parameters=KeyParams,
+    placement="desktop",
+    family="desktop",
+    pool=DESKTOP,
+    default_timeout_s=DESKTOP_TIMEOUT_S,
+)
 async def key(params: KeyParams, ctx: NodeContext) -> dict[str, Any]:
     """Press a key or a combination such as ``ctrl+a``."""
     pointer = devices().pointer(params.dry_run)

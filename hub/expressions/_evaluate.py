@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hub.errors import ExpressionError
@@ -16,9 +16,9 @@ from hub.expressions._functions import (
     FUNCTIONS,
     PathNotFound,
     a_type,
-    check_int,
     closest,
 )
+from hub.expressions._limits import check_int, current_budget, tick
 from hub.expressions._operators import (
     _BINARY,
     _COMPARE,
@@ -27,6 +27,7 @@ from hub.expressions._operators import (
     _missing_root,
     _read,
     _unary,
+    check_value_size,
 )
 from hub.expressions._parse import (
     REF_PREFIX,
@@ -136,7 +137,7 @@ class _Compiler:
         if isinstance(node, ast.IfExp):
             return self.ifexp(node)
         if isinstance(node, ast.List | ast.Tuple):
-            return self.sequence(node.elts)
+            return self.sequence(node)
         if isinstance(node, ast.Dict):
             return self.dict(node)
         if isinstance(node, ast.Call):
@@ -264,7 +265,13 @@ class _Compiler:
         left = self.compile(node.left)
         right = self.compile(node.right)
         where = self.src.fragment(node)
-        return lambda scope: apply(left(scope), right(scope), where)
+
+        def run(scope: Scope) -> Any:
+            a, b = left(scope), right(scope)
+            tick(where)
+            return apply(a, b, where)
+
+        return run
 
     def unaryop(self, node: ast.UnaryOp) -> Evaluator:
         operand = self.compile(node.operand)
@@ -290,7 +297,13 @@ class _Compiler:
         where = self.src.fragment(node)
         if len(tests) == 1:
             test, left, right = tests[0], operands[0], operands[1]
-            return lambda scope: test(left(scope), right(scope), where)
+
+            def compare_one(scope: Scope) -> Any:
+                a, b = left(scope), right(scope)
+                tick(where)
+                return test(a, b, where)
+
+            return compare_one
         steps = list(zip(tests, operands[1:], strict=True))
         first = operands[0]
 
@@ -298,6 +311,7 @@ class _Compiler:
             a = first(scope)
             for test, operand in steps:
                 b = operand(scope)
+                tick(where)
                 if not test(a, b, where):
                     return False
                 a = b
@@ -335,9 +349,21 @@ class _Compiler:
         orelse = self.compile(node.orelse)
         return lambda scope: body(scope) if test(scope) else orelse(scope)
 
-    def sequence(self, elements: Sequence[ast.expr]) -> Evaluator:
-        items = [self.compile(e) for e in elements]
-        return lambda scope: [item(scope) for item in items]
+    def sequence(self, node: ast.List | ast.Tuple) -> Evaluator:
+        items = [self.compile(e) for e in node.elts]
+        where = self.src.fragment(node)
+
+        def build(scope: Scope) -> Any:
+            values = [item(scope) for item in items]
+            tick(where)
+            if values:  # the items may be shared: count each as it will be written out
+                budget = current_budget()
+                size = 1 + len(values) + budget.items_size(values)
+                check_value_size(size, where)
+                budget.remember(values, size)
+            return values
+
+        return build
 
     def dict(self, node: ast.Dict) -> Evaluator:
         pairs: list[tuple[Evaluator, Evaluator]] = []
@@ -356,6 +382,13 @@ class _Compiler:
                         f"object keys must be strings or numbers, got {a_type(key)} in {where}"
                     )
                 out[key] = value_of(scope)
+            tick(where)
+            if out:
+                budget = current_budget()
+                size = 1 + 2 * len(out)  # braces, colons and commas
+                size += budget.items_size(out) + budget.items_size(out.values())
+                check_value_size(size, where)
+                budget.remember(out, size)
             return out
 
         return build
@@ -387,6 +420,7 @@ class _Compiler:
             raise self.fail(node, f"wrong number of arguments ({count}); call it as {spec.usage}")
         args = [self.compile(a) for a in node.args]
         impl = spec.impl
+        where = self.src.fragment(node)
         if spec.name == "default":
             value_of, fallback_of = args
 
@@ -399,8 +433,25 @@ class _Compiler:
 
             return default
         if count == 0:
-            return lambda scope: impl(())
+
+            def call_none(scope: Scope) -> Any:
+                tick(where)
+                return impl(())
+
+            return call_none
         if count == 1:
             only = args[0]
-            return lambda scope: impl((only(scope),))
-        return lambda scope: impl([arg(scope) for arg in args])
+
+            def call_one(scope: Scope) -> Any:
+                value = only(scope)
+                tick(where)
+                return impl((value,))
+
+            return call_one
+
+        def call_many(scope: Scope) -> Any:
+            values = [arg(scope) for arg in args]
+            tick(where)
+            return impl(values)
+
+        return call_many

@@ -1,7 +1,7 @@
-"""Limits, value helpers and the fixed set of functions an expression may call.
+"""Value helpers and the fixed set of functions an expression may call.
 
 Nothing here ever hands user text to the interpreter: every function works on plain JSON-like
-values and checks the resource limits before it builds anything large.
+values and checks the resource limits (``_limits``) before it builds anything large.
 """
 
 from __future__ import annotations
@@ -14,25 +14,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.errors import ExpressionError
+import regex
 
-MAX_SOURCE_LENGTH = 10_000
-MAX_DEPTH = 50
-MAX_NODES = 1000
-MAX_STRING_LENGTH = 100_000
-MAX_LIST_LENGTH = 100_000
-MAX_INT_BITS = 4096
-MAX_EXPONENT = 1000
-MAX_PATTERN_LENGTH = 1000
-MAX_MATCH_TEXT_LENGTH = 100_000
+from hub.errors import ExpressionError
+from hub.expressions._limits import (
+    MAX_EXPONENT,
+    MAX_LIST_LENGTH,
+    MAX_MATCH_TEXT_LENGTH,
+    MAX_PATTERN_LENGTH,
+    MAX_STRING_LENGTH,
+    check_int,
+    check_list,
+    check_string,
+    current_budget,
+    resource_error,
+)
 
 
 class PathNotFound(ExpressionError):
     """A ``$name``, key or index that does not exist (``default()`` catches exactly these)."""
-
-
-def resource_error(what: str) -> ExpressionError:
-    return ExpressionError(f"resource limit exceeded: {what}")
 
 
 def closest(word: str, candidates: Sequence[str]) -> str | None:
@@ -80,24 +80,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=_json_default)
-
-
-def check_string(value: str) -> str:
-    if len(value) > MAX_STRING_LENGTH:
-        raise resource_error(f"string longer than {MAX_STRING_LENGTH} characters")
-    return value
-
-
-def check_list(value: list[Any]) -> list[Any]:
-    if len(value) > MAX_LIST_LENGTH:
-        raise resource_error(f"list longer than {MAX_LIST_LENGTH} items")
-    return value
-
-
-def check_int(value: int) -> int:
-    if value.bit_length() > MAX_INT_BITS:
-        raise resource_error(f"integer larger than {MAX_INT_BITS} bits")
-    return value
 
 
 def is_number(value: Any) -> bool:
@@ -158,8 +140,15 @@ def _float(args: Sequence[Any]) -> Any:
     return _convert("float", float, args[0])
 
 
+def formatted(value: Any, what: str = "text") -> str:
+    """``format_value`` that refuses, before formatting, a value whose text would be too long."""
+    if not isinstance(value, str) and current_budget().size_of(value) > MAX_STRING_LENGTH:
+        raise resource_error(f"{what} longer than {MAX_STRING_LENGTH} characters")
+    return check_string(format_value(value))
+
+
 def _str(args: Sequence[Any]) -> Any:
-    return check_string(format_value(args[0]))
+    return formatted(args[0], "str() of a value whose text is")
 
 
 def _bool(args: Sequence[Any]) -> Any:
@@ -234,7 +223,10 @@ def _sorted(args: Sequence[Any]) -> Any:
 
 def _string_method(fn: str, method: Callable[[str], str]) -> Impl:
     def impl(args: Sequence[Any]) -> Any:
-        return check_string(method(_need_str(fn, args[0])))
+        text = _need_str(fn, args[0])
+        if fn != "strip":  # changing case never shortens a text: refuse before copying it
+            check_string(text)
+        return check_string(method(text))
 
     return impl
 
@@ -246,7 +238,8 @@ def _split(args: Sequence[Any]) -> Any:
         sep = _need_str("split", sep, "a string separator")
         if not sep:
             raise ExpressionError("split() separator must not be empty")
-    return check_list(text.split(sep))
+    # At most one part more than allowed is built: that one proves the limit is passed.
+    return check_list(text.split(sep, MAX_LIST_LENGTH))
 
 
 def _join(args: Sequence[Any]) -> Any:
@@ -256,11 +249,14 @@ def _join(args: Sequence[Any]) -> Any:
     if not isinstance(items, list | tuple):
         raise ExpressionError(f"join() needs a list, got {a_type(items)}")
     sep = _need_str("join", sep, "a string separator")
+    budget = current_budget()
+    total = len(sep) * max(len(items) - 1, 0)
+    for item in items:  # measured before anything is formatted
+        total += budget.size_of(item)
+        if total > MAX_STRING_LENGTH:
+            raise resource_error(f"join() result longer than {MAX_STRING_LENGTH} characters")
     parts = [format_value(item) for item in items]
-    total = sum(len(p) for p in parts) + len(sep) * max(len(parts) - 1, 0)
-    if total > MAX_STRING_LENGTH:
-        raise resource_error(f"string longer than {MAX_STRING_LENGTH} characters")
-    return sep.join(parts)
+    return check_string(sep.join(parts))
 
 
 def _contains(args: Sequence[Any]) -> Any:
@@ -284,6 +280,10 @@ def _affix(fn: str, test: Callable[[str, str], bool]) -> Impl:
     return impl
 
 
+def _pattern_text(pattern: str) -> str:
+    return repr(pattern) if len(pattern) <= 60 else repr(pattern[:57]) + "..."
+
+
 def _matches(args: Sequence[Any]) -> Any:
     text = _need_str("matches", args[0])
     pattern = _need_str("matches", args[1], "a string pattern")
@@ -292,10 +292,23 @@ def _matches(args: Sequence[Any]) -> Any:
     if len(text) > MAX_MATCH_TEXT_LENGTH:
         raise resource_error(f"matches() text longer than {MAX_MATCH_TEXT_LENGTH} characters")
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise ExpressionError(f"matches(): invalid regular expression: {exc}") from None
-    return compiled.search(text) is not None
+        compiled = regex.compile(pattern)
+    except (regex.error, ValueError, OverflowError) as exc:
+        raise ExpressionError(
+            f"matches(): invalid regular expression {_pattern_text(pattern)}: {exc}"
+        ) from None
+    # The `regex` engine backtracks like `re`, but stops at a deadline: a pattern such as
+    # (a+)+$ fails this render instead of holding the thread for hours.
+    budget = current_budget()
+    remaining = budget.remaining_s()
+    if remaining <= 0:
+        raise budget.timeout("matches()")
+    try:
+        return compiled.search(text, timeout=remaining) is not None
+    except TimeoutError:
+        raise budget.timeout(
+            f"matches(..., {_pattern_text(pattern)})", "matching the regular expression"
+        ) from None
 
 
 _NUMBER = re.compile(r"(?:(?<![0-9.])-)?[0-9]+(\.[0-9]+)?")
@@ -306,16 +319,23 @@ def _numbers(args: Sequence[Any]) -> Any:
     if is_number(text) and not isinstance(text, bool):
         text = format_value(text)
     text = _need_str("numbers", text)
+    budget = current_budget()
     found: list[Any] = []
     for match in _NUMBER.finditer(text):
         literal = match.group()
         if len(literal) > 1000:
             raise resource_error("numbers() found a number longer than 1000 digits")
         found.append(float(literal) if match.group(1) else int(literal))
+        if len(found) > MAX_LIST_LENGTH:
+            raise resource_error(f"numbers() found more than {MAX_LIST_LENGTH} numbers")
+        if len(found) % 4096 == 0:
+            budget.check("numbers()")
     return found
 
 
 def _json(args: Sequence[Any]) -> Any:
+    if current_budget().size_of(args[0]) > MAX_STRING_LENGTH:
+        raise resource_error(f"json() text longer than {MAX_STRING_LENGTH} characters")
     try:
         text = json.dumps(args[0], ensure_ascii=False, separators=(",", ":"), default=_json_default)
     except (ValueError, TypeError, RecursionError) as exc:

@@ -12,16 +12,20 @@ from typing import Any
 
 from hub.errors import ExpressionError
 from hub.expressions._functions import (
-    MAX_EXPONENT,
-    MAX_INT_BITS,
-    MAX_LIST_LENGTH,
-    MAX_STRING_LENGTH,
     PathNotFound,
     a_type,
     closest,
     is_number,
-    resource_error,
     type_name,
+)
+from hub.expressions._limits import (
+    MAX_EXPONENT,
+    MAX_INT_BITS,
+    MAX_LIST_LENGTH,
+    MAX_STRING_LENGTH,
+    MAX_VALUE_SIZE,
+    current_budget,
+    resource_error,
 )
 
 Scope = Mapping[str, Any]
@@ -139,20 +143,35 @@ def _add(a: Any, b: Any, where: str) -> Any:
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         if len(a) + len(b) > MAX_LIST_LENGTH:
             raise resource_error(f"list longer than {MAX_LIST_LENGTH} items in {where}")
+        budget = current_budget()
+        joint = 1 if a and b else 2  # one bracket pair goes, and a comma comes if both have items
+        check_value_size(budget.size_of(a) + budget.size_of(b) - joint, where)
         return [*a, *b]
     if is_number(a) and is_number(b):
         return a + b
     raise _type_error("+", a, b, where)
 
 
+def check_value_size(size: int, where: str) -> None:
+    """Refuse to build a value of ``size`` (see ``Budget.size_of``)."""
+    if size > MAX_VALUE_SIZE:
+        raise resource_error(
+            f"value larger than {MAX_VALUE_SIZE:,} characters as JSON in {where}"
+            " (nested and repeated parts count every time they occur)"
+        )
+
+
 def _repeat(seq: Any, times: int, where: str) -> Any:
-    size = len(seq) * max(times, 0)
+    length = len(seq) * max(times, 0)
     if isinstance(seq, str):
-        if size > MAX_STRING_LENGTH:
+        if length > MAX_STRING_LENGTH:
             raise resource_error(f"string longer than {MAX_STRING_LENGTH} characters in {where}")
         return seq * times
-    if size > MAX_LIST_LENGTH:
+    if length > MAX_LIST_LENGTH:
         raise resource_error(f"list longer than {MAX_LIST_LENGTH} items in {where}")
+    if length:
+        # Every copy shares the items, but rendering or serialising writes each one out.
+        check_value_size(times * (current_budget().size_of(seq) - 1) + 1, where)
     return list(seq) * times
 
 

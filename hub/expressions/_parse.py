@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import ExpressionError
-from hub.expressions._functions import (
+from hub.expressions._limits import (
     MAX_DEPTH,
     MAX_NODES,
     MAX_SOURCE_LENGTH,

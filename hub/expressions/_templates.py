@@ -12,7 +12,13 @@ from hub.expressions._evaluate import (
     Scope,
     _Compiler,
 )
-from hub.expressions._functions import check_string, format_value, resource_error
+from hub.expressions._functions import formatted
+from hub.expressions._limits import (
+    MAX_STRING_LENGTH,
+    check_string,
+    render_budget,
+    resource_error,
+)
 from hub.expressions._operators import _fresh
 from hub.expressions._parse import escape_pointer, parse_source, split_template
 
@@ -34,8 +40,15 @@ class Expression:
         self.references = references
         self._evaluate = evaluate
 
-    def evaluate(self, scope: Scope) -> Any:
-        """The value for ``scope`` (keys are names without ``$``: "input", "fetch_user", ...)."""
+    def evaluate(self, scope: Scope, *, budget_s: float | None = None) -> Any:
+        """The value for ``scope`` (keys are names without ``$``: "input", "fetch_user", ...).
+
+        ``budget_s`` bounds the wall-clock time (default ``RENDER_BUDGET_S``); inside a render
+        already in progress, that render's budget applies."""
+        with render_budget(budget_s):
+            return self._run(scope)
+
+    def _run(self, scope: Scope) -> Any:
         try:
             return self._evaluate(scope)
         except ExpressionError:
@@ -98,14 +111,24 @@ class Template:
         alone = len(self.expressions) == 1 and all(not p.strip() for p in literals)
         self._single = self.expressions[0] if alone else None
 
-    def render(self, scope: Scope) -> Any:
-        """The value itself for a lone ``{{ }}``; otherwise the text with each value formatted."""
-        if self._single is not None:
-            return _fresh(self._single.evaluate(scope))
+    def render(self, scope: Scope, *, budget_s: float | None = None) -> Any:
+        """The value itself for a lone ``{{ }}``; otherwise the text with each value formatted.
+
+        ``budget_s`` bounds the wall-clock time, as for :meth:`Expression.evaluate`."""
         if self.is_static:
             return self.source
-        out = [p if isinstance(p, str) else format_value(p.evaluate(scope)) for p in self._parts]
-        return check_string("".join(out))
+        with render_budget(budget_s):
+            if self._single is not None:
+                return _fresh(self._single._run(scope))
+            out: list[str] = []
+            total = 0
+            for part in self._parts:
+                text = part if isinstance(part, str) else formatted(part._run(scope))
+                total += len(text)
+                if total > MAX_STRING_LENGTH:
+                    raise resource_error(f"text longer than {MAX_STRING_LENGTH} characters")
+                out.append(text)
+            return check_string("".join(out))
 
     @property
     def single(self) -> bool:
@@ -154,9 +177,15 @@ class CompiledValue:
         self.is_static = is_static
         self.references = references
 
-    def render(self, scope: Scope) -> Any:
-        """A resolved deep copy of the value: fresh dicts and lists on every call."""
-        return self._render(scope)
+    def render(self, scope: Scope, *, budget_s: float | None = None) -> Any:
+        """A resolved deep copy of the value: fresh dicts and lists on every call.
+
+        All its templates share one wall-clock budget, ``budget_s`` (default
+        ``RENDER_BUDGET_S``); past it, :class:`~hub.errors.ExpressionTimeout` is raised."""
+        if self.is_static:
+            return self._render(scope)
+        with render_budget(budget_s):
+            return self._render(scope)
 
     def __repr__(self) -> str:
         return f"CompiledValue({self._value!r})"

@@ -12,6 +12,7 @@ from hub.nodes._invoke import (
     validate_parameters,
 )
 from hub.nodes._registry import (
+    DEFAULT_TIMEOUT_S,
     ENTRY_POINT_GROUP,
     NodeRegistry,
     NodeType,
@@ -22,8 +23,10 @@ from hub.nodes._registry import (
     load_plugins,
     node_type,
 )
+from hub.nodes._timeouts import attempt_timeout_s
 
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "ENTRY_POINT_GROUP",
     "LOG_LEVELS",
     "LogLine",
@@ -35,6 +38,7 @@ __all__ = [
     "NodeType",
     "PoolConfig",
     "UnknownNodeType",
+    "attempt_timeout_s",
     "check_family",
     "default_registry",
     "ensure_json",

@@ -83,7 +83,8 @@ class DelayParams(_Params):
     seconds: float = Field(ge=0, le=7 * 86400)
 
 
-@node_type("delay", parameters=DelayParams, inline=True)
+# No limit of its own: ``seconds`` bounds it (up to a week), and a node's timeout_s still does.
+@node_type("delay", parameters=DelayParams, inline=True, default_timeout_s=None)
 async def run_delay(params: DelayParams, ctx: NodeContext) -> Any:
     """Sleep without blocking a thread; cancellation interrupts it."""
     started = time.monotonic()

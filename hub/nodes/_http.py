@@ -69,17 +69,20 @@ async def run_http(params: HttpParams, ctx: NodeContext) -> Any:
     headers = {"Idempotency-Key": ctx.idempotency_key, **params.headers}
     query = {k: v if isinstance(v, str) else str(v) for k, v in params.query.items()}
     try:
-        response = await _client().request(
-            params.method,
-            params.url,
-            headers=headers,
-            params=query or None,  # an empty dict would erase a query in the url
-            json=params.json_body,
-            content=params.body,
-            timeout=params.timeout_s,
-            follow_redirects=params.follow_redirects,
-        )
-    except httpx.TimeoutException:
+        # httpx's timeout bounds each phase (connect, each read); timeout_s bounds the whole
+        # request, so a server that trickles its answer cannot hold the step past it.
+        async with asyncio.timeout(params.timeout_s):
+            response = await _client().request(
+                params.method,
+                params.url,
+                headers=headers,
+                params=query or None,  # an empty dict would erase a query in the url
+                json=params.json_body,
+                content=params.body,
+                timeout=params.timeout_s,
+                follow_redirects=params.follow_redirects,
+            )
+    except (httpx.TimeoutException, TimeoutError):
         raise StepFailed(
             f"{params.method} {params.url} timed out after {params.timeout_s:g}s",
             category=ErrorCategory.TIMEOUT,

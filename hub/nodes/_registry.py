@@ -23,6 +23,9 @@ from hub.nodes._context import NodeContext
 
 ENTRY_POINT_GROUP = "runtime_hub.nodes"
 PLUGIN_ENV = "HUB_NODE_MODULES"
+DEFAULT_TIMEOUT_S = 300.0
+"""The attempt limit of a type that declares none (plugins, mostly): long enough for a slow
+query or model call, short enough that a stuck call does not hold its actor forever."""
 
 P = TypeVar("P", bound=BaseModel)
 NodeFn = Callable[[Any, NodeContext], Awaitable[Any]]
@@ -50,6 +53,8 @@ class NodeType:
     kills and replaces that process when a call times out (``code``). ``family`` names a
     dangerous family that the settings must enable. ``ports`` gives the output ports a node offers
     from its raw parameters (besides ``error``); ``port_of`` picks the port from an output.
+    ``default_timeout_s`` bounds an attempt when neither the node nor its parameters say how
+    long it may run (None: no limit of its own); :func:`hub.nodes.attempt_timeout_s` decides.
     """
 
     name: str
@@ -63,6 +68,7 @@ class NodeType:
     pool: PoolConfig = PoolConfig()
     placement: str = "pool"  # "pool": node-pool actors; "desktop": the DesktopActor
     description: str = ""
+    default_timeout_s: float | None = DEFAULT_TIMEOUT_S
 
     def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
         """The named ports this node offers, or None when they depend on run-time values."""
@@ -120,9 +126,23 @@ def node_type(
     port_of: Callable[[Any], str | None] | None = None,
     pool: PoolConfig | None = None,
     placement: str = "pool",
+    default_timeout_s: float | None = DEFAULT_TIMEOUT_S,
     registry: NodeRegistry | None = None,
 ) -> Callable[[NodeFn], NodeFn]:
-    """Register ``async def run(params, ctx)`` as the node type ``name``."""
+    """Register ``async def run(params, ctx)`` as the node type ``name``.
+
+    ``default_timeout_s`` bounds one attempt when the workflow gives no ``timeout_s``. A type
+    whose parameters have a ``timeout_s`` field with a default uses that default instead (one
+    number, not two); declaring a different ``default_timeout_s`` beside it is an error."""
+    own = parameter_timeout_default(parameters)
+    if own is not None and default_timeout_s not in (own, DEFAULT_TIMEOUT_S):
+        raise HubError(
+            f"node type {name!r}: default_timeout_s={default_timeout_s} contradicts the "
+            f"default of its timeout_s parameter ({own:g}); declare one of them"
+        )
+    default = own if own is not None else default_timeout_s
+    if default is not None and default <= 0:
+        raise HubError(f"node type {name!r}: default_timeout_s must be positive (or None)")
 
     def register(fn: NodeFn) -> NodeFn:
         (registry or _REGISTRY).add(
@@ -138,11 +158,23 @@ def node_type(
                 pool=pool or PoolConfig(),
                 placement="desktop" if placement == "desktop" else "pool",
                 description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+                default_timeout_s=default,
             )
         )
         return fn
 
     return register
+
+
+def parameter_timeout_default(parameters: type[BaseModel]) -> float | None:
+    """The default of a ``timeout_s`` field of a parameters model, when it has a numeric one."""
+    field = parameters.model_fields.get("timeout_s")
+    if field is None or field.default_factory is not None:
+        return None
+    value = field.default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def default_registry() -> NodeRegistry:

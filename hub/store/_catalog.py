@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, delete, select
 from hub.errors import InvalidRequest, NotFound
 from hub.history import CredentialInfo, SavedInputs
 from hub.records import AuditEntry, utcnow
-from hub.store import _rows
+from hub.store import _retention, _rows
 from hub.store import _schema as t
 from hub.store._writes import upsert
 
@@ -103,7 +104,7 @@ class Catalog:
             )
         a = t.audit_log
         query = select(a)
-        if before_id is not None:
+        if before_id is not None and before_id <= t.INT_COLUMN_MAX:  # past it: every id is
             query = query.where(a.c.id < before_id)
         if action is not None:
             query = query.where(a.c.action == action)
@@ -112,6 +113,32 @@ class Catalog:
         with self._tx("reading the audit log") as conn:
             rows = conn.execute(query.order_by(a.c.id.desc()).limit(limit)).mappings().all()
         return [_rows.audit_record(row) for row in rows]
+
+    def prune_audit(
+        self,
+        *,
+        max_age_s: float | None = None,
+        max_executions: int | None = None,
+        batch_size: int = _retention.DEFAULT_BATCH_SIZE,
+        now: datetime | None = None,
+    ) -> int:
+        """Apply the history's retention limits to the audit log: delete entries written more
+        than ``max_age_s`` before ``now``, and/or all but the newest
+        ``AUDIT_ENTRIES_PER_EXECUTION * max_executions`` (hub.store._retention); either limit
+        deletes what it names. Works in batches of ``batch_size`` entries, one short write
+        transaction each; without either limit nothing is deleted. Returns how many went.
+        """
+        if max_age_s is not None and max_age_s < 0:
+            raise ValueError(f"max_age_s must not be negative, got {max_age_s}")
+        if max_executions is not None and max_executions < 0:
+            raise ValueError(f"max_executions must not be negative, got {max_executions}")
+        cutoff = None if max_age_s is None else (now or utcnow()) - timedelta(seconds=max_age_s)
+        return _retention.prune_audit(
+            lambda: self._tx("pruning the audit log", write=True),
+            cutoff=cutoff,
+            keep=_retention.audit_limits(max_executions),
+            batch_size=batch_size,
+        )
 
     # --- credentials ----------------------------------------------------------------------------
 
@@ -144,6 +171,13 @@ class Catalog:
         if value is None:
             raise NotFound(f"credential {name!r} not found", details={"name": name})
         return bytes(value)
+
+    def credentials(self, names: list[str]) -> dict[str, bytes]:
+        """The ciphertexts of the credentials ``names`` that are stored (missing ones left out)."""
+        c = t.credentials
+        with self._tx("reading credentials") as conn:
+            rows = conn.execute(select(c.c.name, c.c.ciphertext).where(c.c.name.in_(names)))
+            return {str(name): bytes(value) for name, value in rows}
 
     def delete_credential(self, name: str) -> None:
         c = t.credentials

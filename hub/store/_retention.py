@@ -1,9 +1,14 @@
-"""Retention: pruning old executions in short batches, and giving the space back (SQLite).
+"""Retention: pruning old executions and audit entries in short batches, and giving the space
+back (SQLite).
 
 Only terminal executions (completed, failed, cancelled) are ever deleted, together with their
 steps, events, logs and metrics. Each batch is its own short write transaction, so a prune of a
 large history never holds the write lock (SQLite) or row locks (PostgreSQL) for long while the
 runtime keeps recording.
+
+The audit log follows the same retention settings (:func:`audit_limits`): entries older than
+the age limit go; with a count limit, the newest ``AUDIT_ENTRIES_PER_EXECUTION`` times that many
+entries stay (a run start writes one entry, and a handful of other calls act on a run).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ SETTLE_S = 60.0
 AUTO_VACUUM_INCREMENTAL = 2
 # Pages freed per write transaction by an incremental vacuum (4 MiB with 4 KiB pages).
 _VACUUM_CHUNK_PAGES = 1000
+# With ``retention_max_executions = N``, the audit log keeps its newest 10 * N entries.
+AUDIT_ENTRIES_PER_EXECUTION = 10
 
 Transaction = Callable[[], AbstractContextManager[Connection]]
 
@@ -124,6 +131,67 @@ def delete_executions(conn: Connection, ids: list[str]) -> int:
         conn.execute(delete(table).where(table.c.execution_id.in_(ids)))
     result = conn.execute(delete(t.executions).where(t.executions.c.id.in_(ids)))
     return int(result.rowcount)
+
+
+# --- the audit log ------------------------------------------------------------------------------
+
+
+def audit_limits(max_executions: int | None) -> int | None:
+    """How many audit entries the retention limit ``max_executions`` keeps (None: no cap)."""
+    return None if max_executions is None else max_executions * AUDIT_ENTRIES_PER_EXECUTION
+
+
+def prune_audit(
+    write_tx: Transaction,
+    *,
+    cutoff: datetime | None = None,
+    keep: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> int:
+    """Delete audit entries written before ``cutoff`` and/or all but the newest ``keep``.
+
+    With both, an entry goes when either limit says so. Newest means the largest id (the order
+    entries were written in). Each batch of ``batch_size`` entries is its own write
+    transaction. Returns how many entries were deleted.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if keep is not None and keep < 0:
+        raise ValueError(f"keep must not be negative, got {keep}")
+    a = t.audit_log
+    deleted = 0
+    if cutoff is not None:
+        older = select(a.c.id).where(a.c.ts < cutoff).order_by(a.c.id).limit(batch_size)
+        deleted += _audit_batches(write_tx, lambda conn: older)
+    if keep is not None:
+        deleted += _audit_batches(write_tx, lambda conn: _audit_beyond(conn, keep, batch_size))
+    return deleted
+
+
+def _audit_beyond(conn: Connection, keep: int, limit: int) -> Select[Any] | None:
+    """The oldest entries below the newest ``keep`` (None when there are no more)."""
+    a = t.audit_log
+    if keep == 0:
+        return select(a.c.id).order_by(a.c.id).limit(limit)
+    oldest_kept = conn.execute(
+        select(a.c.id).order_by(a.c.id.desc()).offset(keep - 1).limit(1)
+    ).scalar()
+    if oldest_kept is None:
+        return None
+    return select(a.c.id).where(a.c.id < oldest_kept).order_by(a.c.id).limit(limit)
+
+
+def _audit_batches(write_tx: Transaction, batch: Callable[[Connection], Select[Any] | None]) -> int:
+    a = t.audit_log
+    deleted = 0
+    while True:
+        with write_tx() as conn:
+            query = batch(conn)
+            ids = [] if query is None else list(conn.execute(query).scalars())
+            count = int(conn.execute(delete(a).where(a.c.id.in_(ids))).rowcount) if ids else 0
+        deleted += count
+        if count == 0:
+            return deleted
 
 
 # --- giving space back (SQLite) -----------------------------------------------------------------

@@ -74,6 +74,7 @@ def execution_row(record: ExecutionRecord) -> dict[str, Any]:
         "started_at": record.started_at,
         "ended_at": record.ended_at,
         "parent_id": record.parent_id,
+        "trigger_info": record.trigger_info,
     }
 
 
@@ -94,6 +95,7 @@ def execution_record(row: RowMapping, steps: list[StepRecord] | None = None) -> 
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         parent_id=row["parent_id"],
+        trigger_info=row["trigger_info"],
     )
 
 

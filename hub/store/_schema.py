@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -105,6 +106,8 @@ class ExecutionRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The execution this one retries or re-runs (settings["origin"] says how).
     parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What a trigger received: its id and type, and the slot, message id or caller's key.
+    trigger_info: Mapped[dict[str, Any] | None] = mapped_column(json_type(), nullable=True)
 
 
 class StepRow(Base):
@@ -182,6 +185,19 @@ class SettingRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class TriggerStateRow(Base):
+    """A trigger's runtime state: the operator's enable/disable (None: as the document says)
+    and what the runtime keeps about it (hub.triggers.TriggerState, as JSON)."""
+
+    __tablename__ = "trigger_states"
+
+    workflow_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    trigger_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(json_type())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CredentialRow(Base):
     __tablename__ = "credentials"
 
@@ -205,6 +221,11 @@ class AuditRow(Base):
 
 metadata = Base.metadata
 
+INT_COLUMN_MAX = 2**31 - 1
+"""The largest value an Integer column holds on every database (PostgreSQL's int4). Ids and
+seqs never pass it; a bound given past it (an API accepts any 64-bit id) is clamped before it
+reaches a query, since PostgreSQL casts the bound to INTEGER and fails out of range."""
+
 workflows: Table = metadata.tables["workflows"]
 executions: Table = metadata.tables["workflow_executions"]
 steps: Table = metadata.tables["step_executions"]
@@ -215,3 +236,4 @@ saved_inputs: Table = metadata.tables["saved_inputs"]
 settings: Table = metadata.tables["settings"]
 credentials: Table = metadata.tables["credentials"]
 audit_log: Table = metadata.tables["audit_log"]
+trigger_states: Table = metadata.tables["trigger_states"]

@@ -6,17 +6,18 @@ DB-API error becomes a :class:`hub.errors.StoreError` here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from hub.analysis import ErrorPattern, FailureSample, group_failures
-from hub.errors import Conflict, NotFound, StoreError
+from hub.errors import Conflict, InvalidRequest, NotFound, StoreError
 from hub.history import (
     DeleteResult,
     ExecutionPage,
@@ -73,6 +74,14 @@ class Store(Catalog):
     @property
     def dialect(self) -> str:
         return self._engine.dialect.name
+
+    def check(self) -> int:
+        """Run one real query (on a table of the schema, not only ``SELECT 1``); returns the
+        round trip in milliseconds. Raises StoreError when the database does not answer."""
+        started = time.perf_counter()
+        with self._tx("checking the database") as conn:
+            conn.execute(select(func.count()).select_from(t.settings)).scalar_one()
+        return round((time.perf_counter() - started) * 1000)
 
     def close(self) -> None:
         self._closed = True
@@ -223,7 +232,7 @@ class Store(Catalog):
                 if len(rows) > 1:
                     shown = [r["id"] for r in rows[:10]]
                     more = ", ..." if len(rows) > 10 else ""
-                    raise StoreError(
+                    raise InvalidRequest(  # the caller's mistake, not the store's failure
                         f"execution id prefix {execution_id!r} is ambiguous: it matches "
                         f"{', '.join(shown)}{more}",
                         details={"prefix": execution_id, "candidates": shown},
@@ -336,7 +345,7 @@ class Store(Catalog):
         ev = t.events
         query = (
             select(ev)
-            .where(ev.c.execution_id == execution_id, ev.c.seq > after_seq)
+            .where(ev.c.execution_id == execution_id, ev.c.seq > min(after_seq, t.INT_COLUMN_MAX))
             .order_by(ev.c.seq)
             .limit(max(limit, 0))
         )
@@ -363,7 +372,7 @@ class Store(Catalog):
         """Log entries of an execution with ``seq > after_seq``, in order; optionally only one
         level, or only those whose message contains ``search`` (ignoring case)."""
         lg = t.logs
-        cond = [lg.c.execution_id == execution_id, lg.c.seq > after_seq]
+        cond = [lg.c.execution_id == execution_id, lg.c.seq > min(after_seq, t.INT_COLUMN_MAX)]
         if level is not None:
             cond.append(lg.c.level == level.lower())
         if search:
@@ -387,6 +396,61 @@ class Store(Catalog):
             upsert(
                 conn, t.settings, [{"key": key, "value": value, "updated_at": utcnow()}], ["key"]
             )
+
+    # --- triggers -------------------------------------------------------------------------------
+
+    def trigger_states(self) -> list[dict[str, Any]]:
+        """Every trigger's stored state: workflow_id, trigger_id, enabled, state, updated_at."""
+        ts = t.trigger_states
+        with self._tx("reading trigger states") as conn:
+            rows = conn.execute(select(ts).order_by(ts.c.workflow_id, ts.c.trigger_id))
+            return [dict(r) for r in rows.mappings()]
+
+    def save_trigger_state(self, workflow_id: str, trigger_id: str, state: dict[str, Any]) -> None:
+        """Replace what the runtime keeps about a trigger (its operator's switch stays)."""
+        row: dict[str, Any] = {
+            "workflow_id": workflow_id,
+            "trigger_id": trigger_id,
+            "enabled": None,
+            "state": state,
+            "updated_at": utcnow(),
+        }
+        with self._tx(f"saving the state of trigger {workflow_id}/{trigger_id}", write=True) as c:
+            upsert(
+                c,
+                t.trigger_states,
+                [row],
+                ["workflow_id", "trigger_id"],
+                replace=["state", "updated_at"],
+            )
+
+    def set_trigger_enabled(self, workflow_id: str, trigger_id: str, enabled: bool | None) -> None:
+        """The operator's switch: True/False, or None to follow the workflow document."""
+        row: dict[str, Any] = {
+            "workflow_id": workflow_id,
+            "trigger_id": trigger_id,
+            "enabled": enabled,
+            "state": {},
+            "updated_at": utcnow(),
+        }
+        with self._tx(f"switching trigger {workflow_id}/{trigger_id}", write=True) as c:
+            upsert(
+                c,
+                t.trigger_states,
+                [row],
+                ["workflow_id", "trigger_id"],
+                replace=["enabled", "updated_at"],
+            )
+
+    def delete_trigger_states(self, workflow_id: str, keep: Sequence[str] = ()) -> int:
+        """Forget the triggers of a workflow (but ``keep``): it was deleted, or its latest
+        version no longer declares them."""
+        ts = t.trigger_states
+        cond = [ts.c.workflow_id == workflow_id]
+        if keep:
+            cond.append(ts.c.trigger_id.not_in(list(keep)))
+        with self._tx(f"forgetting the triggers of {workflow_id}", write=True) as conn:
+            return int(conn.execute(delete(ts).where(*cond)).rowcount or 0)
 
     # --- error analysis -------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, select, update
+from sqlalchemy import Connection, Insert, Table, Update, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -145,14 +145,38 @@ def _merge_update(fields: dict[str, Any], w: UpdateExecution) -> None:
 
 
 def _update_executions(conn: Connection, changes: dict[str, dict[str, Any]]) -> None:
-    e = t.executions
+    """One executemany UPDATE per set of columns changed (a batch of runs that ended changes
+    the same ones), not one statement per execution; an execution that does not exist fails
+    the batch as a single UPDATE of it would."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    unchanged: list[str] = []
     for execution_id, fields in changes.items():
-        if fields:
-            count = conn.execute(update(e).where(e.c.id == execution_id).values(fields)).rowcount
-        else:
-            found = conn.execute(select(e.c.id).where(e.c.id == execution_id)).first()
-            count = 0 if found is None else 1
-        if count == 0:
+        if not fields:
+            unchanged.append(execution_id)
+            continue
+        columns = tuple(sorted(fields))
+        row = {"_id": execution_id, **{f"_v_{c}": fields[c] for c in columns}}
+        groups.setdefault(columns, []).append(row)
+    for columns, rows in groups.items():
+        count = conn.execute(_update_statement(columns), rows).rowcount
+        if count != len(rows) or not conn.dialect.supports_sane_multi_rowcount:
+            _check_exist(conn, [row["_id"] for row in rows])
+    if unchanged:
+        _check_exist(conn, unchanged)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_statement(columns: tuple[str, ...]) -> Update:
+    e = t.executions
+    values = {c: bindparam(f"_v_{c}", type_=e.c[c].type) for c in columns}
+    return update(e).where(e.c.id == bindparam("_id")).values(values)
+
+
+def _check_exist(conn: Connection, execution_ids: list[str]) -> None:
+    e = t.executions
+    found = set(conn.execute(select(e.c.id).where(e.c.id.in_(execution_ids))).scalars())
+    for execution_id in execution_ids:
+        if execution_id not in found:
             raise StoreError(
                 f"cannot update execution {execution_id}: it does not exist",
                 details={"execution_id": execution_id},

@@ -3,10 +3,6 @@ detail, and the state changes (cancel, pause, resume)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,11 +11,18 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from hub.errors import IllegalTransition, InvalidRequest, NotFound
-from hub.history import DeleteResult, ExecutionPage, ExecutionQuery, ExecutionStats
+from hub.history import (
+    DeleteResult,
+    ExecutionPage,
+    ExecutionQuery,
+    ExecutionStats,
+    decode_cursor,
+)
 from hub.records import DebugView, ExecutionRecord, ExecutionStatus
 from hub.views import execution_json, step_json
 from serve._backend import RuntimeBackend
 from serve._deps import audit, backend
+from serve._export import ExportFormat, export_response, first_page, summary_json
 from serve._models import BulkDeleteIn, CancelIn, ExecutionPageOut
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -39,8 +42,13 @@ async def execution_query(
     limit: int = Query(default=50, ge=1, le=1000),
     cursor: str | None = Query(default=None, max_length=2000),
 ) -> ExecutionQuery:
+    """Every parameter checked here, before a route answers (the export's first byte too)."""
+    texts = {"workflow_id": workflow_id, "trigger": trigger, "parent_id": parent_id, "q": q}
+    for name, text in texts.items():
+        if text is not None and "\x00" in text:  # PostgreSQL cannot even compare with one
+            raise _invalid(name, "must not contain NUL characters")
     try:
-        return ExecutionQuery(
+        query = ExecutionQuery(
             status=status,
             workflow_id=workflow_id,
             trigger=trigger,
@@ -54,24 +62,27 @@ async def execution_query(
         )
     except ValidationError as exc:
         raise InvalidRequest(f"invalid execution query: {exc.errors()[0]['msg']}") from None
+    if cursor is not None:
+        try:
+            decode_cursor(cursor, sort)
+        except InvalidRequest as exc:
+            raise _invalid("cursor", exc.message, sort=sort) from None
+    return query
+
+
+def _invalid(name: str, message: str, **details: Any) -> InvalidRequest:
+    """A 422 naming the query parameter, in the shape of FastAPI's own validation errors."""
+    path = f"query.{name}"
+    return InvalidRequest(
+        f"invalid request: {path}: {message}",
+        details={"errors": [{"path": path, "message": message}], **details},
+    )
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise InvalidRequest(
-            f"{name} needs a timezone (say 2026-01-01T00:00:00Z)", details={"path": name}
-        )
+        raise _invalid(name, "needs a timezone (say 2026-01-01T00:00:00Z)")
     return value
-
-
-def summary_json(record: ExecutionRecord) -> dict[str, Any]:
-    data = execution_json(record)
-    data.pop("steps", None)
-    ended, started = record.ended_at, record.started_at
-    data["duration_ms"] = (
-        round((ended - started).total_seconds() * 1000) if ended and started else None
-    )
-    return data
 
 
 @router.get("", response_model=ExecutionPageOut)
@@ -94,74 +105,26 @@ async def execution_stats(
     return stats
 
 
-CSV_COLUMNS = [
-    "id",
-    "workflow_id",
-    "workflow_version",
-    "status",
-    "trigger",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "error_category",
-    "error_message",
-    "parent_id",
-]
-
-
-def csv_row(data: dict[str, Any]) -> str:
-    error = data.get("error") or {}
-    row = {**data, "error_category": error.get("category"), "error_message": error.get("message")}
-    out = io.StringIO()
-    csv.writer(out).writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
-    return out.getvalue()
-
-
-async def _pages(api: RuntimeBackend, query: ExecutionQuery) -> AsyncIterator[dict[str, Any]]:
-    cursor = query.cursor
-    while True:
-        page: ExecutionPage = await api.recorder_call(
-            "search_executions", query.model_copy(update={"cursor": cursor, "limit": 500})
-        )
-        for record in page.items:
-            yield summary_json(record)
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
 @router.get(
     "/export",
     responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
     response_class=StreamingResponse,
 )
 async def export_executions(
-    format: Literal["csv", "json"] = Query(default="json"),
+    format: ExportFormat = Query(default="json"),
     query: ExecutionQuery = Depends(execution_query),
     api: RuntimeBackend = Depends(backend),
 ) -> StreamingResponse:
-    """Every matching execution (all pages), streamed as CSV or a JSON array."""
+    """Every matching execution (all pages), streamed as CSV or a JSON array. The parameters
+    are checked before the first byte (422); a failure once the body has started ends it with
+    a last record saying the export is incomplete (serve._export)."""
 
-    async def csv_body() -> AsyncIterator[str]:
-        yield ",".join(CSV_COLUMNS) + "\r\n"
-        async for data in _pages(api, query):
-            yield csv_row(data)
+    async def fetch(page_query: ExecutionQuery) -> ExecutionPage:
+        page: ExecutionPage = await api.recorder_call("search_executions", page_query)
+        return page
 
-    async def json_body() -> AsyncIterator[str]:
-        yield "["
-        first = True
-        async for data in _pages(api, query):
-            yield ("" if first else ",") + json.dumps(data, default=str)
-            first = False
-        yield "]"
-
-    media = "text/csv" if format == "csv" else "application/json"
-    return StreamingResponse(
-        csv_body() if format == "csv" else json_body(),
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="executions.{format}"'},
-    )
+    first = await first_page(fetch, query)
+    return export_response(first, fetch, query, format)
 
 
 @router.post("/delete", response_model=DeleteResult)

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.credentials import NAME_PATTERN
 from hub.errors import InvalidRequest
+from hub.gates import GateState
 from hub.history import CredentialInfo
 from hub.settings import RuntimeSettings, WorkflowOverrides
 from serve._backend import RuntimeBackend
 from serve._deps import audit, backend
+from serve._models import ErrorBody
 
 router = APIRouter(tags=["settings"])
-CREDENTIAL_NAME = r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$"
+CREDENTIAL_NAME = NAME_PATTERN  # hub.credentials: names workflows can refer to
 
 
 class SettingsOut(BaseModel):
     settings: RuntimeSettings
     restart_required: list[str] = Field(
         default_factory=list, description="Changed settings that apply at the next `hub up`"
+    )
+    gates: dict[str, GateState] = Field(
+        default_factory=dict,
+        description="Each gate's value, the value the runtime's environment gave (the widest "
+        "the settings may set) and where the value comes from",
     )
 
 
@@ -36,7 +45,20 @@ class SettingsExport(BaseModel):
 class CredentialIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: str = Field(min_length=1, max_length=65_536)
+    value: str | dict[str, Any] = Field(
+        description="A string, or a JSON object whose fields workflows read as "
+        "$credential.<name>.<field>",
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _bounded(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        size = len(value) if isinstance(value, str) else len(json.dumps(value))
+        if size == 0 or (isinstance(value, dict) and not value):
+            raise ValueError("a credential cannot be empty")
+        if size > 65_536:
+            raise ValueError(f"a credential is at most 65536 characters (this one: {size})")
+        return value
 
 
 class CredentialList(BaseModel):
@@ -44,6 +66,14 @@ class CredentialList(BaseModel):
 
 
 Changes = Body(..., description="Settings to change (any subset of the runtime settings)")
+# A change that would open a gate the runtime's environment keeps closed (hub.gates).
+GATE_LOCKED: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorBody,
+        "description": "The change would enable code, shell or desktop control (or turn desktop "
+        "dry-run off) beyond what the runtime's environment allows (`gate_locked`)",
+    }
+}
 
 
 @router.get("/settings", response_model=SettingsOut)
@@ -51,17 +81,18 @@ async def get_settings(api: RuntimeBackend = Depends(backend)) -> Any:
     return await api.supervisor_call("get_settings")
 
 
-@router.put("/settings", response_model=SettingsOut)
+@router.put("/settings", response_model=SettingsOut, responses=GATE_LOCKED)
 async def update_settings(
     request: Request, changes: dict[str, Any] = Changes, api: RuntimeBackend = Depends(backend)
 ) -> Any:
-    """Change runtime settings; most apply at once, pool sizes at the next start."""
+    """Change runtime settings; most apply at once, pool sizes at the next start. Gates may be
+    closed, and reopened up to what the runtime's environment allows, never opened wider."""
     result = await api.supervisor_call("update_settings", changes)
     audit(request, "settings.update", "runtime", fields=sorted(changes))
     return result
 
 
-@router.post("/settings/validate", response_model=RuntimeSettings)
+@router.post("/settings/validate", response_model=RuntimeSettings, responses=GATE_LOCKED)
 async def validate_settings(
     changes: dict[str, Any] = Changes, api: RuntimeBackend = Depends(backend)
 ) -> Any:
@@ -77,7 +108,7 @@ async def export_settings(api: RuntimeBackend = Depends(backend)) -> SettingsExp
     return SettingsExport(settings=current["settings"], workflow_overrides=overrides)
 
 
-@router.post("/settings/import", response_model=SettingsOut)
+@router.post("/settings/import", response_model=SettingsOut, responses=GATE_LOCKED)
 async def import_settings(
     request: Request, document: SettingsExport, api: RuntimeBackend = Depends(backend)
 ) -> Any:

@@ -30,8 +30,10 @@ async def _record(api: RuntimeBackend, execution_id: str) -> ExecutionRecord:
 
 
 def _stream(
-    api: RuntimeBackend, cfg: ApiConfig, execution_id: str, after: int, render: Any
+    api: RuntimeBackend, cfg: ApiConfig, record: ExecutionRecord, after: int, render: Any
 ) -> StreamingResponse:
+    execution_id = record.id
+
     async def fetch(seq: int, wait_s: float) -> list[Event]:
         events: list[Event] = await api.recorder_call("events", execution_id, seq, wait_s)
         return events
@@ -39,7 +41,10 @@ def _stream(
     async def is_over() -> bool:
         return (await _record(api, execution_id)).status.terminal
 
-    return sse_response(event_frames(fetch, is_over, after, cfg.heartbeat_s, render))
+    frames = event_frames(
+        fetch, is_over, after, cfg.heartbeat_s, render, ended=record.status.terminal
+    )
+    return sse_response(frames)
 
 
 @router.get("/events", response_class=StreamingResponse, responses=SSE)
@@ -56,7 +61,7 @@ async def events(
     live, until the terminal event. Reconnect with ``Last-Event-ID`` to resume."""
     start = start_after(request, after)
     record = await _record(api, execution_id)
-    return _stream(api, cfg, record.id, start, event_json)
+    return _stream(api, cfg, record, start, event_json)
 
 
 def _matches(entry: dict[str, Any], level: str | None, text: str | None) -> bool:
@@ -98,7 +103,7 @@ async def logs_stream(
         entry = log_json(event)
         return entry if _matches(entry, level, q) else None
 
-    return _stream(api, cfg, record.id, start, render)
+    return _stream(api, cfg, record, start, render)
 
 
 def entry_json(entry: LogEntry) -> dict[str, Any]:

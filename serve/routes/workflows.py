@@ -31,7 +31,20 @@ from serve._models import (
 )
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
-Document = Body(..., description="A workflow document (docs/dsl.md)")
+Document = Body(
+    ...,
+    description="A workflow document (docs/dsl.md)",
+    examples=[
+        {
+            "id": "hello",
+            "inputs": {"name": {"type": "string", "required": True}},
+            "nodes": [
+                {"id": "greet", "type": "log", "parameters": {"message": "Hi {{ $input.name }}"}}
+            ],
+            "edges": [],
+        }
+    ],
+)
 
 
 def compile_report(result: CompileResult) -> CompileReport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,9 @@ from tests.chaos.conftest import kill, ledger_counts, ledger_workflow, superviso
 pytestmark = [pytest.mark.ray, pytest.mark.chaos]
 
 STEPS = 10
+# Kill points: each costs a new runner process and the rest of a run (about 4 s on two cores).
+RANDOM_KILLS = 15
+SUPERVISOR_KILLS = 6
 
 
 def assert_ledger(
@@ -40,7 +44,7 @@ def test_kill_9_the_execution_actor_at_random_points(runtime: hub.Client, tmp_pa
     runtime.register(doc)
     rng = random.Random(4)
     ids, resumed = [], 0
-    for _ in range(30):
+    for _ in range(RANDOM_KILLS):
         record = runtime.run(doc["id"], wait=False)
         ids.append(record.id)
         lease = wait_for(lambda i=record.id: supervisor_where()["executions"].get(i), 60)
@@ -51,8 +55,9 @@ def test_kill_9_the_execution_actor_at_random_points(runtime: hub.Client, tmp_pa
         events = [e.type for e in runtime.watch(record.id)]
         resumed += "execution_resumed" in events
     assert_ledger(ledger, ids)
-    # The kills landed while the runs ran (a kill after the end would prove nothing).
-    assert resumed >= 20
+    # The kills landed while the runs ran (a kill after the end would prove nothing): two
+    # thirds of them at least.
+    assert resumed >= RANDOM_KILLS * 2 // 3
     assert not runtime.list(status="running", workflow_id=doc["id"])
 
 
@@ -66,7 +71,7 @@ def test_kill_the_supervisor_while_runs_are_queued_and_running(
     runtime.register(doc)
     ids: list[str] = []
     in_flight: dict[str, int] = {}  # execution -> kills it was running through
-    for round_ in range(10):
+    for round_ in range(SUPERVISOR_KILLS):
         # More runs than the runtime admits at once (4 here): some wait in the queue.
         ids += [runtime.run(doc["id"], wait=False).id for _ in range(3 if round_ else 6)]
         before = wait_for(lambda: (w := supervisor_where())["executions"] and w, 30)
@@ -130,21 +135,26 @@ def test_a_runner_presumed_lost_stops_once_another_resumes_its_execution(
 
     ledger = tmp_path / "ledger.txt"
     ledger.touch()
-    doc = ledger_workflow(ledger, STEPS, sleep_s=0.3)
+    doc = ledger_workflow(ledger, STEPS, sleep_s=0.5)
     runtime.register(doc)
+    recorder = ray.get_actor("recorder", namespace="runtime-hub")
+    # The second runner's process is up before the first run starts, so it claims the execution
+    # while the first is mid-run however slow the machine is to start a process.
+    second = ExecutionActor.options(namespace="runtime-hub").remote(  # type: ignore[attr-defined]
+        recorder, "supervisor", "runtime-hub", 10.0
+    )
+    ray.get(second.__ray_ready__.remote(), timeout=120)
+    flushed: dict[str, Any] = ray.get(recorder.flush.remote())
+    superseded_before = flushed["superseded_writes"]
     first = runtime.run(doc["id"], wait=False)
     wait_for(lambda: "s2" in ledger_counts(ledger)[first.id], 60)  # the first runner is mid-run
 
-    recorder = ray.get_actor("recorder", namespace="runtime-hub")
     stored = runtime.get(first.id)
     order = RunOrder(
         definition=doc,
         record=stored.model_copy(update={"steps": []}),
         families=["shell"],
         resume="supervisor_restart",
-    )
-    second = ExecutionActor.options(namespace="runtime-hub").remote(  # type: ignore[attr-defined]
-        recorder, "supervisor", "runtime-hub", 10.0
     )
     try:
         outcome: RunOutcome = ray.get(second.run.remote(order), timeout=120)
@@ -162,4 +172,5 @@ def test_a_runner_presumed_lost_stops_once_another_resumes_its_execution(
     seen = ledger_counts(ledger)[first.id]
     assert set(seen) == {f"s{i}" for i in range(STEPS)}, seen
     assert sum(n - 1 for n in seen.values()) <= 1, seen
-    assert ray.get(recorder.flush.remote())["superseded_writes"] > 0
+    flushed = ray.get(recorder.flush.remote())
+    assert flushed["superseded_writes"] > superseded_before

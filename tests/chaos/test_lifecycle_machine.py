@@ -8,17 +8,25 @@ whatever they had not handed to the Recorder, as a dead process does. Invariants
 every quiescent point:
 
 - a terminal status never changes;
-- at most one live runner per execution;
+- at most one live runner per execution (counting runners of crashed incarnations that have
+  not stopped yet);
 - the store and the live runner agree (execution status, finished steps);
 - a step the store holds as completed is never dispatched again;
-- after a restart nothing unfinished is left without a runner.
+- nothing unfinished is left without a runner (except between a crash and its restart).
+
+A rule never raises from inside a runner: the runner turns any exception of ``dispatch`` into a
+failed step and the run goes on. What the actor side sees break a rule is recorded in
+``violations`` and checked by an invariant. Each invariant is shown to catch a bug seeded into
+the machine (the ``Seeded*`` machines at the end), so none of them passes vacuously.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +37,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from hub.compiler import compile_workflow
 from hub.errors import ErrorCategory, IllegalTransition, StepFailed
-from hub.lifecycle import RecoveryKind, plan_recovery
+from hub.lifecycle import RecoveryKind, RecoveryStep, plan_recovery
 from hub.local import new_execution
 from hub.nodes import NodeCall, NodeResult
 from hub.plan import ExecutionPlan, PlanNode
@@ -39,8 +47,9 @@ from hub.records import (
     ExecutionStatus,
     StepStatus,
     StoreWrite,
+    UpsertStep,
 )
-from hub.restore import restore
+from hub.restore import Restored, restore
 from hub.runner import ExecutionRunner
 from hub.store import Store
 
@@ -82,6 +91,16 @@ class Journal:
         await self.committer.drain()
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A runner leased for an execution by one incarnation of the runtime."""
+
+    execution_id: str
+    runner: ExecutionRunner
+    task: asyncio.Task[Any]
+    incarnation: int
+
+
 class Lifecycle(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -89,10 +108,15 @@ class Lifecycle(RuleBasedStateMachine):
         self.dir = Path(self.loop.run_until_complete(_tmpdir()))
         self.store = Store(f"sqlite:///{self.dir / 'hub.db'}")
         self.committer = self.run(self._committer())
-        self.journal = Journal(self.committer)
-        self.runners: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
+        self.journal = self.new_journal()
+        # Every runner ever leased: a crash leaves its incarnation's leases here, so a runner
+        # that outlives its crash still counts as live.
+        self.leases: list[Lease] = []
+        self.incarnation = 0
         self.calls: dict[tuple[str, str], asyncio.Future[NodeResult]] = {}
         self.terminal: dict[str, ExecutionStatus] = {}
+        self.violations: list[str] = []  # rules broken where raising would not reach the test
+        self.completed: set[tuple[str, str]] = set()  # (execution, step) completed in the store
         self.crashed = False
         self.count = itertools.count()
 
@@ -116,11 +140,16 @@ class Lifecycle(RuleBasedStateMachine):
     # --- the actor side ---------------------------------------------------------------------
 
     async def dispatch(self, node: PlanNode, call: NodeCall, timeout_s: float | None) -> Any:
+        # Against what the store held at the last quiescent point too: the runner marks the
+        # step running (a write that may already be applied) before it dispatches it.
         stored = {s.node_id: s for s in self.store.get_execution(call.execution_id).steps}
         done = stored.get(node.id)
-        assert done is None or done.status != StepStatus.COMPLETED, (
-            f"{call.execution_id}: completed step {node.id} dispatched again"
-        )
+        now_completed = done is not None and done.status == StepStatus.COMPLETED
+        if now_completed or (call.execution_id, node.id) in self.completed:
+            # Recorded, not raised: the runner would turn an exception into a failed step.
+            self.violations.append(
+                f"{call.execution_id}: completed step {node.id} dispatched again"
+            )
         future: asyncio.Future[NodeResult] = asyncio.get_running_loop().create_future()
         self.calls[(call.execution_id, node.id)] = future
         try:
@@ -129,11 +158,8 @@ class Lifecycle(RuleBasedStateMachine):
             self.calls.pop((call.execution_id, node.id), None)
 
     def lease(self, runner: ExecutionRunner) -> None:
-        execution_id = runner.record.id
-        live = self.runners.get(execution_id)
-        assert live is None or live[1].done(), f"a second live runner for {execution_id}"
         task = self.loop.create_task(runner.run())
-        self.runners[execution_id] = (runner, task)
+        self.leases.append(Lease(runner.record.id, runner, task, self.incarnation))
 
     def runner(self, **kwargs: Any) -> ExecutionRunner:
         return ExecutionRunner(PLAN, dispatch=self.dispatch, journal=self.journal, **kwargs)
@@ -143,9 +169,35 @@ class Lifecycle(RuleBasedStateMachine):
             for _ in range(30):
                 await asyncio.sleep(0)
             await self.committer.drain()
+        for record in self.store.list_executions(limit=10_000):
+            for step in self.store.get_execution(record.id).steps:
+                if step.status == StepStatus.COMPLETED:
+                    self.completed.add((record.id, step.node_id))
 
     def live(self) -> dict[str, ExecutionRunner]:
-        return {i: r for i, (r, task) in self.runners.items() if not task.done()}
+        return {lease.execution_id: lease.runner for lease in self.leases if not lease.task.done()}
+
+    # --- the parts a seeded bug replaces ----------------------------------------------------
+
+    def new_journal(self) -> Journal:
+        return Journal(self.committer)
+
+    def recovery(self) -> list[RecoveryStep]:
+        """What a new supervisor recovers, as actors/supervisor.py does."""
+        return plan_recovery(self.store.non_terminal_executions(), "resume")
+
+    def restored(self, step: RecoveryStep) -> Restored | None:
+        stored = step.execution
+        if stored.steps or step.kind == RecoveryKind.RESUME:
+            return restore(PLAN, stored.steps)
+        return None
+
+    def kill_actors(self) -> None:
+        """A dead process runs nothing more: its runners and their steps stop."""
+        for lease in self.leases:
+            lease.task.cancel()
+            for task in lease.runner.tasks.values():
+                task.cancel()
 
     # --- rules ------------------------------------------------------------------------------
 
@@ -227,13 +279,8 @@ class Lifecycle(RuleBasedStateMachine):
     def crash(self) -> None:
         """Every actor process dies at once: unsent records are lost, steps in flight stop."""
         self.journal.dead = True
-        for _, task in self.runners.values():
-            task.cancel()
-        for runner, _ in self.runners.values():
-            for task in runner.tasks.values():
-                task.cancel()
+        self.kill_actors()
         self.run(self.settle())
-        self.runners.clear()
         self.calls.clear()
         self.crashed = True
 
@@ -241,25 +288,21 @@ class Lifecycle(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         """A new supervisor recovers from the store, as actors/supervisor.py does."""
-        self.journal = Journal(self.committer)
+        self.journal = self.new_journal()
         self.crashed = False
-        for step in plan_recovery(self.store.non_terminal_executions(), "resume"):
+        self.incarnation += 1
+        for step in self.recovery():
             stored = step.execution
             assert step.kind in (RecoveryKind.RESUME, RecoveryKind.REQUEUE)
-            restored = (
-                restore(PLAN, stored.steps) if stored.steps or step.kind == "resume" else None
-            )
             self.lease(
                 self.runner(
                     record=stored.model_copy(update={"steps": []}),
-                    restored=restored,
+                    restored=self.restored(step),
                     resume_reason="runtime_restart",
                     start_paused=stored.status == ExecutionStatus.PAUSED,
                 )
             )
         self.run(self.settle())
-        unfinished = {r.id for r in self.store.non_terminal_executions()}
-        assert unfinished <= set(self.live()), "an unfinished execution has no runner"
 
     # --- invariants -------------------------------------------------------------------------
 
@@ -267,14 +310,18 @@ class Lifecycle(RuleBasedStateMachine):
     def terminal_states_never_change(self) -> None:
         for record in self.store.list_executions(limit=10_000):
             if record.id in self.terminal:
-                assert record.status == self.terminal[record.id], record.id
+                assert record.status == self.terminal[record.id], (
+                    f"terminal status changed: {record.id} was {self.terminal[record.id]}, "
+                    f"is {record.status}"
+                )
             elif record.status.terminal:
                 self.terminal[record.id] = record.status
 
     @invariant()
     def one_live_runner_per_execution(self) -> None:
-        live = [i for i, (_, task) in self.runners.items() if not task.done()]
-        assert len(live) == len(set(live))
+        live = Counter(lease.execution_id for lease in self.leases if not lease.task.done())
+        doubled = {execution_id: n for execution_id, n in live.items() if n > 1}
+        assert not doubled, f"more than one live runner: {doubled}"
 
     @invariant()
     def store_and_runner_agree(self) -> None:
@@ -282,14 +329,38 @@ class Lifecycle(RuleBasedStateMachine):
             return
         for execution_id, runner in self.live().items():
             stored = self.store.get_execution(execution_id)
-            assert stored.status == runner.record.status, (execution_id, stored.status)
+            assert stored.status == runner.record.status, (
+                f"store and runner disagree: {execution_id} is {stored.status} in the store, "
+                f"{runner.record.status} in its runner"
+            )
             steps = {s.node_id: s for s in stored.steps}
             for node_id, state in runner.state.steps.items():
                 if state.status in (StepStatus.COMPLETED, StepStatus.FAILED):
-                    assert steps[node_id].status == state.status, (execution_id, node_id)
-        for execution_id, (_, task) in self.runners.items():
-            if task.done() and not task.cancelled():
-                assert self.store.get_execution(execution_id).status.terminal
+                    held = steps[node_id].status if node_id in steps else None
+                    assert held == state.status, (
+                        f"store and runner disagree: step {node_id} of {execution_id} is "
+                        f"{held} in the store, {state.status} in its runner"
+                    )
+        for lease in self.leases:
+            ended = lease.task.done() and not lease.task.cancelled()
+            if lease.incarnation == self.incarnation and ended:
+                status = self.store.get_execution(lease.execution_id).status
+                assert status.terminal, (
+                    f"store and runner disagree: the runner of {lease.execution_id} ended, "
+                    f"the store holds {status}"
+                )
+
+    @invariant()
+    def completed_steps_are_never_dispatched_again(self) -> None:
+        assert not self.violations, "; ".join(self.violations)
+
+    @invariant()
+    def nothing_unfinished_without_a_runner(self) -> None:
+        if self.crashed:
+            return  # the restart recovers them
+        unfinished = {r.id for r in self.store.non_terminal_executions()}
+        orphans = sorted(unfinished - set(self.live()))
+        assert not orphans, f"unfinished executions without a runner: {orphans}"
 
 
 async def _cancel_everything() -> None:
@@ -312,3 +383,146 @@ Lifecycle.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_lifecycle = Lifecycle.TestCase
+
+
+# --- each invariant catches a bug seeded into the machine ---------------------------------------
+
+
+class LossyJournal(Journal):
+    """Loses the record of every completed step while its actor lives."""
+
+    def emit(self, write: StoreWrite) -> None:
+        if isinstance(write, UpsertStep) and write.step.status == StepStatus.COMPLETED:
+            return
+        super().emit(write)
+
+
+class SeededRestartFromScratch(Lifecycle):
+    """Recovery forgets the stored steps: a resumed run starts again from its first step."""
+
+    def restored(self, step: RecoveryStep) -> Restored | None:
+        return None
+
+
+class SeededZombieRunners(Lifecycle):
+    """A crash leaves its runners running, as a process that Ray has not killed yet."""
+
+    def kill_actors(self) -> None:
+        pass
+
+
+class SeededLostStepResults(Lifecycle):
+    """The journal loses finished steps' records while the actor lives."""
+
+    def new_journal(self) -> Journal:
+        return LossyJournal(self.committer)
+
+
+class SeededResumesFinishedRuns(Lifecycle):
+    """Recovery resumes every execution in the store, finished ones included."""
+
+    def recovery(self) -> list[RecoveryStep]:
+        every = self.store.list_executions(limit=10_000)
+        return [RecoveryStep(self.store.get_execution(r.id), RecoveryKind.RESUME) for r in every]
+
+
+class SeededForgetsPausedRuns(Lifecycle):
+    """Recovery leaves paused executions behind."""
+
+    def recovery(self) -> list[RecoveryStep]:
+        steps = super().recovery()
+        return [s for s in steps if s.execution.status != ExecutionStatus.PAUSED]
+
+
+Step = tuple[str, dict[str, int]]
+START: Step = ("start", {})
+COMPLETE: Step = ("complete_step", {"index": 0, "value": 1})
+PAUSE: Step = ("pause", {"index": 0})
+CANCEL: Step = ("cancel", {"index": 0})
+CRASH: Step = ("crash", {})
+RESTART: Step = ("restart", {})
+
+INVARIANTS = (
+    "terminal_states_never_change",
+    "one_live_runner_per_execution",
+    "store_and_runner_agree",
+    "completed_steps_are_never_dispatched_again",
+    "nothing_unfinished_without_a_runner",
+)
+
+SEEDED: list[tuple[type[Lifecycle], list[Step], str, str]] = [
+    (
+        SeededRestartFromScratch,
+        [START, COMPLETE, CRASH, RESTART],
+        "completed_steps_are_never_dispatched_again",
+        "completed step a dispatched again",
+    ),
+    (
+        SeededZombieRunners,
+        [START, CRASH, RESTART],
+        "one_live_runner_per_execution",
+        "more than one live runner",
+    ),
+    (
+        SeededLostStepResults,
+        [START, COMPLETE],
+        "store_and_runner_agree",
+        "step a of .* is running in the store, completed in its runner",
+    ),
+    (
+        SeededResumesFinishedRuns,
+        [START, CANCEL, CRASH, RESTART],
+        "terminal_states_never_change",
+        "was cancelled, is running",
+    ),
+    (
+        SeededForgetsPausedRuns,
+        [START, PAUSE, COMPLETE, CRASH, RESTART],
+        "nothing_unfinished_without_a_runner",
+        "unfinished executions without a runner",
+    ),
+]
+
+
+def check_invariants(machine: Lifecycle, after: str) -> None:
+    for name in INVARIANTS:
+        try:
+            getattr(machine, name)()
+        except AssertionError as exc:
+            raise AssertionError(f"{name} after {after}: {exc}") from exc
+
+
+def drive(machine_class: type[Lifecycle], steps: list[Step]) -> None:
+    """Run the rules ``steps`` name, checking every invariant first and after each rule, as
+    Hypothesis does. An invariant that fails raises AssertionError naming it and the rule."""
+    machine = machine_class()
+    try:
+        check_invariants(machine, "the start")
+        for rule_name, arguments in steps:
+            getattr(machine, rule_name)(**arguments)
+            check_invariants(machine, rule_name)
+    finally:
+        machine.teardown()
+
+
+def test_every_invariant_is_one_hypothesis_checks() -> None:
+    checked = {
+        name
+        for name in dir(Lifecycle)
+        if hasattr(getattr(Lifecycle, name), "hypothesis_stateful_invariant")
+    }
+    assert checked == set(INVARIANTS)
+    assert {seeded[2] for seeded in SEEDED} == set(INVARIANTS)  # each one shown to fail below
+
+
+@pytest.mark.parametrize(
+    ("machine_class", "steps", "invariant", "message"),
+    SEEDED,
+    ids=[seeded[0].__name__ for seeded in SEEDED],
+)
+def test_each_invariant_catches_a_bug_seeded_into_the_machine(
+    machine_class: type[Lifecycle], steps: list[Step], invariant: str, message: str
+) -> None:
+    drive(Lifecycle, steps)  # without the bug, the same steps keep every invariant
+    with pytest.raises(AssertionError, match=rf"^{invariant} after \w+: .*{message}"):
+        drive(machine_class, steps)

@@ -1,22 +1,26 @@
 """Stop the whole runtime with runs in flight and start it again: every run ends as the recovery
-setting says, none is left unfinished. A runtime of its own (its own HUB_HOME and ports), driven
-through the CLI as a user would, so the session's shared runtime is not disturbed."""
+setting says, none is left unfinished, and schedules follow their misfire policies. A runtime of
+its own (its own HUB_HOME and ports), driven through the CLI as a user would, so the session's
+shared runtime is not disturbed."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hub.records import ExecutionStatus
+from hub.records import ExecutionRecord, ExecutionStatus
 from hub.store import Store
+from tests.chaos.conftest import wait_for
 from tests.conftest import HUB, free_port
 
 pytestmark = [pytest.mark.chaos]
@@ -48,7 +52,7 @@ def home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
             {
                 "id": "slow",
                 "nodes": [
-                    {"id": f"d{i}", "type": "delay", "parameters": {"seconds": 1}} for i in range(3)
+                    {"id": f"d{i}", "type": "delay", "parameters": {"seconds": 2}} for i in range(3)
                 ],
                 "edges": [{"from": "d0", "to": "d1"}, {"from": "d1", "to": "d2"}],
             }
@@ -81,6 +85,27 @@ def submit(env: dict[str, str], count: int) -> list[str]:
     return ids
 
 
+DISABLE = """
+import sys
+import hub
+client = hub.connect()
+for trigger_id in sys.argv[2:]:
+    client.disable_trigger(sys.argv[1], trigger_id)
+"""
+
+
+def disable_triggers(env: dict[str, str], workflow_id: str, *trigger_ids: str) -> None:
+    """Switch schedules off (one process for all: a ``hub`` command each costs a second)."""
+    done = subprocess.run(
+        [sys.executable, "-c", DISABLE, workflow_id, *trigger_ids],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def records(home: Path, ids: list[str]) -> dict[str, Any]:
     with Store(f"sqlite:///{home / 'hub.db'}") as store:
         return {i: store.get_execution(i) for i in ids}
@@ -96,9 +121,84 @@ def wait_terminal(home: Path, ids: list[str], timeout_s: float = 180) -> dict[st
         time.sleep(0.5)
 
 
+def stopped_mid_flight(stopped: dict[str, Any]) -> bool:
+    """The stop came with runs both running and still queued (how many of the 20 had ended by
+    then depends on how fast the machine submitted them: not asserted)."""
+    statuses = {r.status for r in stopped.values()}
+    return {ExecutionStatus.RUNNING, ExecutionStatus.QUEUED} <= statuses
+
+
 def events(home: Path, execution_id: str) -> list[Any]:
     with Store(f"sqlite:///{home / 'hub.db'}") as store:
         return store.events_after(execution_id)
+
+
+# --- schedules' misfire policies (issue 14) -------------------------------------------------------
+
+DOWN_S = 6  # at least this long without a runtime: 6 one-second slots and more are missed
+POLICIES = ("skip", "once", "all")
+MISFIRE_WORKFLOW = {
+    "id": "misfire",
+    "inputs": {"slot": {"type": "string"}},
+    "nodes": [{"id": "a", "type": "set", "parameters": {"values": {"at": "{{ $input.slot }}"}}}],
+    "triggers": [
+        {
+            "id": policy,
+            "type": "schedule",
+            "every_s": 1,
+            "misfire": policy,
+            "inputs": {"slot": "{{ $trigger.slot }}"},
+        }
+        for policy in POLICIES
+    ],
+}
+
+
+def by_trigger(home: Path) -> dict[str, list[ExecutionRecord]]:
+    """The misfire workflow's executions per trigger, in slot order."""
+    with Store(f"sqlite:///{home / 'hub.db'}") as store:
+        found = store.list_executions(workflow_id="misfire", limit=10_000)
+    runs: dict[str, list[ExecutionRecord]] = {p: [] for p in POLICIES}
+    for r in sorted(found, key=slot):
+        assert r.trigger_info is not None
+        runs[r.trigger_info["id"]].append(r)
+    return runs
+
+
+def each_fired(home: Path, count: int) -> bool:
+    return all(len(runs) >= count for runs in by_trigger(home).values())
+
+
+def slot(r: ExecutionRecord) -> datetime:
+    assert r.trigger_info is not None
+    return datetime.fromisoformat(r.trigger_info["slot"])
+
+
+def gaps(runs: list[ExecutionRecord]) -> list[timedelta]:
+    """The gaps between consecutive slots longer than one slot."""
+    one = timedelta(seconds=1)
+    return [b - a for a, b in itertools.pairwise(slot(r) for r in runs) if b - a != one]
+
+
+def assert_misfire_policies(runs: dict[str, list[ExecutionRecord]]) -> None:
+    late = {
+        p: [r for r in runs[p] if r.trigger_info and "catch_up" in r.trigger_info] for p in POLICIES
+    }
+    # skip: nothing of the downtime fires; one gap, at least as long as it.
+    assert late["skip"] == []
+    (gap,) = gaps(runs["skip"])
+    assert gap > timedelta(seconds=DOWN_S)
+    # once: one late fire, for the latest missed slot; the gap is just before it.
+    assert [r.trigger_info["catch_up"] for r in late["once"]] == ["once"]  # type: ignore[index]
+    (gap,) = gaps(runs["once"])
+    at = runs["once"].index(late["once"][0])
+    assert slot(runs["once"][at]) - slot(runs["once"][at - 1]) == gap > timedelta(seconds=DOWN_S)
+    # all: every missed slot fires late, so there is no gap at all.
+    assert len(late["all"]) >= DOWN_S
+    assert gaps(runs["all"]) == []
+    for policy in POLICIES:  # and each slot once
+        slots = [slot(r) for r in runs[policy]]
+        assert len(slots) == len(set(slots)), policy
 
 
 @pytest.mark.timeout(600)
@@ -108,14 +208,21 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
     home_dir, env = home
     up(env)
     hub_cli(env, "register", str(tmp_path / "slow.json"))
+    # Three one-second schedules, one per misfire policy, go through the same stop (issue 14).
+    (tmp_path / "misfire.json").write_text(json.dumps(MISFIRE_WORKFLOW))
+    hub_cli(env, "register", str(tmp_path / "misfire.json"))
+    wait_for(lambda: each_fired(home_dir, 2), 60)
 
     # 1. recovery: resume (the default). 8 run at once, 12 wait in the queue.
     ids = submit(env, RUNS)
     time.sleep(1.5)
     hub_cli(env, "down")
+    down_at = time.monotonic()
     stopped = records(home_dir, ids)
     unfinished = [i for i, r in stopped.items() if not r.status.terminal]
-    assert len(unfinished) >= RUNS - 8, {i: r.status for i, r in stopped.items()}
+    assert stopped_mid_flight(stopped), {i: r.status for i, r in stopped.items()}
+    fired_before = max(len(r) for r in by_trigger(home_dir).values())
+    time.sleep(max(0.0, DOWN_S - (time.monotonic() - down_at)))
     up(env)
     finals = wait_terminal(home_dir, ids)
     assert {r.status for r in finals.values()} == {ExecutionStatus.COMPLETED}
@@ -126,13 +233,19 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
     for i in resumed:  # completed steps were not run again
         started = [e.node_id for e in events(home_dir, i) if e.type == "step_started"]
         assert len(started) <= 3 + 1, started
+    wait_for(lambda: each_fired(home_dir, fired_before + 3), 120)
+    assert_misfire_policies(by_trigger(home_dir))
+    # Checked: the three schedules would only add a run a second each to the rest of the test
+    # (and, with "all", a catch-up burst after the next restart).
+    disable_triggers(env, "misfire", *POLICIES)
 
     # 2. recovery: fail. Every unfinished run ends failed, category interrupted.
     ids = submit(env, RUNS)
     time.sleep(1.5)
     hub_cli(env, "down")
-    unfinished = [i for i, r in records(home_dir, ids).items() if not r.status.terminal]
-    assert len(unfinished) >= RUNS - 8
+    stopped = records(home_dir, ids)
+    unfinished = [i for i, r in stopped.items() if not r.status.terminal]
+    assert stopped_mid_flight(stopped), {i: r.status for i, r in stopped.items()}
     up({**env, "HUB_RECOVERY": "fail"})
     finals = wait_terminal(home_dir, unfinished, timeout_s=60)
     for record in finals.values():
@@ -157,11 +270,12 @@ def test_a_crash_of_the_whole_runtime_resumes_at_the_next_start(
     ids = submit(env, RUNS)
     time.sleep(1.5)
     info = read_runtime(home_dir)
-    assert info is not None
+    assert info is not None and info.pid is not None  # started here, not joined
     for pid in [info.pid, *session_members(info.pid)]:
         os.kill(pid, signal.SIGKILL)
-    unfinished = [i for i, r in records(home_dir, ids).items() if not r.status.terminal]
-    assert len(unfinished) >= RUNS - 8
+    stopped = records(home_dir, ids)
+    unfinished = [i for i, r in stopped.items() if not r.status.terminal]
+    assert stopped_mid_flight(stopped), {i: r.status for i, r in stopped.items()}
     up(env)  # finds the dead runtime's file, starts a new one, which recovers
     finals = wait_terminal(home_dir, ids)
     assert {r.status for r in finals.values()} == {ExecutionStatus.COMPLETED}

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hub.history import encode_cursor
 from tests.e2e.test_api import (
     chain,
     create,
@@ -33,12 +34,14 @@ SHOW_JSON_KEYS = {
     "workflow_version",
     "status",
     "trigger",
+    "trigger_info",
     "inputs",
     "outputs",
     "steps",
     "error",
     "parent_id",
     "origin",
+    "settings",
     "created_at",
     "started_at",
     "ended_at",
@@ -109,6 +112,10 @@ def test_get_an_execution_like_hub_show_json(
     assert record["error"]["node_id"] == "boom" and record["error"]["category"] == "node_error"
     assert history["marker"] in record["error"]["message"]
     assert record["error"]["suggestions"]
+    # The settings the run used (docs/api.md): effective workflow settings and run options.
+    assert set(record["settings"]["effective"]) == {"workflow", "default_max_attempts", "log_level"}
+    assert record["settings"]["effective"]["log_level"] == "debug"
+    assert "sealed_inputs" not in record["settings"]
     steps = {s["node_id"]: s["status"] for s in record["steps"]}
     assert steps == {"a": "completed", "check": "completed", "boom": "failed", "fine": "skipped"}
     # An id prefix works too.
@@ -225,6 +232,26 @@ def test_export_csv_and_json_match_the_list(api: httpx.Client, history: dict[str
 
     failed = api.get("/executions/export", params={"workflow_id": wid, "status": "failed"})
     assert ids(failed.json()) == ids(history["failed"])[::-1]
+
+
+@pytest.mark.parametrize("format", ["json", "csv"])
+def test_export_checks_every_parameter_before_the_first_byte(
+    api: httpx.Client, format: str
+) -> None:
+    """A bad parameter is a 422 in the error shape, never a chunked body torn midway."""
+    for params, path in (
+        ({"cursor": "garbage!"}, "query.cursor"),
+        ({"cursor": "e30"}, "query.cursor"),  # base64 of "{}": decodes, but is no cursor
+        ({"cursor": encode_cursor("-ended_at", None, "x")}, "query.cursor"),  # another sort
+        ({"q": "x" * 501}, "query.q"),
+        ({"q": "a\x00b"}, "query.q"),
+    ):
+        # Streamed, as a download client reads it: the body must arrive whole.
+        with api.stream("GET", "/executions/export", params={**params, "format": format}) as r:
+            r.read()
+        assert "chunked" not in r.headers.get("transfer-encoding", ""), params
+        error = error_of(r, 422, "invalid_request")
+        assert path in [e["path"] for e in error["details"]["errors"]], error
 
 
 def test_bulk_delete_keeps_unfinished_executions(api: httpx.Client) -> None:

@@ -25,7 +25,8 @@ def original_settings(api: httpx.Client) -> Iterator[dict[str, Any]]:
     yield before
     restored = api.put("/settings", json=before)
     assert restored.status_code == 200, restored.text
-    assert restored.json() == {"settings": before, "restart_required": []}
+    assert restored.json()["settings"] == before
+    assert restored.json()["restart_required"] == []
 
 
 def test_change_validate_and_restore_settings(
@@ -66,6 +67,93 @@ def test_change_validate_and_restore_settings(
     valid = api.post("/settings/validate", json={"fail_fast": False})
     assert valid.status_code == 200 and valid.json()["fail_fast"] is False
     assert api.get("/settings").json()["settings"]["fail_fast"] == original_settings["fail_fast"]
+
+
+def test_gates_close_and_reopen_over_http_but_never_open_wider(
+    api: httpx.Client, original_settings: dict[str, Any], runtime_env: dict[str, str]
+) -> None:
+    from hub.gates import GATES, env_var
+    from hub.settings import settings_from_env
+
+    environment = settings_from_env(runtime_env)  # what `hub up` read
+    gates = api.get("/settings").json()["gates"]
+    assert set(gates) == set(GATES)
+    for name, gate in gates.items():
+        assert gate == {
+            "value": getattr(environment, name),
+            "environment": getattr(environment, name),
+            "source": "environment",
+            "env_var": env_var(name),
+        }
+    # Gates this runtime's environment keeps closed cannot be opened through the API (the
+    # session runtime opens code and shell; desktop only where Xvfb runs; hub.gates' unit tests
+    # cover every gate closed).
+    for name, opened in GATES.items():
+        if getattr(environment, name) != opened:
+            error = error_of(api.put("/settings", json={name: opened}), 403, "gate_locked")
+            assert f"start the runtime with {env_var(name)}=" in error["message"]
+            assert error["details"]["env_vars"] == [env_var(name)]
+            error_of(api.post("/settings/validate", json={name: opened}), 403, "gate_locked")
+
+    shell = wf([{"id": "sh", "type": "shell", "parameters": {"argv": ["echo", "hi"]}}])
+    create(api, shell)
+    closed = api.put("/settings", json={"enable_shell_nodes": False})
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["gates"]["enable_shell_nodes"] == {
+        "value": False,
+        "environment": True,
+        "source": "settings",
+        "env_var": "HUB_ENABLE_SHELL_NODES",
+    }
+    refused = api.post(f"/workflows/{shell['id']}/runs", json={"inputs": {}})
+    error = error_of(refused, 403, "node_family_disabled")
+    assert "node 'sh' is a shell node and shell nodes are disabled" in error["message"]
+    assert 'PUT /api/v1/settings {"enable_shell_nodes": true}' in error["message"]
+    # Reopening up to what the environment allows is fine.
+    reopened = api.put("/settings", json={"enable_shell_nodes": True})
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["gates"]["enable_shell_nodes"]["source"] == "environment"
+    record = run_to_end(api, shell["id"])
+    assert record["status"] == "completed", record["error"]
+    assert record["outputs"]["sh"]["stdout"] == "hi\n"
+
+    if environment.enable_desktop:  # the DesktopActor, made with the gates, obeys a closing now
+        assert api.get("/desktop/sessions").status_code == 200  # the actor exists from here
+        assert api.put("/settings", json={"enable_desktop": False}).status_code == 200
+        region = {"left": 0, "top": 0, "width": 10, "height": 10}
+        session = {"region": region, "click_x": 1, "dry_run": True}
+        try:
+            started = api.post("/desktop/sessions", json={**session, "click_y": 1})
+            error = error_of(started, 403, "desktop_disabled")
+            assert 'PUT /api/v1/settings {"enable_desktop": true}' in error["message"]
+        finally:
+            assert api.put("/settings", json={"enable_desktop": True}).status_code == 200
+
+
+def test_env_allowlist_never_exposes_the_runtimes_variables(
+    api: httpx.Client, original_settings: dict[str, Any], runtime_env: dict[str, str]
+) -> None:
+    # `hub up` ran with HUB_ENV_ALLOWLIST="RUNTIME_TEST_VISIBLE,HUB_HOME": HUB_HOME is dropped.
+    assert "HUB_HOME" in runtime_env["HUB_ENV_ALLOWLIST"].split(",")
+    assert original_settings["env_allowlist"] == ["RUNTIME_TEST_VISIBLE"]
+    for names in (["HUB_DATABASE_URL"], ["RUNTIME_TEST_VISIBLE", "ray_auth_token"], ["API_KEY"]):
+        for method, path in (("PUT", "/settings"), ("POST", "/settings/validate")):
+            response = api.request(method, path, json={"env_allowlist": names})
+            error = error_of(response, 422, "invalid_request")
+            assert error["details"]["errors"][0]["path"] == "/env_allowlist"
+            assert f"env_allowlist may not name {names[-1]}" in error["message"]
+    assert api.get("/settings").json()["settings"]["env_allowlist"] == ["RUNTIME_TEST_VISIBLE"]
+
+    doc = wf(
+        [
+            {"id": "seen", "type": "set", "parameters": {"values": {"v": "{{ $env.HUB_HOME }}"}}},
+        ]
+    )
+    create(api, doc)
+    record = run_to_end(api, doc["id"])
+    assert record["status"] == "failed"
+    assert "HUB_HOME" in record["error"]["message"]
+    assert runtime_env["HUB_HOME"] not in str(record)
 
 
 def test_export_import_round_trip(api: httpx.Client, original_settings: dict[str, Any]) -> None:

@@ -23,7 +23,10 @@ def test_notebook_runs(name: str, runtime: Any) -> None:
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    client.execute()  # raises CellExecutionError, with the cell's traceback, if any cell fails
+    try:
+        client.execute()  # raises CellExecutionError, with the cell's traceback, if any cell fails
+    finally:
+        _stop_demo_triggers(runtime)
     outputs = "".join(
         out.get("text", "")
         for cell in notebook.cells
@@ -32,3 +35,11 @@ def test_notebook_runs(name: str, runtime: Any) -> None:
     )
     assert "joined a running runtime" in outputs
     assert "execution_completed" in outputs
+
+
+def _stop_demo_triggers(runtime: Any) -> None:
+    """02-triggers switches its schedule off in its last cell; when an earlier cell failed,
+    do it here, so it does not keep firing in the session's shared runtime."""
+    for view in runtime.triggers():
+        if view.workflow_id.startswith("triggers-demo-") and view.enabled:
+            runtime.disable_trigger(view.workflow_id, view.trigger_id)

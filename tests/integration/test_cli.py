@@ -1,17 +1,21 @@
 """The `hub` command-line contract, run as a user runs it: a subprocess joining the session's
-runtime through HUB_HOME."""
+runtime through HUB_HOME (one test, `hub down` then `hub up` on the same ports, starts a runtime
+of its own instead)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import HUB
+from tests.conftest import HUB, free_port
 
 pytestmark = pytest.mark.ray
 
@@ -155,3 +159,113 @@ def test_validate_contract(cli: Any, tmp_path: Path) -> None:
         "path": "/edges/0/to",
         "suggestion": None,
     }
+
+
+# The error paths that need a runtime, against the README's exit codes (the rest, which need
+# none, are tests/unit/test_cli_exit_codes.py): (argv, exit code, a fragment of the error).
+UNKNOWN = "f" * 32
+RUNTIME_CASES = {
+    "run an unknown workflow id": (("run", "no-such-workflow"), 2, "not found"),
+    "run an id with invalid inputs": (("run", "hello", "-i", "age=old"), 2, "name"),
+    "cancel an unknown id": (("cancel", UNKNOWN), 2, "not found"),
+    "pause an unknown id": (("pause", UNKNOWN), 2, "not found"),
+    "retry an unknown id": (("retry", UNKNOWN), 2, "not found"),
+    "rerun an unknown id": (("rerun", UNKNOWN), 2, "not found"),
+    "retry a completed run": (("retry", "{completed}"), 1, "completed"),
+}
+
+
+@pytest.fixture(scope="module")
+def completed_run(runtime: Any, runtime_env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [HUB, "run", HELLO, "-i", "name=Ed", "--json"],
+        env=runtime_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    execution_id: str = json.loads(done.stdout)["id"]
+    return execution_id
+
+
+@pytest.mark.parametrize("name", RUNTIME_CASES.keys())
+def test_exit_codes_with_a_runtime(cli: Any, completed_run: str, name: str) -> None:
+    argv, code, fragment = RUNTIME_CASES[name]
+    args = [a.replace("{completed}", completed_run) for a in argv]
+    done = cli(*args)
+    where = f"hub {' '.join(args)}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    assert done.returncode == code, where
+    error = done.stderr.strip().splitlines()[-1]  # the one-line error (after any warning)
+    assert error.startswith("hub: error:") and fragment in error, where
+    assert "Traceback" not in done.stderr, where
+
+
+# --- hub down, then hub up at once on the same ports ------------------------------------------
+
+SERVER_CLOSED = {"06", "04", "05", "07", "09"}  # TIME-WAIT, FIN-WAIT-1/2, CLOSE, LAST-ACK
+
+
+def _lingering(port: int) -> set[str]:
+    """TCP states (of /proc/net/tcp) of the sockets left on local ``port`` after its server
+    closed them first, as a stopped server's connections are."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] in SERVER_CLOSED:
+            found.add(fields[3])
+    return found
+
+
+@pytest.fixture
+def own_runtime(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of a runtime of this test's own (HUB_HOME in tmp_path): the session's
+    runtime is left alone. Whatever the test left running is stopped at the end."""
+    env = {
+        **os.environ,
+        "HUB_HOME": str(tmp_path / "home"),
+        "HUB_MAX_EXECUTION_ACTORS": "2",
+        "HUB_WARM_EXECUTION_ACTORS": "1",
+    }
+    env.pop("HUB_DATABASE_URL", None)
+    yield env
+    subprocess.run([HUB, "down"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.mark.timeout(600)
+def test_up_right_after_down_on_the_same_ports(own_runtime: dict[str, str]) -> None:
+    env = own_runtime
+    ports = {"--port": free_port(), "--dashboard-port": free_port(), "--api-port": free_port()}
+    up_args = [HUB, "up", "--json", *(str(x) for pair in ports.items() for x in pair)]
+
+    def up() -> dict[str, Any]:
+        done = subprocess.run(up_args, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"hub up failed:\n{done.stdout}\n{done.stderr}"
+        info: dict[str, Any] = json.loads(done.stdout)
+        return info
+
+    info = up()
+    api, dashboard = info["api_url"], info["dashboard_url"]
+    token = Path(info["api_token_file"]).read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    # Real traffic, as a user's scripts and browser make it: requests the servers answer and
+    # then close (Connection: close), and a kept-alive connection still open at `hub down`.
+    for _ in range(5):
+        with httpx.Client(headers={**headers, "Connection": "close"}, timeout=60) as http:
+            assert http.get(f"{api}/health").status_code == 200
+            assert http.get(f"{api}/executions").status_code == 200
+            http.get(f"{dashboard}/api/version")
+    kept = httpx.Client(headers=headers, timeout=60)
+    assert kept.get(f"{api}/workflows").status_code == 200
+    try:
+        down = subprocess.run([HUB, "down"], env=env, capture_output=True, text=True, timeout=120)
+        assert down.returncode == 0, down.stderr
+    finally:
+        kept.close()
+    # The situation of the defect: the API port's old connections linger (for a minute).
+    assert _lingering(ports["--api-port"]), "no connection lingers on the API port"
+
+    again = up()
+    assert again["api_url"] == api and again["dashboard_url"] == dashboard
+    with httpx.Client(headers=headers, timeout=60) as http:
+        assert http.get(f"{api}/health").status_code == 200

@@ -67,6 +67,12 @@ def test_executions_steps_pools_and_queue_are_exported(
         "edges": [{"from": "vals", "to": "echo"}, {"from": "echo", "to": "fetch"}],
     }
     bad = {"id": bad_id, "nodes": [{"id": "boom", "type": "fail", "parameters": {}}]}
+    ticking = {  # the triggers' metrics: a one-second schedule fires while this test scrapes
+        "id": f"m-{uuid.uuid4().hex[:10]}",
+        "nodes": [{"id": "a", "type": "set", "parameters": {"values": {}}}],
+        "triggers": [{"id": "tick", "type": "schedule", "every_s": 1}],
+    }
+    runtime.register(ticking)
     runs = 3
     for _ in range(runs):
         record = runtime.run(ok)
@@ -88,6 +94,8 @@ def test_executions_steps_pools_and_queue_are_exported(
             ("ray_hub_step_duration_seconds_count", {"node_type": "fail", "status": "failed"}, 1),
             ("ray_hub_pool_size", {"node_type": "test.echo"}, 1),
             ("ray_hub_pool_size", {"node_type": "http"}, 1),
+            ("ray_hub_trigger_fires_total", {"type": "schedule"}, 1),
+            ("ray_hub_schedule_lag_seconds_count", {}, 1),
         ]
         missing = []
         for name, tags, least in at_least:
@@ -106,7 +114,10 @@ def test_executions_steps_pools_and_queue_are_exported(
                 missing.append(f"gauge {name}{tags} is not exported")
         return missing
 
-    missing = scrape_until(check)
+    try:
+        missing = scrape_until(check)
+    finally:
+        runtime.disable_trigger(ticking["id"], "tick")
     assert not missing, "\n".join(missing)
 
 

@@ -167,13 +167,13 @@ def test_code_and_shell_nodes_run_in_other_processes(runtime: hub.Client) -> Non
                 "id": "sh",
                 "type": "shell",
                 "parameters": {
-                    "argv": ["sh", "-c", "echo $1-$HUB_TEST_HIDDEN", "sh", "{{ $calc.double }}"]
+                    "argv": ["sh", "-c", "echo $1-$RUNTIME_TEST_HIDDEN", "sh", "{{ $calc.double }}"]
                 },
             },
             {
                 "id": "envcheck",
                 "type": "set",
-                "parameters": {"values": {"seen": "{{ $env.HUB_TEST_VISIBLE }}"}},
+                "parameters": {"values": {"seen": "{{ $env.RUNTIME_TEST_VISIBLE }}"}},
             },
         ],
         chain("calc", "sh", "envcheck"),

@@ -278,3 +278,18 @@ def test_remove_forgets_a_member() -> None:
     assert lb.pick() is None
     lb.release(a)  # releasing a removed member is harmless
     assert id(a) not in lb.in_flight
+
+
+def test_a_pool_handed_out_anew_keeps_the_load_of_its_members() -> None:
+    """Regression: after a member was replaced the pool's members come back as new handle
+    objects; keyed by object identity, the calls still running on the others were forgotten and
+    the next call could queue behind a busy one-call-at-a-time actor."""
+    lb: LoadBalancer[Actor] = LoadBalancer(concurrency=1, max_size=2, key=lambda m: m.name)
+    busy, idle = Actor("busy"), Actor("idle")
+    lb.set_members([busy, idle])
+    lb.acquire(busy)
+    lb.set_members([Actor("busy"), Actor("idle")])  # the same actors, new handles
+    picked = lb.pick()
+    assert picked is not None and picked.name == "idle"
+    lb.release(busy)  # the old handle's call ends: it frees the same member
+    assert lb.load(Actor("busy")) == 0

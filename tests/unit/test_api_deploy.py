@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.api_deploy import access_log_from_env, ingress_from_env, ray_env
+from hub.api_deploy import access_log_from_env, heartbeat_from_env, ingress_from_env, ray_env
 from hub.errors import HubError, RuntimeUnavailable
 
 
@@ -44,3 +44,16 @@ def test_the_access_log_is_off_unless_a_flag_turns_it_on(monkeypatch: pytest.Mon
     monkeypatch.setenv("HUB_API_ACCESS_LOG", "loud")
     with pytest.raises(HubError, match="HUB_API_ACCESS_LOG='loud'"):
         access_log_from_env()
+
+
+def test_the_stream_heartbeat_is_the_api_s_default_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HUB_API_HEARTBEAT_S", raising=False)
+    assert heartbeat_from_env() is None  # ApiConfig's own default (15 s)
+    monkeypatch.setenv("HUB_API_HEARTBEAT_S", "2.5")
+    assert heartbeat_from_env() == 2.5
+    for bad in ("0", "-1", "301", "soon", "nan"):
+        monkeypatch.setenv("HUB_API_HEARTBEAT_S", bad)
+        with pytest.raises(RuntimeUnavailable, match=f"HUB_API_HEARTBEAT_S is '{bad}'"):
+            heartbeat_from_env()

@@ -177,15 +177,48 @@ def test_validate_human_output_shows_codes_and_bracketed_text(
 def test_validate_a_file_that_is_not_json(
     files: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Not JSON is one more way to be an invalid workflow: diagnostics, exit 1.
     assert main(["validate", files["broken"]]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("hub: error:")
-    assert "not valid JSON" in err
+    out = " ".join(capsys.readouterr().out.split())
+    assert "broken.json:/: error [invalid_json] not valid JSON:" in out
+    assert "(line 1, column 23)" in out
+    assert "broken.json is invalid" in out
+
+
+def test_validate_json_of_a_file_that_is_not_json(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", files["broken"], "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "ok": False,
+        "diagnostics": [
+            {
+                "severity": "error",
+                "code": "invalid_json",
+                "message": "not valid JSON: Expecting value (line 1, column 23)",
+                "path": "",
+                "suggestion": None,
+            }
+        ],
+    }
+    assert captured.err == ""
 
 
 def test_validate_a_missing_file(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "missing.json"]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    assert main(["validate", "missing.json"]) == 2  # a file it cannot read is bad usage
+    assert "cannot read workflow file missing.json" in capsys.readouterr().err
+
+
+def test_validate_json_of_a_missing_file(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "missing.json", "--json"]) == 2
+    captured = capsys.readouterr()
+    [diagnostic] = json.loads(captured.out)["diagnostics"]
+    assert diagnostic["code"] == "unreadable_file"
+    assert "missing.json: No such file or directory" in diagnostic["message"]
+    assert captured.err.startswith("hub: error: cannot read workflow file missing.json")
 
 
 # --- usage errors ---------------------------------------------------------------------------------

@@ -222,11 +222,20 @@ def test_check_breakpoints_refuses_a_condition_that_does_not_parse() -> None:
     assert "invalid" in caught.value.message
 
 
-def test_check_breakpoints_accepts_known_nodes_and_valid_conditions() -> None:
-    check_breakpoints(
-        [Breakpoint(node_id="a"), Breakpoint(node_id="b", condition="len($a.items) > 2")],
-        ["a", "b"],
-    )
+def test_breakpoints_that_check_breakpoints_accepts_stop_where_they_say() -> None:
+    accepted = [Breakpoint(node_id="a"), Breakpoint(node_id="b", condition="len($a.items) > 2")]
+    check_breakpoints(accepted, iter(["a", "b"]))  # any node list, even a one-pass iterator
+    for items, stops_at_b in (([1, 2, 3], True), ([1], False)):
+        gate = debug_gate(*accepted)
+        assert gate.listed() == accepted
+        hold = gate.admit("a", NO_SCOPE)
+        assert hold is not None
+        assert (hold.reason, hold.node_id, hold.detail) == (BREAKPOINT, "a", None)
+        gate.release()
+        hold = gate.admit("b", scope(a={"items": items}))
+        assert (hold is not None) == stops_at_b, items
+        if hold is not None:
+            assert (hold.reason, hold.node_id, hold.detail) == (BREAKPOINT, "b", None)
 
 
 def test_compile_condition_refuses_what_expressions_never_allow() -> None:

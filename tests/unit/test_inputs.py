@@ -8,8 +8,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from hub.errors import InputsInvalid
-from hub.inputs import REDACTED, input_schema, redact_inputs, validate_inputs
+from hub.inputs import input_schema, redact_inputs, validate_inputs
 from hub.model import InputSpec
+from hub.redaction import REDACTED
 
 SECRET = "hunter2-very-secret"
 
@@ -221,3 +222,15 @@ def test_empty_schema() -> None:
         "required": [],
         "additionalProperties": False,
     }
+
+
+def test_a_backtracking_pattern_cannot_hold_the_caller() -> None:
+    """Regression (issue 13, 4): a workflow's input pattern meets values from whoever starts a
+    run; with `re`, (a|a)+$ against 'aaa…!' backtracked for hours inside the API."""
+    specs = {"code": InputSpec(type="string", pattern="^(a|a)+$")}
+    with pytest.raises(InputsInvalid) as raised:
+        validate_inputs(specs, {"code": "a" * 40 + "!"})
+    assert "took over" in raised.value.message and "simplify it" in raised.value.message
+    assert validate_inputs(specs, {"code": "aaa"}) == {"code": "aaa"}
+    with pytest.raises(InputsInvalid, match="does not match"):
+        validate_inputs(specs, {"code": "b"})

@@ -24,12 +24,14 @@ from actors._metrics import (
 )
 from actors.desktop import _MeteredDevices, _RemoteOcr
 from hub.compiler import compile_workflow
+from hub.desktop import OcrUnavailable
 from hub.desktop.pointer import Action, clicks_of
 from hub.local import MemoryJournal, dispatch_in_process, new_execution
 from hub.nodes import NodeRegistry, NoParameters, default_registry, node_type
 from hub.plan import ExecutionPlan
 from hub.records import ExecutionRecord, ExecutionStatus, StepStatus
 from hub.runner import ExecutionRunner
+from tests.prerequisites import missing
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
@@ -147,12 +149,63 @@ def test_a_cancelled_step_is_observed_as_cancelled() -> None:
 # --- recorders (Ray validates tags at each record, cluster or not) ----------------------------
 
 
-def test_every_recorder_records_with_its_declared_tags() -> None:
-    StepMetrics().step_ended("http", "completed", 0.25)
-    StepMetrics().step_ended("http", StepStatus.FAILED, -0.001)  # a clock step back: clamped
+class Recorded:
+    """Stands in front of one of this process's real Ray metrics: every record goes on to it
+    (so Ray still checks the tags) and is kept here, since Ray's values are read back only
+    through a cluster's metrics endpoint (tests/integration/test_metrics.py does that)."""
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self.records: list[tuple[str, float, dict[str, str]]] = []
+
+    def inc(self, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
+        self.metric.inc(value, tags)
+        self.records.append(("inc", value, dict(tags or {})))
+
+    def set(self, value: float, tags: dict[str, str] | None = None) -> None:
+        self.metric.set(value, tags)
+        self.records.append(("set", value, dict(tags or {})))
+
+    def observe(self, value: float, tags: dict[str, str] | None = None) -> None:
+        self.metric.observe(value, tags)
+        self.records.append(("observe", value, dict(tags or {})))
+
+
+def recorded(recorder: Any, *attributes: str) -> list[Recorded]:
+    fronts = [Recorded(getattr(recorder, name)) for name in attributes]
+    for name, front in zip(attributes, fronts, strict=True):
+        setattr(recorder, name, front)
+    return fronts
+
+
+def test_step_durations_are_observed_with_their_tags_and_never_below_zero() -> None:
+    steps = StepMetrics()
+    [duration] = recorded(steps, "duration")
+    steps.step_ended("http", "completed", 0.25)
+    steps.step_ended("http", StepStatus.FAILED, -0.001)  # a clock step back: clamped
+    assert duration.records == [
+        ("observe", 0.25, {"node_type": "http", "status": "completed"}),
+        ("observe", 0.0, {"node_type": "http", "status": "failed"}),
+    ]
+
+
+def test_only_executions_that_end_are_counted() -> None:
     supervisor = SupervisorMetrics()
-    supervisor.execution_ended("wf", ExecutionStatus.COMPLETED)
-    supervisor.execution_ended("wf", "running")  # not an end: not counted
+    [executions] = recorded(supervisor, "executions")
+    for status in ExecutionStatus:
+        supervisor.execution_ended("wf", status)
+    supervisor.execution_ended("wf", "running")  # a suspended run, as a plain string
+    assert executions.records == [
+        ("inc", 1, {"workflow": "wf", "status": status})
+        for status in ("completed", "failed", "cancelled")
+    ]
+
+
+def test_a_supervisor_sample_sets_every_gauge() -> None:
+    supervisor = SupervisorMetrics()
+    queue, running, actors, pools = recorded(
+        supervisor, "queue_depth", "running", "execution_actors", "pool_size"
+    )
     supervisor.sample(
         queue_depth=3,
         running=2,
@@ -160,14 +213,46 @@ def test_every_recorder_records_with_its_declared_tags() -> None:
         idle_execution_actors=1,
         busy_execution_actors=2,
     )
+    assert queue.records == [("set", 3, {})]
+    assert running.records == [("set", 2, {})]
+    assert actors.records == [("set", 1, {"state": "idle"}), ("set", 2, {"state": "busy"})]
+    assert pools.records == [
+        ("set", 2, {"node_type": "http"}),
+        ("set", 1, {"node_type": "test.echo"}),
+    ]
+
+
+def test_the_desktop_records_cycles_clicks_and_reads_and_no_click_of_zero() -> None:
     desktop = DesktopMetrics()
+    cycles, clicks, reads = recorded(desktop, "cycle", "clicks", "ocr")
     desktop.cycle_done(0.04, dry_run=True, error=False)
+    desktop.cycle_done(-0.5, dry_run=False, error=True)
     desktop.clicked("clicker", dry_run=False)
     desktop.clicked("node", dry_run=True, clicks=2)
+    desktop.clicked("node", dry_run=True, clicks=0)  # a step that moved without clicking
     desktop.ocr_read("rapidocr", "local", 0.02)
+    assert cycles.records == [
+        ("observe", 0.04, {"status": "ok", "dry_run": "true"}),
+        ("observe", 0.0, {"status": "error", "dry_run": "false"}),
+    ]
+    assert clicks.records == [
+        ("inc", 1, {"source": "clicker", "dry_run": "false"}),
+        ("inc", 2, {"source": "node", "dry_run": "true"}),
+    ]
+    assert reads.records == [("observe", 0.02, {"backend": "rapidocr", "where": "local"})]
+
+
+def test_a_node_actor_reports_in_flight_calls_and_busy() -> None:
     node = NodeActorMetrics("http", "node-pool:http:1")
+    inflight, busy = recorded(node, "inflight_gauge", "busy_gauge")
+    node.call_started()
     node.call_started()
     node.call_ended()
+    node.call_ended()
+    tags = {"node_type": "http", "actor": "node-pool:http:1"}
+    assert [r[1] for r in inflight.records] == [1, 2, 1, 0]
+    assert [r[1] for r in busy.records] == [1, 1, 1, 0]
+    assert all(r[2] == tags for r in inflight.records + busy.records)
 
 
 def test_a_node_actor_counts_its_calls_in_flight() -> None:
@@ -225,8 +310,8 @@ def test_ocr_engines_of_the_desktop_are_metered_and_read_as_before() -> None:
     )
     try:
         local = devices.ocr("tesseract")
-    except Exception as exc:  # OcrUnavailable: no tesseract binary here
-        pytest.skip(str(exc))
+    except OcrUnavailable as exc:  # no tesseract binary here
+        missing(str(exc))
     assert (local.name, local.where) == ("tesseract", "local")
     assert devices.ocr("tesseract") is local  # one meter per engine
     blank = np.full((40, 120, 3), 255, dtype=np.uint8)

@@ -384,3 +384,57 @@ def test_signal_is_set_by_publish_and_replaced() -> None:
         assert cache.signal("a") is not first  # a fresh one for the next wait
 
     asyncio.run(body())
+
+
+def test_a_long_poll_returns_the_events_that_land_while_it_reads_the_store() -> None:
+    """The race that lost a webhook run's events in notebook 02: the cache does not know the
+    execution, so the poll reads the store; the whole run (terminal event included) commits
+    during that read. The poll must return those events, not the stale empty read."""
+
+    async def body() -> list[int]:
+        cache = EventCache()
+
+        async def read_store() -> list[Event]:
+            cache.publish([numbered("a", 1, "execution_started")])
+            cache.publish([numbered("a", 2, "execution_completed")])
+            return []  # read before the commit landed
+
+        found = await cache.wait_after("a", 0, 5.0, read_store)
+        return [e.seq for e in found]
+
+    assert asyncio.run(body()) == [1, 2]
+
+
+def test_a_long_poll_wakes_on_new_events_and_times_out_empty() -> None:
+    async def body() -> tuple[list[int], list[Event]]:
+        cache = EventCache()
+        cache.publish([numbered("a", 1, "execution_started")])
+
+        async def no_store() -> list[Event]:
+            raise AssertionError("the cache knows this execution")
+
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            cache.publish([numbered("a", 2, "step_started")])
+
+        task = asyncio.create_task(later())
+        woke = await cache.wait_after("a", 1, 5.0, no_store)
+        await task
+        idle = await cache.wait_after("a", 2, 0.05, no_store)
+        return [e.seq for e in woke], idle
+
+    woke, idle = asyncio.run(body())
+    assert woke == [2] and idle == []
+
+
+def test_a_long_poll_past_the_terminal_event_returns_at_once() -> None:
+    async def body() -> list[Event]:
+        cache = EventCache()
+        cache.publish([numbered("a", 1, "execution_started"), numbered("a", 2, "execution_failed")])
+
+        async def no_store() -> list[Event]:
+            raise AssertionError("the cache knows this execution")
+
+        return await asyncio.wait_for(cache.wait_after("a", 2, 60.0, no_store), 5)
+
+    assert asyncio.run(body()) == []

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from hub.records import (
+    AppendAudit,
     AppendEvent,
+    AuditEntry,
     CreateExecution,
     Event,
     ExecutionRecord,
@@ -209,6 +211,67 @@ def test_prune_refuses_nonsense_and_does_nothing_without_limits(store: Store) ->
     with pytest.raises(ValueError, match="keep"):
         store.prune(max_count=-1)
     assert remaining(store) == {"e"}
+
+
+# --- the audit log --------------------------------------------------------------------------------
+
+
+def audit(store: Store, *days_ago: float) -> None:
+    """One audit entry per age, oldest first (as the runtime writes them: in time order)."""
+    store.apply(
+        [
+            AppendAudit(
+                entry=AuditEntry(
+                    ts=NOW - timedelta(days=d), actor="token@127.0.0.1", action=f"act-{d:g}"
+                )
+            )
+            for d in days_ago
+        ]
+    )
+
+
+def audit_actions(store: Store) -> list[str]:
+    return [e.action for e in store.audit_entries(limit=1000)][::-1]  # oldest first
+
+
+def test_audit_entries_older_than_the_retention_age_are_pruned(store: Store) -> None:
+    audit(store, 90, 40, 31, 29, 1, 0)
+    assert store.prune_audit(max_age_s=30 * DAY_S, now=NOW) == 3
+    assert audit_actions(store) == ["act-29", "act-1", "act-0"]
+    assert store.prune_audit(max_age_s=30 * DAY_S, now=NOW) == 0
+
+
+def test_audit_log_keeps_ten_entries_per_execution_kept(store: Store) -> None:
+    audit(store, *range(45, 0, -1))  # 45 entries, one a day
+    # retention_max_executions = 3: the newest 30 entries stay, whatever their age.
+    assert store.prune_audit(max_executions=3, now=NOW) == 15
+    assert audit_actions(store) == [f"act-{d}" for d in range(30, 0, -1)]
+    assert store.prune_audit(max_executions=3, now=NOW) == 0
+    assert store.prune_audit(max_executions=0, now=NOW) == 30
+    assert audit_actions(store) == []
+
+
+def test_audit_pruning_with_both_limits_deletes_what_either_says(store: Store) -> None:
+    audit(store, *range(25, 0, -1))
+    assert store.prune_audit(max_age_s=20.5 * DAY_S, max_executions=3, now=NOW) == 5
+    assert store.prune_audit(max_age_s=20.5 * DAY_S, max_executions=1, now=NOW) == 10
+    assert audit_actions(store) == [f"act-{d}" for d in range(10, 0, -1)]
+
+
+def test_audit_pruning_works_in_short_batches_and_refuses_nonsense(store: Store) -> None:
+    audit(store, *range(9, 0, -1))
+    assert store.prune_audit(now=NOW) == 0  # no limits: nothing goes
+    with pytest.raises(ValueError, match="max_age_s"):
+        store.prune_audit(max_age_s=-1)
+    with pytest.raises(ValueError, match="max_executions"):
+        store.prune_audit(max_executions=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        store.prune_audit(max_age_s=0, batch_size=0)
+    commits: list[int] = []
+    event.listen(store._engine, "commit", lambda conn: commits.append(1))
+    assert store.prune_audit(max_age_s=0, batch_size=4, now=NOW) == 9
+    assert len(commits) == 4  # batches of 4, 4 and 1, then one that finds nothing left
+    assert audit_actions(store) == []
 
 
 # --- vacuum ---------------------------------------------------------------------------------------

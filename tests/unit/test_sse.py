@@ -82,3 +82,46 @@ def test_a_bad_last_event_id_is_a_clear_error() -> None:
     request: Any = FakeRequest("abc")
     with pytest.raises(InvalidRequest, match="Last-Event-ID"):
         start_after(request, None)
+
+
+def test_events_that_land_between_an_empty_poll_and_the_status_check_are_sent() -> None:
+    """The poll comes back empty, then the run finishes before the stream asks whether it is
+    over: the stream reads once more and sends the final events before it ends."""
+    events = [Event(execution_id="e", type="execution_started", seq=1)]
+
+    async def fetch(after: int, wait_s: float) -> list[Event]:
+        return [e for e in events if e.seq > after]
+
+    async def over() -> bool:
+        events.append(Event(execution_id="e", type="execution_completed", seq=2))
+        return True
+
+    async def run() -> list[str]:
+        return [f async for f in event_frames(fetch, over, 1, 1.0, event_json)]
+
+    assert ids(asyncio.run(run())) == [2]
+
+
+def test_a_stream_of_an_execution_that_had_ended_never_waits() -> None:
+    """A client that reconnects after the last event of a finished execution (or reads its
+    history again) gets its answer at once, not after a heartbeat's wait."""
+    events = [
+        Event(execution_id="e", type="execution_started", seq=1),
+        Event(execution_id="e", type="execution_completed", seq=2),
+    ]
+    waits: list[float] = []
+
+    async def fetch(after: int, wait_s: float) -> list[Event]:
+        waits.append(wait_s)
+        return [e for e in events if e.seq > after]
+
+    async def over() -> bool:
+        return True
+
+    async def run(after: int) -> list[str]:
+        frames = event_frames(fetch, over, after, 15.0, event_json, ended=True)
+        return [f async for f in frames]
+
+    assert ids(asyncio.run(run(2))) == []
+    assert ids(asyncio.run(run(0))) == [1, 2]
+    assert waits and set(waits) == {0}

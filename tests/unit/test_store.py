@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from hub.errors import Conflict, NotFound, StoreError
+from hub.errors import Conflict, InvalidRequest, NotFound, StoreError
 from hub.records import (
     AppendEvent,
     CreateExecution,
@@ -46,6 +46,7 @@ TABLES = {
     "settings",
     "credentials",
     "audit_log",
+    "trigger_states",
 }
 
 
@@ -137,7 +138,7 @@ def test_migration_creates_the_schema_of_the_models(db_url: str) -> None:
             assert set(inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
             assert diff == []
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == "0003"
             uniques = inspect(conn).get_unique_constraints("workflow_executions")
             assert [u["column_names"] for u in uniques] == [["idempotency_key"]]
     finally:
@@ -264,6 +265,55 @@ def test_apply_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(NotFound):
         store.get_execution("exec-000001")
     assert store.max_event_seq("exec-000001") == 0
+
+
+def test_a_batch_of_updates_lands_per_execution_and_one_missing_fails_it_all(
+    store: Store,
+) -> None:
+    ids = [f"exec-{n:06d}" for n in range(1, 7)]
+    store.apply([CreateExecution(record=execution(i)) for i in ids])
+    error = ErrorInfo(message="boom", category="timeout")
+    ended = T0 + timedelta(seconds=2)
+    store.apply(
+        [
+            # Runs that ended alike share one statement; the others each change their own.
+            *(
+                UpdateExecution(
+                    execution_id=i,
+                    status=ExecutionStatus.COMPLETED,
+                    ended_at=ended,
+                    outputs={"i": i},
+                )
+                for i in ids[:4]
+            ),
+            UpdateExecution(execution_id=ids[4], status=ExecutionStatus.FAILED, error=error),
+            UpdateExecution(execution_id=ids[5]),  # nothing to change: only checked
+        ]
+    )
+    got = {i: store.get_execution(i) for i in ids}
+    for i in ids[:4]:
+        assert (got[i].status, got[i].ended_at, got[i].outputs) == (
+            ExecutionStatus.COMPLETED,
+            ended,
+            {"i": i},
+        )
+    assert (got[ids[4]].status, got[ids[4]].error, got[ids[4]].ended_at) == (
+        ExecutionStatus.FAILED,
+        error,
+        None,
+    )
+    assert got[ids[5]].status is ExecutionStatus.QUEUED
+    with pytest.raises(StoreError, match="cannot update execution missing-1: it does not exist"):
+        store.apply(
+            [
+                UpdateExecution(execution_id=ids[0], status=ExecutionStatus.CANCELLED),
+                UpdateExecution(execution_id="missing-1", status=ExecutionStatus.CANCELLED),
+                UpdateExecution(execution_id=ids[1], status=ExecutionStatus.CANCELLED),
+            ]
+        )
+    with pytest.raises(StoreError, match="cannot update execution missing-2: it does not exist"):
+        store.apply([UpdateExecution(execution_id="missing-2")])
+    assert store.get_execution(ids[0]).status is ExecutionStatus.COMPLETED  # all or nothing
 
 
 def test_step_upsert_updates_the_row(store: Store) -> None:
@@ -513,7 +563,7 @@ def test_prefix_lookup(store: Store) -> None:
     )
     assert store.get_execution("123456").id == "12345678-z"
     assert store.get_execution("abcdef01").id == "abcdef01-x"
-    with pytest.raises(StoreError, match="ambiguous") as info:
+    with pytest.raises(InvalidRequest, match="ambiguous") as info:
         store.get_execution("abcdef")
     assert "abcdef01-x" in str(info.value) and "abcdef02-y" in str(info.value)
     with pytest.raises(NotFound, match="at least 6 characters"):
@@ -626,3 +676,34 @@ def test_database_url_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert database_url_from_env() == "postgresql+psycopg://u@db/hub"
     monkeypatch.setenv("HUB_DATABASE_URL", "sqlite:////var/hub.db")
     assert database_url_from_env() == "sqlite:////var/hub.db"
+
+
+# --- triggers -------------------------------------------------------------------------------------
+
+
+def test_trigger_states_keep_the_operators_switch_apart_from_the_runtimes_state(
+    store: Store,
+) -> None:
+    store.save_trigger_state("wf", "tick", {"fires": 1})
+    store.set_trigger_enabled("wf", "tick", False)
+    store.save_trigger_state("wf", "tick", {"fires": 2})  # does not undo the switch
+    store.set_trigger_enabled("wf", "hook", True)  # a switch before any state
+    rows = {(r["workflow_id"], r["trigger_id"]): r for r in store.trigger_states()}
+    assert rows[("wf", "tick")]["enabled"] is False
+    assert rows[("wf", "tick")]["state"] == {"fires": 2}
+    assert rows[("wf", "hook")]["enabled"] is True and rows[("wf", "hook")]["state"] == {}
+    store.set_trigger_enabled("wf", "tick", None)  # back to what the document says
+    assert {r["trigger_id"]: r["enabled"] for r in store.trigger_states()}["tick"] is None
+    assert store.delete_trigger_states("wf", keep=["hook"]) == 1
+    assert [r["trigger_id"] for r in store.trigger_states()] == ["hook"]
+    assert store.delete_trigger_states("wf") == 1
+    assert store.trigger_states() == []
+
+
+def test_an_execution_keeps_its_trigger_info(store: Store) -> None:
+    record = execution()
+    record.trigger = "schedule"
+    record.trigger_info = {"id": "tick", "type": "schedule", "slot": "2026-01-01T00:00:00.000Z"}
+    store.apply([CreateExecution(record=record)])
+    assert store.get_execution(record.id).trigger_info == record.trigger_info
+    assert store.list_executions()[0].trigger_info == record.trigger_info

@@ -659,3 +659,15 @@ def test_credentials_store_ciphertext_and_list_only_names(store: Store) -> None:
         store.delete_credential("token")
     with pytest.raises(InvalidRequest, match="needs a name"):
         store.set_credential("", b"x")
+
+
+def test_bounds_past_the_id_columns_range_page_nothing_away(store: Store) -> None:
+    """Regression (Schemathesis on PostgreSQL): the API takes any 64-bit id as a bound, and
+    PostgreSQL cast `before_id=9223372036854775806` to INTEGER and failed out of range (503)."""
+    store.apply([execution("c1"), audit("execution.run", "c1")])
+    store.apply([log("c1", 1, "info", "hello")])
+    huge = 2**63 - 2
+    assert [e.action for e in store.audit_entries(before_id=huge)] == ["execution.run"]
+    assert store.events_after("c1", after_seq=huge) == []
+    assert store.logs("c1", after_seq=huge) == []
+    assert [e.seq for e in store.events_after("c1", after_seq=0)] == [1]
