@@ -12,8 +12,10 @@ from hub.records import StoreWrite
 
 
 class RecorderJournal:
-    """Ships writes to the Recorder in order: batched on a short timer, or at once and awaited
-    on ``flush`` (which returns when they are durable).
+    """Ships writes to the Recorder in order: batched on a short timer, at once and awaited on
+    ``flush`` (which returns when they are durable), or at once without waiting on
+    ``checkpoint`` (``barrier`` is then the commit's reference, for the calls that depend on
+    it). One call is in flight at a time, which keeps the writes in order.
 
     With a ``lease`` every write carries it. Once the Recorder refuses them (another runner
     resumed the execution) ``superseded`` is set, later writes are dropped, and ``flush``
@@ -28,6 +30,8 @@ class RecorderJournal:
         self.lock = asyncio.Lock()
         self.timer: asyncio.TimerHandle | None = None
         self.shipping: set[asyncio.Task[None]] = set()
+        self.barrier: Any = None  # the commit of the last checkpoint, while it is in flight
+        self.failure: BaseException | None = None  # why that commit failed (not Superseded)
 
     def emit(self, write: StoreWrite) -> None:
         if self.superseded:
@@ -54,12 +58,53 @@ class RecorderJournal:
             self.timer.cancel()
             self.timer = None
 
+    async def checkpoint(self) -> None:
+        """Commit what was emitted so far without waiting for it: a node call that depends on
+        it carries ``barrier`` as an argument, so Ray starts that call only once the commit is
+        done (and not at all if it failed), and the next shipment waits for it. This saves the
+        runner one wake-up per action step while keeping "durable before dependents act"."""
+        self._cancel_timer()
+        await self.lock.acquire()  # released by _settle once the commit is answered
+        try:
+            self._raise_failure()
+            batch, self.buffer = self.buffer, []
+            ref = self.recorder.commit.remote(batch, self.lease)
+        except BaseException:
+            self.lock.release()
+            raise
+        self.barrier = ref
+        task = asyncio.get_running_loop().create_task(self._settle(ref))
+        self.shipping.add(task)
+        task.add_done_callback(self.shipping.discard)
+
+    async def _settle(self, ref: Any) -> None:
+        try:
+            await ref
+        except Superseded:
+            self.superseded = True
+        except BaseException as exc:  # reported by the next flush, checkpoint or dependent call
+            self.failure = exc
+        finally:
+            if self.barrier is ref:
+                self.barrier = None
+            self.lock.release()
+
+    def _raise_failure(self) -> None:
+        if self.superseded:
+            raise Superseded.of(self.lease[0] if self.lease else "?")
+        if self.failure is not None:
+            raise self.failure
+
+    async def settled(self) -> None:
+        """Return once the last checkpoint's commit is done; raise why it failed."""
+        async with self.lock:
+            self._raise_failure()
+
     async def flush(self) -> None:
         self._cancel_timer()
         async with self.lock:
             batch, self.buffer = self.buffer, []
-            if self.superseded:
-                raise Superseded.of(self.lease[0] if self.lease else "?")
+            self._raise_failure()
             try:
                 await self.recorder.commit.remote(batch, self.lease)
             except Superseded:
@@ -71,6 +116,7 @@ class RecorderJournal:
         before has reached the Recorder's queue by then, so theirs land after it."""
         self._cancel_timer()
         async with self.lock:
+            self._raise_failure()  # the last checkpoint's commit failed: no end to report
             batch, self.buffer = self.buffer, []
             return batch
 

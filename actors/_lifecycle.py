@@ -8,10 +8,12 @@ import asyncio
 import contextlib
 from typing import Any
 
+from actors._sleeping import Sleepers
 from hub import lifecycle, sealing
 from hub.debugging import check_breakpoints
 from hub.errors import HubError, IllegalTransition, NotRunningHere
 from hub.lifecycle import Action
+from hub.parking import cancelled_step_writes
 from hub.plan import ExecutionPlan
 from hub.records import (
     Breakpoint,
@@ -22,6 +24,7 @@ from hub.records import (
     RunOptions,
     RunOrder,
     WorkflowRecord,
+    utcnow,
 )
 from hub.retries import RetryKind, derive
 from hub.sealing import open_inputs, seal_inputs
@@ -49,6 +52,7 @@ class LifecycleControl:
     running: dict[str, Any]
     results: dict[str, asyncio.Future[ExecutionRecord]]
     admission: Any
+    sleepers: Sleepers
 
     async def _ready(self) -> None:
         raise NotImplementedError
@@ -84,6 +88,24 @@ class LifecycleControl:
 
     async def cancel(self, execution_id: str, reason: str = "cancelled by user") -> ExecutionRecord:
         await self._ready()
+        sleeper = self.sleepers.take(execution_id)
+        if sleeper is not None:  # parked in a delay: its step and the execution end here
+            now = utcnow()
+            await remote(
+                self.recorder.commit.remote(
+                    cancelled_step_writes(execution_id, sleeper.parked, reason, now)
+                )
+            )
+            result = await self._end(
+                sleeper.order.record,
+                sleeper.redacted_inputs,
+                ExecutionStatus.CANCELLED,
+                ErrorInfo(message=reason, category="cancelled"),
+            )
+            future = self.results.pop(execution_id, None)
+            if future is not None and not future.done():
+                future.set_result(result)
+            return result
         if execution_id in self.pending and self.admission.withdraw(execution_id):
             order, redacted = self.pending.pop(execution_id)
             result = await self._end(
@@ -114,6 +136,13 @@ class LifecycleControl:
             argument = [Breakpoint.model_validate(b) for b in argument or []]
             _, plan = await self._plan_of(execution_id)
             check_breakpoints(argument, plan.nodes)
+        sleeper = self.sleepers.entries.get(execution_id)
+        if sleeper is not None:
+            raise IllegalTransition(
+                f"execution {execution_id} is sleeping in its delay "
+                f"{sleeper.parked.node_id!r} until {sleeper.parked.due.isoformat()} (its actor "
+                f"is released): {act.value!r} works once it wakes; cancel works now"
+            )
         for _ in range(100):
             handle = self.running.get(execution_id)
             if handle is None:

@@ -13,6 +13,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from actors._metrics import SupervisorMetrics
+from actors._sleeping import Sleepers
 from actors.breakers import breakers_summary
 from hub.admission import AdmissionQueue, WarmPool
 from hub.cluster_view import node_views, where
@@ -33,6 +34,7 @@ class Observability:
     admission: AdmissionQueue
     warm: WarmPool[Any]
     running: dict[str, Any]
+    sleepers: Sleepers
     pools: dict[str, list[Any]]
     recovered: dict[str, int]
     actor_count: int
@@ -68,6 +70,7 @@ class Observability:
             "desktop": desktop,
             "running": len(self.admission.running),
             "queued": len(self.admission.waiting),
+            "sleeping": len(self.sleepers),  # parked in a long delay (hub.parking)
             "max_concurrent_executions": self.admission.limit,
             "execution_actors": {
                 "warm": len(self.warm.idle),

@@ -3,6 +3,7 @@ SupervisorActor, kept apart from runs and recovery so each file has one concern.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ray
@@ -50,6 +51,30 @@ class ResourcePools:
                 self._new_node_actor(node_type) for _ in range(max(1, config.min_size))
             ]
         return config.max_size, config.concurrency, list(members)
+
+    def prewarm_pools(self) -> list[str]:
+        """Make the pools of the enabled node families (``code``, ``shell``) now, one member
+        each (their ``min_size``), so the first such step of a new runtime finds a process
+        ready instead of waiting about a second for one. Other pools are made on first use."""
+        families = self.settings.enabled_families() - {"desktop"}
+        warmed = []
+        for node_type in default_registry().types():
+            if node_type.family in families and node_type.placement == "pool":
+                self.pools.setdefault(
+                    node_type.name,
+                    [
+                        self._new_node_actor(node_type.name)
+                        for _ in range(max(1, node_type.pool.min_size))
+                    ],
+                )
+                warmed.append(node_type.name)
+        return sorted(warmed)
+
+    async def pools_ready(self) -> dict[str, int]:
+        """Wait until every pool member made so far answers; {node type: members}."""
+        members = [m for pool in self.pools.values() for m in pool]
+        await asyncio.gather(*(m.ping.remote() for m in members))
+        return {node_type: len(pool) for node_type, pool in self.pools.items()}
 
     async def grow_node_pool(self, node_type: str) -> list[Any]:
         max_size, _, members = await self.node_pool(node_type)

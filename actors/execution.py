@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import RayActorError, RayTaskError
 
 from actors._journal import RecorderJournal
 from actors._metrics import StepMetrics
@@ -69,6 +69,7 @@ class ExecutionActor:
         self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
+        self.journal: RecorderJournal | None = None  # the running execution's
 
     def supervisor(self) -> Any:
         if self._supervisor is None:
@@ -120,7 +121,7 @@ class ExecutionActor:
         # None unless the workflow has circuit breakers on: then no breaker call at all.
         breakers = RunBreakers.of(plan, self.breaker_client)
         admission = await breakers.admit(fresh=reason in (None, "retry")) if breakers else None
-        journal = RecorderJournal(self.recorder, self.flush_s, lease)
+        journal = self.journal = RecorderJournal(self.recorder, self.flush_s, lease)
         self.runner = ExecutionRunner(
             plan,
             record,
@@ -138,9 +139,11 @@ class ExecutionActor:
             on_step_end=self.metrics.step_ended,
             credentials=self.open_credentials,
             refused=admission.refusal if admission else None,
+            park_delay_s=order.park_delay_s,
         )
+        runner = self.runner
         try:
-            ended = await self.runner.run()
+            ended = await runner.run()
         except BaseException:
             if breakers and admission:  # no outcome: a probe's slot is freed
                 await breakers.ended(admission, None)
@@ -148,10 +151,11 @@ class ExecutionActor:
                 await journal.flush()
             raise
         finally:
-            self.runner = None  # recycled: nothing of this execution stays behind
-        if breakers and admission:
-            await breakers.ended(admission, ended.status.value, ended.error)
-        return RunOutcome(record=ended, writes=await journal.take())
+            self.runner = self.journal = None  # recycled: nothing of this run stays behind
+        if breakers and admission:  # parked: not an outcome yet (a probe's slot is freed)
+            status = None if runner.parked else ended.status.value
+            await breakers.ended(admission, status, ended.error)
+        return RunOutcome(record=ended, writes=await journal.take(), parked=runner.parked)
 
     async def open_credentials(self, names: Sequence[str]) -> dict[str, Any]:
         """The stored credentials ``names``, opened (hub.credentials)."""
@@ -213,6 +217,8 @@ class ExecutionActor:
 
     async def dispatch(self, node: PlanNode, call: NodeCall, timeout_s: float | None) -> NodeResult:
         if node.node_type.placement == "desktop":
+            if self.journal is not None:  # what it depends on is durable before it acts
+                await self.journal.settled()
             return await self.dispatch_desktop(call, timeout_s)
         # A node process that dies under a step is the infrastructure failing, not the step
         # (say, the supervisor that owns the pools died): the same attempt runs again on a
@@ -242,11 +248,18 @@ class ExecutionActor:
         if member is None:
             member = balancer.least_loaded()
         balancer.acquire(member)
-        ref = member.run.remote(call)
+        # The commit of the results this step depends on, if still in flight: an argument, so
+        # Ray starts the call once it is done, and not at all if it failed.
+        barrier = self.journal.barrier if self.journal is not None else None
+        ref = member.run.remote(call) if barrier is None else member.run.remote(call, barrier)
         try:
             return await self.await_call(ref, timeout_s, lambda: self.stop_call(node, member, ref))
         except RayActorError:
             await self.replace(type_name, member)
+            raise
+        except RayTaskError:
+            if barrier is not None and self.journal is not None:
+                await self.journal.settled()  # raises Superseded, or the store's error
             raise
         finally:
             balancer.release(member)

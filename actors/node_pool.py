@@ -26,7 +26,8 @@ class NodeActor:
         # Async actors run __init__ on their event loop. Kept so the task is not collected.
         self.metrics_task = asyncio.get_running_loop().create_task(self.metrics.keep_fresh())
 
-    async def run(self, call: NodeCall) -> NodeResult | ErrorInfo:
+    async def run(self, call: NodeCall, *after: object) -> NodeResult | ErrorInfo:
+        """Run one call. ``after``: the commits it waited for (Ray resolved them first)."""
         self.metrics.call_started()
         try:
             return await invoke_reporting(self.registry, call)

@@ -25,6 +25,7 @@ from actors._placement import actor_options
 from actors._process import tune_process
 from actors._resources import ResourcePools
 from actors._settings import SettingsControl
+from actors._sleeping import Sleepers
 from actors.execution import ExecutionActor
 from actors.recorder import RecorderActor
 from hub import lifecycle, sealing
@@ -102,6 +103,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             lambda groups: remote(self.recorder.commit_groups.remote(groups))
         )
         self.init_resources()
+        self.prewarm_pools()
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
         self.admission = AdmissionQueue(limit)
         self.actor_count = 0
@@ -111,6 +113,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         for _ in range(settings.warm_execution_actors):
             self.warm.idle.append(self._new_execution_actor())
         self.pending: dict[str, tuple[RunOrder, dict[str, Any]]] = {}
+        self.sleepers = Sleepers(self._wake)  # runs parked in a long delay (hub.parking)
         self.running: dict[str, Any] = {}
         self.results: dict[str, asyncio.Future[ExecutionRecord]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -374,7 +377,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
 
     async def _drive(self, execution_id: str) -> None:
         order, redacted = self.pending.pop(execution_id)
+        # The setting as it is now: a change through the settings API applies to the next run.
+        order = order.model_copy(update={"park_delay_s": self.settings.park_delay_s})
         result: ExecutionRecord | None = None
+        parked = False
         for lease in range(MAX_RELEASES + 1):
             # After a loss, a new actor that Ray places on a live node: an idle warm one may be
             # pinned to the node that was just lost (until the next look at the nodes).
@@ -388,6 +394,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 outcome: RunOutcome = await call.remote(order)
                 if outcome.writes:  # the end is durable before anyone hears of it
                     await self.commits.commit(outcome.writes)
+                if outcome.parked is not None:  # sleeping in a delay: resumed when it is due
+                    self.sleepers.add(execution_id, order, redacted, outcome.parked)
+                    parked = True
+                    break
                 result = outcome.record
                 result.inputs = redacted
                 self.metrics.execution_ended(result.workflow_id, result.status)
@@ -417,11 +427,21 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 if not healthy or not self.warm.release(handle):
                     ray.kill(handle, no_restart=True)
             break
-        future = self.results.pop(execution_id, None)
-        if future is not None and not future.done() and result is not None:
-            future.set_result(result)
+        if not parked:
+            future = self.results.pop(execution_id, None)
+            if future is not None and not future.done() and result is not None:
+                future.set_result(result)
         for next_id in self.admission.finished(execution_id):
             self._start(next_id)
+
+    def _wake(self, execution_id: str) -> None:
+        """A parked execution's delay is due: admit it again; it resumes from the store."""
+        sleeper = self.sleepers.take(execution_id)
+        if sleeper is None or self.stopping:
+            return  # cancelled meanwhile, or the runtime stops: recovery resumes it
+        self._admit(
+            sleeper.order.model_copy(update={"resume": "delay_due"}), sleeper.redacted_inputs
+        )
 
     async def _stored_end(self, execution_id: str, every_s: float = 0.5) -> ExecutionRecord:
         while True:
@@ -470,6 +490,11 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         await self._ready()
         self.stopping = True
         suspended = cancelled = 0
+        for execution_id in list(self.sleepers.entries):
+            if cancel_runs:  # parked runs are cancelled too; otherwise they resume at the start
+                cancelled += bool(await self.cancel(execution_id, "runtime stopped"))
+            else:
+                self.sleepers.take(execution_id)
         for execution_id, handle in list(self.running.items()):
             try:
                 if cancel_runs:

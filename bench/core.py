@@ -75,14 +75,14 @@ def raw_ray_floor(n: int, repeat: int) -> float:
     return result
 
 
-def throughput(client: Any, workflow_id: str, submitters: int, total: int) -> float:
-    per = total // submitters
+def calls_per_s(fn: Callable[[], Any], submitters: int, per: int) -> float:
+    """Calls of ``fn`` per second with ``submitters`` threads calling it ``per`` times each."""
     errors: list[BaseException] = []
 
     def worker() -> None:
         try:
             for _ in range(per):
-                run(client, workflow_id)
+                fn()
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -95,7 +95,11 @@ def throughput(client: Any, workflow_id: str, submitters: int, total: int) -> fl
     elapsed = time.perf_counter() - started
     if errors:
         raise errors[0]
-    return per * submitters / elapsed
+    return submitters * per / elapsed
+
+
+def throughput(client: Any, workflow_id: str, submitters: int, total: int) -> float:
+    return calls_per_s(lambda: run(client, workflow_id), submitters, total // submitters)
 
 
 def start_latency(client: Any, workflow_id: str, repeat: int) -> float:

@@ -32,6 +32,9 @@ class MemoryJournal:
     async def flush(self) -> None:
         self.flushes += 1
 
+    async def checkpoint(self) -> None:
+        await self.flush()
+
 
 async def dispatch_in_process(
     node: PlanNode, call: NodeCall, timeout_s: float | None

@@ -215,6 +215,16 @@ class RunOrder(_Record):
     resume: str | None = None
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)  # node id -> parameters
     commit_each_step: bool = True
+    park_delay_s: float | None = None  # hub.settings.RuntimeSettings.park_delay_s
+
+
+class Parked(_Record):
+    """An execution that released its ExecutionActor in a long ``delay``: the runtime resumes
+    it at ``due``. ``step`` is the delay's step as stored (running)."""
+
+    node_id: str
+    due: datetime
+    step: StepRecord
 
 
 class Retention(_Record):
@@ -296,3 +306,4 @@ class RunOutcome(_Record):
 
     record: ExecutionRecord
     writes: list[StoreWrite] = Field(default_factory=list)
+    parked: Parked | None = None  # not ended: sleeping in a delay until parked.due

@@ -35,6 +35,7 @@ from hub.nodes import (
     to_step_failure,
 )
 from hub.nodes import validate_parameters as validate_node_parameters
+from hub.parking import DELAY_TYPE, Parking, delay_due, should_park
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import (
     AppendEvent,
@@ -42,6 +43,7 @@ from hub.records import (
     Event,
     ExecutionRecord,
     ExecutionStatus,
+    Parked,
     RunOptions,
     StepRecord,
     StepStatus,
@@ -72,6 +74,10 @@ class Journal(Protocol):
     async def flush(self) -> None:
         """Return once every write emitted so far is durable."""
 
+    async def checkpoint(self) -> None:
+        """Make every write emitted so far durable before anything that depends on it acts:
+        at once (``flush``), or by a commit that the dispatcher's calls wait for."""
+
 
 class ExecutionRunner(RunControl):
     def __init__(
@@ -95,6 +101,7 @@ class ExecutionRunner(RunControl):
         timer: Callable[[], float] = time.monotonic,
         credentials: CredentialSource | None = None,
         refused: ErrorInfo | None = None,
+        park_delay_s: float | None = None,
     ) -> None:
         self.plan = plan
         self.record = record
@@ -114,8 +121,17 @@ class ExecutionRunner(RunControl):
         self.on_step_end = on_step_end
         self.timer = timer
         self.refused = refused  # why it may not start (an open circuit breaker): it fails so
+        self.park_delay_s = park_delay_s  # hub.parking: a delay this long releases the actor
+        self.parked: Parked | None = None
         self.step_started: dict[str, float] = {}  # node id -> timer() when its attempts began
         self.state = restored.state if restored is not None else ExecutionState(plan)
+        # Attempts that were running when the run stopped, and when they started: the first
+        # attempt of each after the resume is told (hub.nodes.NodeContext.resumed_from).
+        self.resumed_from = {
+            n: started
+            for n in (restored.frontier if restored is not None else [])
+            if (started := self.state.steps[n].started_at) is not None
+        }
         self.gate = Gate.for_run(
             debug=self.options.debug,
             breakpoints=self.options.breakpoints,
@@ -205,6 +221,8 @@ class ExecutionRunner(RunControl):
         if self.journal.superseded:
             # Another runner resumed this execution: it records the rest, and its end.
             raise Superseded.of(self.record.id)
+        if self.parked is not None and self.final_status is None:
+            return self.record  # not ended: the supervisor resumes it when the delay is due
         return await self.finish()
 
     def cancel(self, reason: str = "cancelled by user") -> None:
@@ -216,7 +234,9 @@ class ExecutionRunner(RunControl):
         """Start ready nodes, at most ``settings.max_parallel_steps`` at a time."""
         self.ready.extend(node_ids)
         if self.suspended:
-            return  # the runtime is stopping: start nothing, record nothing more
+            if self.parked is not None and not self.tasks:
+                self.idle.set()  # parked: the run call returns, the actor is released
+            return  # the runtime is stopping, or the run parks: start nothing more
         if self.journal.superseded:
             self.superseded()
         limit = self.plan.settings.max_parallel_steps
@@ -266,6 +286,8 @@ class ExecutionRunner(RunControl):
             await self.attempts(node)
         except Superseded:
             self.superseded()
+        except Parking:
+            pass  # the step stays running, as stored, until the run resumes
         except Exception as exc:  # a runtime fault (say, the store refused a write)
             self.stop(
                 ExecutionStatus.FAILED,
@@ -365,7 +387,10 @@ class ExecutionRunner(RunControl):
             node_id=node.id,
             attempt=attempt,
             upstream=self.state.upstream_outputs(node.id),
+            resumed_from=self.resumed_from.pop(node.id, None),
         )
+        if node.node_type.name == DELAY_TYPE:
+            self.park_if_long(node, float(getattr(typed, "seconds", 0)), ctx.resumed_from)
         limit_s = self.attempt_timeout(node, params)
         limit = asyncio.timeout(limit_s)
         try:
@@ -381,6 +406,27 @@ class ExecutionRunner(RunControl):
             self.logs(node.id, ctx.logs)
         return ensure_json(output, node.id)
 
+    def park_if_long(self, node: PlanNode, seconds: float, resumed_from: datetime | None) -> None:
+        """Park the execution (hub.parking) rather than sleep here, when the delay is long and
+        nothing else of the run is going on: raises Parking."""
+        now = utcnow()
+        due = delay_due(seconds, resumed_from, now)
+        alone = set(self.tasks) == {node.id} and not self.ready and self.final_status is None
+        debugging = self.options.debug or bool(self.options.breakpoints)
+        deadline = self.clock.when() if self.clock is not None else None
+        if deadline is not None:
+            left_s = deadline - asyncio.get_running_loop().time()
+            if (due - now).total_seconds() >= left_s:
+                return  # the execution times out first: that happens here, not after a wake
+        if not should_park(
+            due, now, park_delay_s=self.park_delay_s, alone=alone, debugging=debugging
+        ):
+            return
+        self.parked = Parked(node_id=node.id, due=due, step=self.step_record(node.id))
+        self.suspended = True
+        self.event("execution_sleeping", node.id, {"until": due.isoformat()})
+        raise Parking
+
     @staticmethod
     def attempt_timeout(node: PlanNode, params: dict[str, Any]) -> float | None:
         """How long this attempt may run, as :func:`hub.nodes.attempt_timeout_s` decides for
@@ -393,7 +439,7 @@ class ExecutionRunner(RunControl):
         self.step_ended(node, StepStatus.COMPLETED)
         self.record_step(node, "step_completed", {"port": port} if port else {})
         if not node.inline and self.commit_each_step:
-            await self.journal.flush()
+            await self.journal.checkpoint()
         self.apply(node, transition)
 
     async def failed(self, node: PlanNode, failure: StepFailed, attempt: int) -> None:
@@ -408,7 +454,7 @@ class ExecutionRunner(RunControl):
         self.step_ended(node, StepStatus.FAILED)
         self.record_step(node, "step_failed", {"on_error": node.on_error.value})
         if not node.inline and self.commit_each_step:
-            await self.journal.flush()
+            await self.journal.checkpoint()
         if transition.halt:
             self.stop(ExecutionStatus.FAILED, error)
             return

@@ -308,7 +308,7 @@ def start_background(
             "head; or keep history in PostgreSQL (HUB_DATABASE_URL)"
         )
     try:
-        _create_supervisor(database_url, settings, home)
+        supervisor, _ = _create_supervisor(database_url, settings, home)
     except Exception as exc:
         abandon()
         raise RuntimeUnavailable(f"the runtime's actors did not start: {exc}") from exc
@@ -322,6 +322,11 @@ def start_background(
     except Exception as exc:
         abandon()
         raise RuntimeUnavailable(f"the trigger service did not start: {exc}") from exc
+    try:  # the pre-warmed node pools (code, shell) too: a first step finds its process ready
+        ray.get(supervisor.pools_ready.remote(), timeout=120)
+    except Exception as exc:
+        abandon()
+        raise RuntimeUnavailable(f"the node pools did not start: {exc}") from exc
     ray.shutdown()
     info = RuntimeInfo(
         address=address,

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, TypeGuard, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -137,6 +137,10 @@ class RuntimeSettings(BaseModel):
     # reruns the steps since the last batch).
     recovery: Literal["resume", "fail"] = "resume"
     step_commit: Literal["step", "execution"] = "step"
+    # A `delay` with at least this many seconds left parks its execution: the ExecutionActor
+    # is released and the runtime resumes the run when the delay is due (docs/dsl.md,
+    # "Sleeping executions"). None: never park.
+    park_delay_s: float | None = Field(default=60.0, ge=0)
     # Retention: terminal executions older than this many days, or beyond this many, are
     # pruned in batches by the Recorder every ``retention_interval_s``.
     retention_days: float | None = Field(default=None, gt=0)
@@ -225,6 +229,8 @@ def env_flag(name: str, raw: str) -> bool:
 
 
 def _env_value(name: str, raw: str, annotation: Any) -> Any:
+    if type(None) in get_args(annotation) and raw.strip().lower() in ("", "null", "none", "off"):
+        return None  # a setting that may be unset: HUB_PARK_DELAY_S=off
     if annotation is bool:
         return env_flag(name, raw)
     if annotation == list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,6 +27,9 @@ class NodeContext:
     attempt: int = 1
     upstream: dict[str, Any] = field(default_factory=dict)
     logs: list[LogLine] = field(default_factory=list)
+    # Set when this attempt resumes one that was running when the runtime stopped or crashed:
+    # when that attempt started (a ``delay`` sleeps only what is left of its time).
+    resumed_from: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:

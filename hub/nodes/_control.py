@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,10 +87,18 @@ class DelayParams(_Params):
 # No limit of its own: ``seconds`` bounds it (up to a week), and a node's timeout_s still does.
 @node_type("delay", parameters=DelayParams, inline=True, default_timeout_s=None)
 async def run_delay(params: DelayParams, ctx: NodeContext) -> Any:
-    """Sleep without blocking a thread; cancellation interrupts it."""
+    """Sleep without blocking a thread; cancellation interrupts it. A delay resumed after a
+    restart sleeps what is left of its time from when it first started (nothing when that time
+    has passed), so a run sleeping through a ``hub down``/``hub up`` wakes when it was due.
+    ``slept_s`` is the time since the delay started, the restart included."""
     started = time.monotonic()
-    await asyncio.sleep(params.seconds)
-    return {"slept_s": round(time.monotonic() - started, 6)}
+    waited_s = 0.0
+    if ctx.resumed_from is not None:
+        since = ctx.resumed_from
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)  # stored times are UTC
+        waited_s = max(0.0, (datetime.now(UTC) - since).total_seconds())
+    await asyncio.sleep(max(0.0, params.seconds - waited_s))
+    return {"slept_s": round(waited_s + time.monotonic() - started, 6)}
 
 
 class LogParams(_Params):

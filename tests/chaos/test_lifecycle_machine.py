@@ -90,6 +90,9 @@ class Journal:
             raise asyncio.CancelledError
         await self.committer.drain()
 
+    async def checkpoint(self) -> None:
+        await self.flush()
+
 
 @dataclass(frozen=True)
 class Lease:

@@ -201,6 +201,24 @@ def assert_misfire_policies(runs: dict[str, list[ExecutionRecord]]) -> None:
         assert len(slots) == len(set(slots)), policy
 
 
+SLEEP_S = 30
+SLEEPER = {
+    "id": "sleeper",
+    "nodes": [{"id": "nap", "type": "delay", "parameters": {"seconds": SLEEP_S}}],
+}
+
+
+def assert_woke_when_due(home: Path, execution_id: str) -> None:
+    """The delay ended SLEEP_S after it started (+-1 s), or at once after the resume when the
+    runtime came back later than that; it did not start its sleep over."""
+    (final,) = wait_terminal(home, [execution_id], timeout_s=120).values()
+    assert final.status == ExecutionStatus.COMPLETED, final.error
+    (nap,) = final.steps
+    resumed = next(e for e in events(home, execution_id) if e.type == "execution_resumed")
+    due = max(nap.started_at + timedelta(seconds=SLEEP_S), resumed.ts)
+    assert abs((nap.ended_at - due).total_seconds()) <= 1.0, (nap, resumed.ts)
+
+
 @pytest.mark.timeout(600)
 def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
     home: tuple[Path, dict[str, str]], tmp_path: Path
@@ -213,6 +231,9 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
     hub_cli(env, "register", str(tmp_path / "misfire.json"))
     wait_for(lambda: each_fired(home_dir, 2), 60)
 
+    # A long delay sleeps through the stop (issue 16): it wakes when it was due.
+    (tmp_path / "sleeper.json").write_text(json.dumps(SLEEPER))
+    sleeper = json.loads(hub_cli(env, "run", str(tmp_path / "sleeper.json"), "--no-wait", "--json"))
     # 1. recovery: resume (the default). 8 run at once, 12 wait in the queue.
     ids = submit(env, RUNS)
     time.sleep(1.5)
@@ -233,6 +254,7 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
     for i in resumed:  # completed steps were not run again
         started = [e.node_id for e in events(home_dir, i) if e.type == "step_started"]
         assert len(started) <= 3 + 1, started
+    assert_woke_when_due(home_dir, sleeper["id"])
     wait_for(lambda: each_fired(home_dir, fired_before + 3), 120)
     assert_misfire_policies(by_trigger(home_dir))
     # Checked: the three schedules would only add a run a second each to the rest of the test

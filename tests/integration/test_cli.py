@@ -244,7 +244,11 @@ def test_up_right_after_down_on_the_same_ports(own_runtime: dict[str, str]) -> N
         info: dict[str, Any] = json.loads(done.stdout)
         return info
 
+    env["HUB_ENABLE_CODE_NODES"] = "1"
     info = up()
+    # Code nodes are on: their pool was made, and answered, before hub up returned.
+    status = subprocess.run([HUB, "status", "--json"], env=env, capture_output=True, timeout=60)
+    assert json.loads(status.stdout)["node_pools"] == {"code": 1}, status
     api, dashboard = info["api_url"], info["dashboard_url"]
     token = Path(info["api_token_file"]).read_text().strip()
     headers = {"Authorization": f"Bearer {token}"}

@@ -310,3 +310,70 @@ def test_runner_leases_admit_the_holder_and_unclaimed_executions_only() -> None:
     leases.claim("b", "x")
     leases.claim("c", "y")  # over max_entries: the oldest claim (a) is forgotten
     assert set(leases.holders) == {"b", "c"}
+
+
+# --- checkpoint: commit without waiting, with a barrier for the calls that depend on it --------
+
+
+def test_a_checkpoint_commits_at_once_and_the_next_shipment_waits_for_it() -> None:
+    first, second = (_running(uuid.uuid4().hex) for _ in range(2))
+
+    async def main() -> tuple[FakeRecorder, list[Any]]:
+        recorder = FakeRecorder()
+        journal = RecorderJournal(recorder, delay_s=0.001)
+        journal.emit(first)
+        await journal.checkpoint()  # returns before the commit is answered (5 ms)
+        barrier = journal.barrier
+        assert barrier is not None and not barrier.done()
+        assert recorder.log == [("commit", [first])]
+        journal.emit(second)
+        await asyncio.sleep(0.003)  # the timer fires; its ship waits for the commit
+        assert len(recorder.log) == 1
+        await journal.settled()
+        assert barrier.done() and journal.barrier is None
+        await asyncio.sleep(0.01)
+        return recorder, [barrier]
+
+    recorder, _ = asyncio.run(main())
+    assert recorder.log == [("commit", [first]), ("record", [second])]
+
+
+def test_a_refused_checkpoint_supersedes_the_journal() -> None:
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> RecorderJournal:
+        recorder = FakeRecorder()
+        recorder.holder = "theirs"
+        journal = RecorderJournal(recorder, delay_s=10, lease=(execution_id, "mine"))
+        journal.emit(_running(execution_id))
+        await journal.checkpoint()  # sent; refused 5 ms later
+        with pytest.raises(Superseded):
+            await journal.settled()
+        with pytest.raises(Superseded):  # and the end is not handed over either
+            await journal.take()
+        return journal
+
+    assert asyncio.run(main()).superseded
+
+
+def test_a_failed_checkpoint_is_raised_by_the_next_call() -> None:
+    class Broken(FakeRecorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.commit = self
+
+        def remote(self, batch: list[StoreWrite], lease: Lease | None = None) -> Any:
+            future = asyncio.get_running_loop().create_future()
+            future.set_exception(StoreError("the disk is full"))
+            return future
+
+    async def main() -> None:
+        journal = RecorderJournal(Broken(), delay_s=10)
+        journal.emit(_running(uuid.uuid4().hex))
+        await journal.checkpoint()
+        with pytest.raises(StoreError, match="disk is full"):
+            await journal.flush()
+        with pytest.raises(StoreError, match="disk is full"):
+            await journal.checkpoint()
+
+    asyncio.run(main())

@@ -374,3 +374,45 @@ def test_restore_of_what_a_retry_keeps_resumes_at_the_failed_step() -> None:
     assert restored.frontier == ["boom"]
     assert restored.reused == ["a"]
     assert restored.state.steps["boom"].retry_base == 1
+
+
+# --- a delay that was running when the runtime stopped ----------------------------------------
+
+
+def resume_delay(seconds: float, started_ago_s: float) -> ExecutionRecord:
+    """Resume a run whose delay of ``seconds`` was running, started ``started_ago_s`` ago."""
+    plan = plan_of(
+        [node("wait", "delay", {"seconds": seconds}), setter("after", ok=True)],
+        [edge("wait", "after")],
+    )
+    record, inputs = new_execution(plan, {})
+    running = StepRecord(
+        node_id="wait",
+        node_type="delay",
+        status=StepStatus.RUNNING,
+        attempts=1,
+        started_at=datetime.now(UTC) - timedelta(seconds=started_ago_s),
+    )
+    runner = ExecutionRunner(
+        plan,
+        record.model_copy(update={"inputs": inputs}),
+        dispatch=dispatch_in_process,
+        journal=MemoryJournal(),
+        restored=restore(plan, [running]),
+        resume_reason="runtime_restart",
+    )
+    return asyncio.run(runner.run())
+
+
+def test_a_resumed_delay_that_is_overdue_ends_at_once() -> None:
+    # Slept through the restart: without the stored start, it would sleep its hour again (and
+    # the test's time limit would stop it).
+    result = resume_delay(3600, started_ago_s=7200)
+    assert result.status == ExecutionStatus.COMPLETED
+    assert result.outputs["wait"]["slept_s"] >= 7200
+
+
+def test_a_resumed_delay_sleeps_what_is_left_of_its_time() -> None:
+    result = resume_delay(3600.5, started_ago_s=3600)
+    assert result.status == ExecutionStatus.COMPLETED
+    assert 3600.4 <= result.outputs["wait"]["slept_s"] < 3700

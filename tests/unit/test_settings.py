@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.compiler import compile_workflow
-from hub.errors import GateLocked, InvalidRequest
+from hub.errors import GateLocked, HubError, InvalidRequest
 from hub.gates import CLOSED_KEY, GATES, check_within, gate_states, settings_at_start, stored_row
 from hub.local import MemoryJournal, dispatch_in_process, new_execution
 from hub.records import ExecutionStatus
@@ -246,3 +246,14 @@ def test_env_in_a_workflow_never_reads_a_protected_variable(
     assert refused.status == ExecutionStatus.FAILED
     assert refused.error is not None and "HUB_HOME" in refused.error.message
     assert "/secret/home" not in refused.model_dump_json()
+
+
+def test_an_optional_setting_is_unset_from_the_environment() -> None:
+    from hub.settings import settings_from_env
+
+    assert settings_from_env({}).park_delay_s == 60
+    assert settings_from_env({"HUB_PARK_DELAY_S": "15"}).park_delay_s == 15
+    for off in ("off", "null", "none", ""):
+        assert settings_from_env({"HUB_PARK_DELAY_S": off}).park_delay_s is None
+    with pytest.raises(HubError, match="park_delay_s"):
+        settings_from_env({"HUB_PARK_DELAY_S": "soon"})

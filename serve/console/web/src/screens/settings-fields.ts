@@ -39,6 +39,13 @@ export const GROUPS: Array<[string, FieldSpec[]]> = [
       { path: "/journal_flush_ms", label: "Journal flush (ms)", kind: "number" },
       { path: "/recovery", label: "Unfinished runs after a restart", kind: { choices: ["resume", "fail"] } },
       { path: "/step_commit", label: "Commit results per", kind: { choices: ["step", "execution"] } },
+      {
+        path: "/park_delay_s",
+        label: "Park executions in delays of at least (s)",
+        kind: "number",
+        nullable: true,
+        help: "Their execution actor is released until the delay is due. Empty: never park.",
+      },
     ],
   ],
   [

@@ -1,0 +1,410 @@
+"""This runtime against its peers, in one invocation on one machine (issue #16). Reports; asserts
+nothing.
+
+    .venv/bin/pip install -e '.[bench]'        # once: DBOS (pinned), the durable peer
+    .venv/bin/python bench/peers.py            # about 6 minutes; --quick for fewer repetitions
+
+The same workloads run on three engines, one after another:
+
+- **hub**: a background runtime of this repository (``hub up`` in a temporary HUB_HOME, SQLite
+  store, code nodes on, the no-op action node of bench/bench_nodes.py), driven through
+  ``hub.connect()``, every step durable before its dependents run (the default);
+- **ray**: raw Ray actors on the same Ray cluster (no durability: the floor);
+- **dbos**: DBOS Transact in this process with a SQLite system database in a temporary
+  directory (every step's output checkpointed before the next step: the durable peer).
+
+Then the start-up figures: a fresh embedded ``hub run examples/hello.json`` against a bare
+``ray.init(); ray.shutdown()``, and the first ``code`` step on a new runtime. Each figure is the
+median of repetitions, with min and max; the table at the end gives the ratios of issue #16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.core import FIBO, HUB, calls_per_s, chain  # noqa: E402
+
+PYTHON = sys.executable
+FIBO_STEPS = 40  # the fibo(10) chain
+STEP_CHAIN = 100  # the pooled no-op chain whose run time / 100 is "a pooled action step"
+THREE_SUBMITTERS = 16
+
+
+def fibo(n: int) -> int:
+    return n if n < 2 else fibo(n - 1) + fibo(n - 2)
+
+
+class Figure:
+    """Samples of one measure (seconds, or a rate when ``rate`` is set)."""
+
+    def __init__(self, samples: list[float]) -> None:
+        self.samples = samples
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def show(self, scale: float = 1.0, unit: str = "s", digits: int = 3) -> str:
+        lo, mid, hi = (x * scale for x in (min(self.samples), self.median, max(self.samples)))
+        return f"{mid:.{digits}f} {unit} (min {lo:.{digits}f}, max {hi:.{digits}f})"
+
+
+def timed(fn: Callable[[], Any], repeat: int, warm: int = 1) -> Figure:
+    for _ in range(warm):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return Figure(samples)
+
+
+def rate(fn: Callable[[], Any], submitters: int, per: int, repeat: int) -> Figure:
+    """Calls of ``fn`` per second with ``submitters`` threads calling it ``per`` times each."""
+    calls_per_s(fn, submitters, per)  # warm
+    return Figure([calls_per_s(fn, submitters, per) for _ in range(repeat)])
+
+
+# --- hub ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def hub_runtime(env: dict[str, str], **extra: str) -> Iterator[dict[str, str]]:
+    """A background runtime (``hub up``) on free ports in a HUB_HOME of its own."""
+    from hub._processes import free_port
+
+    env = dict(env, HUB_HOME=tempfile.mkdtemp(prefix="hub-peers-"), **extra)
+    ports = ["--port", str(free_port()), "--dashboard-port", str(free_port())]
+    up = [HUB, "up", *ports, "--api-port", str(free_port())]
+    subprocess.run(up, env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield env
+    finally:
+        subprocess.run([HUB, "down", "--cancel-runs"], env=env, check=False, capture_output=True)
+
+
+def hub_figures(env: dict[str, str], repeat: int) -> dict[str, Figure]:
+    import hub
+
+    os.environ.update(env)
+    client = hub.connect()
+
+    def run(workflow_id: str) -> Any:
+        record = client.run(workflow_id)
+        assert record.status == "completed", record.error
+        return record
+
+    for wf in (
+        chain("fibo", "code", FIBO_STEPS, {"source": FIBO, "input": {"n": 10}}),
+        chain("noop", "bench.noop", STEP_CHAIN),
+        chain("noop-10", "bench.noop", 10),
+        chain("three", "set", 3),
+    ):
+        client.register(wf)
+    figures = {
+        "fibo_chain": timed(lambda: run("fibo"), repeat),
+        "step_chain": timed(lambda: run("noop"), repeat),
+        "step_chain_10": timed(lambda: run("noop-10"), repeat),
+    }
+    run("three")
+    per = 24 if repeat < 5 else 48
+    figures["three_per_s"] = rate(lambda: run("three"), THREE_SUBMITTERS, per, max(3, repeat // 2))
+    figures.update(ray_figures(repeat))  # the floor, on the same Ray cluster
+    client.close()
+    return figures
+
+
+def scale_figures(env: dict[str, str], repeat: int) -> list[tuple[str, str]]:
+    """How the cost grows: 3-node executions/s and start latency (the execution's creation to
+    its start, as the runtime recorded them) at 1 to 64 submitters; the pooled step's cost in
+    chains of 10 to 1,000 steps."""
+    import hub
+
+    os.environ.update(env)
+    client = hub.connect()
+    client.register(chain("three", "set", 3))
+    rows = []
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        record = client.run("three")
+        assert record.status == "completed" and record.started_at, record.error
+        with lock:
+            latencies.append((record.started_at - record.created_at).total_seconds())
+
+    for submitters in (1, 4, 16, 64):
+        latencies.clear()
+        per = max(4, 256 // submitters)
+        figure = rate(run, submitters, per, max(2, repeat // 3))
+        latencies.sort()
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        rows.append(
+            (
+                f"{submitters} submitters",
+                f"{figure.median:.0f} executions/s, start p50 "
+                f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms",
+            )
+        )
+    for steps in (10, 100, 1000):
+        client.register(chain(f"noop-{steps}", "bench.noop", steps))
+        figure = timed(lambda steps=steps: client.run(f"noop-{steps}"), max(2, repeat // 3))
+        rows.append((f"{steps}-step pooled chain", f"{figure.median / steps * 1000:.2f} ms a step"))
+    client.close()
+    return rows
+
+
+# --- raw Ray --------------------------------------------------------------------------------
+
+
+def ray_figures(repeat: int) -> dict[str, Figure]:
+    """Raw Ray actor calls, awaited one after another, on the cluster the client joined."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Worker:
+        def fibo(self, n: int) -> dict[str, int]:
+            return {"value": fibo(n)}
+
+        def noop(self, x: Any) -> Any:
+            return x
+
+    actors = [Worker.remote() for _ in range(3)]  # type: ignore[attr-defined]
+    ray.get([a.noop.remote(0) for a in actors])
+    one = actors[0]
+
+    def fibo_chain() -> None:
+        for _ in range(FIBO_STEPS):
+            ray.get(one.fibo.remote(10))
+
+    def calls() -> None:
+        for i in range(STEP_CHAIN):
+            ray.get(one.noop.remote(i))
+
+    def three_chain() -> None:  # three calls, each on the previous one's result
+        value: Any = {}
+        for actor in actors:
+            value = ray.get(actor.noop.remote(value))
+
+    per = 60 if repeat < 5 else 120
+    figures = {
+        "ray_fibo_chain": timed(fibo_chain, repeat),
+        "ray_calls": timed(calls, repeat),
+        "ray_three_per_s": rate(three_chain, THREE_SUBMITTERS, per, max(3, repeat // 2)),
+    }
+    for actor in actors:
+        ray.kill(actor)
+    return figures
+
+
+# --- DBOS -----------------------------------------------------------------------------------
+
+
+def dbos_figures(repeat: int) -> dict[str, Figure]:
+    from dbos import DBOS, DBOSConfig
+
+    database = Path(tempfile.mkdtemp(prefix="dbos-peers-")) / "dbos.sqlite"
+    config: DBOSConfig = {
+        "name": "hub-peers",
+        "system_database_url": f"sqlite:///{database}",
+        "log_level": "WARNING",
+    }
+    DBOS(config=config)
+
+    @DBOS.step()
+    def fibo_step(n: int) -> dict[str, int]:
+        return {"value": fibo(n)}
+
+    @DBOS.step()
+    def noop_step(x: Any) -> Any:
+        return x
+
+    @DBOS.workflow()
+    def fibo_chain() -> None:
+        for _ in range(FIBO_STEPS):
+            fibo_step(10)
+
+    @DBOS.workflow()
+    def step_chain() -> None:
+        for i in range(STEP_CHAIN):
+            noop_step(i)
+
+    @DBOS.workflow()
+    def three() -> Any:
+        value: Any = {}
+        for _ in range(3):
+            value = noop_step(value)
+        return value
+
+    DBOS.launch()
+    try:
+        per = 12 if repeat < 5 else 24
+        return {
+            "dbos_fibo_chain": timed(fibo_chain, repeat),
+            "dbos_step_chain": timed(step_chain, repeat),
+            "dbos_three_per_s": rate(three, THREE_SUBMITTERS, per, max(3, repeat // 2)),
+        }
+    finally:
+        DBOS.destroy()
+
+
+# --- start-up -------------------------------------------------------------------------------
+
+
+def wall(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def start_figures(env: dict[str, str], repeat: int) -> dict[str, Figure]:
+    """Fresh processes each time: ``hub run`` on a new embedded runtime (its own HUB_HOME, so no
+    background runtime is found) against a bare ``ray.init(); ray.shutdown()``."""
+    bare = [PYTHON, "-c", "import ray; ray.init(); ray.shutdown()"]
+    hello = [HUB, "run", str(ROOT / "examples" / "hello.json"), "--input", "name=Ada"]
+    embedded, ray_only = [], []
+    for _ in range(max(3, repeat // 2)):
+        ray_only.append(wall(bare, env))
+        home = tempfile.mkdtemp(prefix="hub-peers-embedded-")
+        embedded.append(wall(hello, dict(env, HUB_HOME=home)))
+    return {"embedded_hello": Figure(embedded), "ray_init": Figure(ray_only)}
+
+
+def first_code_step(env: dict[str, str], repeat: int) -> Figure:
+    """The first ``code`` step on a runtime just started (``hub up`` returned): its duration,
+    from the step's start to its end, pool process start included when one is needed."""
+    import hub
+
+    samples = []
+    for _ in range(max(3, repeat // 2)):
+        with hub_runtime(env) as own:
+            os.environ.update(own)
+            client = hub.connect()
+            source = "def main(input):\n    return {'ok': True}\n"
+            client.register(chain("first-code", "code", 1, {"source": source}))
+            record = client.run("first-code")
+            step = record.steps[0]
+            assert step.started_at and step.ended_at, step
+            samples.append((step.ended_at - step.started_at).total_seconds())
+            client.close()
+            import ray
+
+            ray.shutdown()
+    return Figure(samples)
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(figures: dict[str, Figure]) -> None:
+    f = figures
+    step = f["step_chain"].median / STEP_CHAIN
+    step_alone = (f["step_chain"].median - f["step_chain_10"].median) / (STEP_CHAIN - 10)
+    call = f["ray_calls"].median / STEP_CHAIN
+    rows = [
+        (
+            f"{FIBO_STEPS} x fibo(10) chain vs DBOS",
+            f"{f['fibo_chain'].median / f['dbos_fibo_chain'].median:.2f}x",
+            "<= 1.0x",
+        ),
+        (
+            "pooled action step (run / 100), vs one raw Ray actor call",
+            f"{step / call:.2f}x",
+            "<= 2.0x",
+        ),
+        (
+            "pooled action step alone ((100-chain - 10-chain) / 90), vs one raw Ray call",
+            f"{step_alone / call:.2f}x",
+            "",
+        ),
+        (
+            "3-node executions/s (16 submitters) vs raw Ray 3-call chains/s",
+            f"{f['three_per_s'].median / f['ray_three_per_s'].median:.0%}",
+            ">= 60%",
+        ),
+        (
+            "3-node executions/s vs DBOS workflows/s",
+            f"{f['three_per_s'].median / f['dbos_three_per_s'].median:.1f}x",
+            ">= 3x",
+        ),
+    ]
+    if "embedded_hello" in f:
+        rows.append(
+            (
+                "embedded `hub run examples/hello.json` vs bare ray.init()+shutdown()",
+                f"{f['embedded_hello'].median / f['ray_init'].median:.2f}x",
+                "<= 1.5x",
+            )
+        )
+    if "first_code_step" in f:
+        rows.append(
+            ("first code step on a new runtime", f["first_code_step"].show(digits=2), "<= 0.3 s")
+        )
+    print("\n| figure | measured | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+    print("\nRaw figures (median, min, max):")
+    units = {"per_s": ("/s", 1.0, 1)}
+    for name, figure in f.items():
+        unit, scale, digits = next(
+            (u for suffix, u in units.items() if name.endswith(suffix)), ("s", 1.0, 4)
+        )
+        print(f"  {name:22} {figure.show(scale, unit, digits)}")
+    print(f"  pooled step (run/100)  {step * 1000:.2f} ms; alone {step_alone * 1000:.2f} ms")
+    print(f"  raw Ray call           {call * 1000:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--skip-start", action="store_true", help="leave out the start-up figures")
+    parser.add_argument("--scale", action="store_true", help="add the scale curve (hub only)")
+    parser.add_argument("--json", type=Path, help="also write the raw samples here")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 7
+    env = dict(
+        os.environ,
+        HUB_ENABLE_CODE_NODES="1",
+        HUB_NODE_MODULES="bench.bench_nodes",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    figures: dict[str, Figure] = {}
+    scale: list[tuple[str, str]] = []
+    with hub_runtime(env) as own:
+        figures.update(hub_figures(own, repeat))
+        if args.scale:
+            scale = scale_figures(own, repeat)
+    import ray
+
+    ray.shutdown()
+    figures.update(dbos_figures(repeat))
+    if not args.skip_start:
+        figures.update(start_figures(env, repeat))
+        figures["first_code_step"] = first_code_step(env, repeat)
+    report(figures)
+    if scale:
+        print("\nScale (hub):\n\n| load | measured |\n|---|---|")
+        for name, value in scale:
+            print(f"| {name} | {value} |")
+    if args.json:
+        args.json.write_text(json.dumps({k: v.samples for k, v in figures.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
