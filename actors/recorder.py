@@ -282,3 +282,27 @@ def _as_hub_error(outcome: object) -> HubError | None:
     if isinstance(outcome, HubError):
         return outcome
     return StoreError(f"the store failed: {type(outcome).__name__}: {outcome}")
+
+
+def start_recorder(
+    database_url: str,
+    retention: Retention,
+    *,
+    name: str,
+    namespace: str,
+    store_node_id: str | None,
+) -> Any:
+    """The runtime's Recorder: made once (detached, named), found by later calls. The driver
+    that starts a runtime makes it beside the supervisor, so both processes start at once; the
+    supervisor finds it (or makes it, after a restart)."""
+    from actors._placement import actor_options
+    from hub.placement import recorder_placement
+
+    return RecorderActor.options(  # type: ignore[attr-defined]
+        name=name,
+        namespace=namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        max_concurrency=10_000,
+        **actor_options(recorder_placement(database_url, store_node_id)),
+    ).remote(database_url, retention)

@@ -27,7 +27,7 @@ from actors._resources import ResourcePools
 from actors._settings import SettingsControl
 from actors._sleeping import Sleepers
 from actors.execution import ExecutionActor
-from actors.recorder import RecorderActor
+from actors.recorder import start_recorder
 from hub import lifecycle, sealing
 from hub.admission import AdmissionQueue, WarmPool
 from hub.compiler import compile_workflow
@@ -36,7 +36,7 @@ from hub.errors import HubError, NodeFamilyDisabled, NotFound, Superseded
 from hub.lifecycle import RecoveryKind
 from hub.local import new_execution
 from hub.overrides import apply_settings
-from hub.placement import execution_placement, recorder_placement
+from hub.placement import execution_placement
 from hub.plan import ExecutionPlan
 from hub.records import (
     AppendAudit,
@@ -91,14 +91,13 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self.namespace = namespace
         restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         self.incarnation = uuid.uuid4().hex[:4] + "." if restarted else ""
-        self.recorder = RecorderActor.options(  # type: ignore[attr-defined]
+        self.recorder = start_recorder(
+            database_url,
+            settings.retention(),
             name=recorder_name,
             namespace=namespace,
-            lifetime="detached",
-            get_if_exists=True,
-            max_concurrency=10_000,
-            **actor_options(recorder_placement(database_url, store_node_id)),
-        ).remote(database_url, settings.retention())
+            store_node_id=store_node_id,
+        )
         self.commits = CommitCoalescer(
             lambda groups: remote(self.recorder.commit_groups.remote(groups))
         )

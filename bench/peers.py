@@ -273,16 +273,19 @@ def wall(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def start_figures(env: dict[str, str], repeat: int) -> dict[str, Figure]:
-    """Fresh processes each time: ``hub run`` on a new embedded runtime (its own HUB_HOME, so no
-    background runtime is found) against a bare ``ray.init(); ray.shutdown()``."""
+def start_figures(repeat: int) -> dict[str, Figure]:
+    """Fresh processes each time, in a newcomer's environment (no HUB_* settings): ``hub run``
+    on a new embedded runtime (its own HUB_HOME, so no background runtime is found) against a
+    bare ``ray.init(); ray.shutdown()``. RAY_ADDRESS=local keeps the bare one from joining a
+    cluster a stale /tmp/ray/ray_current_cluster points at (it waits minutes for a dead one)."""
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "RAY_ADDRESS"))}
     bare = [PYTHON, "-c", "import ray; ray.init(); ray.shutdown()"]
     hello = [HUB, "run", str(ROOT / "examples" / "hello.json"), "--input", "name=Ada"]
     embedded, ray_only = [], []
     for _ in range(max(3, repeat // 2)):
-        ray_only.append(wall(bare, env))
+        ray_only.append(wall(bare, dict(plain, RAY_ADDRESS="local")))
         home = tempfile.mkdtemp(prefix="hub-peers-embedded-")
-        embedded.append(wall(hello, dict(env, HUB_HOME=home)))
+        embedded.append(wall(hello, dict(plain, HUB_HOME=home)))
     return {"embedded_hello": Figure(embedded), "ray_init": Figure(ray_only)}
 
 
@@ -395,7 +398,7 @@ def main() -> None:
     ray.shutdown()
     figures.update(dbos_figures(repeat))
     if not args.skip_start:
-        figures.update(start_figures(env, repeat))
+        figures.update(start_figures(repeat))
         figures["first_code_step"] = first_code_step(env, repeat)
     report(figures)
     if scale:

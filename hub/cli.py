@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -121,7 +122,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK if args.no_wait or record.status.value == "completed" else EXIT_FAILED
     display = RunDisplay()
     display.starting()
-    with hub.connect(serve_api=True) as client:
+    # An embedded runtime serves the API only for a run that lasts (or a debug run): a short
+    # run does not wait the seconds Serve takes to start. It fires no stored triggers either
+    # (no schedules, no queue consumers): it exists for this one run.
+    with hub.connect(serve_api="lazy", triggers=False) as client:
         display.connected(client)
         record = client.run(
             args.workflow,
@@ -134,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             breakpoints=args.breakpoints or [],
         )
         display.started(record)
+        api = LazyApi(client, display, record.id, after_s=0 if debug else LAZY_API_AFTER_S)
         if debug:
             from hub.cli_lifecycle import run_debugger
 
@@ -143,7 +148,35 @@ def cmd_run(args: argparse.Namespace) -> int:
                 display.event(event)
             final = client.wait(record.id)
             display.finished(final)
+        api.cancel()
     return EXIT_OK if final.status.value == "completed" else EXIT_FAILED
+
+
+LAZY_API_AFTER_S = 2.0
+
+
+class LazyApi:
+    """Starts an embedded runtime's HTTP API on a thread ``after_s`` into the run, unless the
+    run ended first, and prints where to watch it once it is up."""
+
+    def __init__(self, client: Any, display: Any, execution_id: str, after_s: float) -> None:
+        self.client, self.display, self.execution_id = client, display, execution_id
+        self.done = threading.Event()
+        if client.embedded and client.api_url is None:
+            threading.Thread(target=self._start, args=(after_s,), daemon=True).start()
+
+    def _start(self, after_s: float) -> None:
+        if self.done.wait(after_s):
+            return
+        try:
+            self.client.start_api()
+        except Exception:  # the run ended and the runtime stopped under it: nothing to show
+            return
+        if not self.done.is_set():
+            self.display.api_ready(self.client, self.execution_id)
+
+    def cancel(self) -> None:
+        self.done.set()
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hub.analysis import ErrorPattern
 from hub.compiler import CompileResult, Diagnostic, compile_workflow
@@ -126,6 +126,15 @@ class Client:
     @property
     def api_url(self) -> str | None:
         """The HTTP API's base URL (``…/api/v1``), when this runtime serves it."""
+        return self._conn.api_url
+
+    def start_api(self) -> str | None:
+        """Serve the HTTP API of an embedded runtime connected with ``serve_api="lazy"`` (a few
+        seconds); its base URL, also in ``api_url`` from then on. None when there is no API to
+        start. Safe from a thread of its own."""
+        start, self._conn.start_api = self._conn.start_api, None
+        if start is not None:
+            self._conn.api_url = start()
         return self._conn.api_url
 
     @property
@@ -562,12 +571,19 @@ def _safe_url(url: str) -> str:
 
 
 def connect(
-    address: str | None = None, *, home: str | Path | None = None, serve_api: bool = False
+    address: str | None = None,
+    *,
+    home: str | Path | None = None,
+    serve_api: bool | Literal["lazy"] = False,
+    triggers: bool = True,
 ) -> Client:
     """Connect to the runtime: the one at ``address``, the background one ``hub up`` started
     (found through ``HUB_HOME``), or a new embedded one that lives as long as this process
-    (``serve_api``: with the HTTP API, as ``hub up`` has it)."""
-    return Client(attach(address, home=Path(home) if home else None, serve_api=serve_api))
+    (``serve_api``: with the HTTP API, as ``hub up`` has it; ``"lazy"``: once
+    ``Client.start_api`` is called; ``triggers``: whether a new embedded runtime fires the stored
+    workflows' triggers)."""
+    where = Path(home) if home else None
+    return Client(attach(address, home=where, serve_api=serve_api, triggers=triggers))
 
 
 __all__ = ["Client", "connect", "load_document", "precheck"]

@@ -76,7 +76,15 @@ class RunDisplay:
         if client.api_url:
             self.console.print(f"[dim]http api: {client.api_url} (token in HUB_HOME/api.token)[/]")
             self.console.print(f"[dim]web console: {client.console_url}[/]")
+        elif client.embedded:
+            self.console.print("[dim]http api and web console: started if the run lasts[/]")
         self.console_url = client.console_url
+
+    def api_ready(self, client: Any, execution_id: str) -> None:
+        """The embedded runtime's API came up while the run goes on (hub run, lazily)."""
+        self.console_url = client.console_url
+        self.console.print(f"[dim]http api: {client.api_url} (token in HUB_HOME/api.token)[/]")
+        self.console.print(f"[dim]watch it live: {self.console_url}/executions/{execution_id}[/]")
 
     def started(self, record: ExecutionRecord) -> None:
         self.console.print(

@@ -9,16 +9,18 @@ start an embedded Ray for the life of their process, with history in the same st
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -81,6 +83,9 @@ class Connection:
     dashboard_url: str | None
     database_url: str
     api_url: str | None = None
+    # An embedded runtime's API when it is started on demand (attach(serve_api="lazy")):
+    # deploys it and answers its base URL.
+    start_api: Callable[[], str] | None = None
 
 
 def _ray() -> Any:
@@ -110,16 +115,27 @@ def ray_notices_to_stderr() -> None:
     worker.print_to_stdstream = to_stderr
 
 
-def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path) -> tuple[Any, Any]:
+def _create_supervisor(
+    database_url: str, settings: RuntimeSettings, home: Path, *, triggers: bool = True
+) -> tuple[Any, Any]:
     """The supervisor (and through it the Recorder), near this process's node: a SQLite store
     is a file on this machine, so the Recorder is pinned here (hub.placement)."""
     from actors._placement import actor_options
+    from actors.recorder import start_recorder
     from actors.supervisor import SupervisorActor
     from hub.placement import supervisor_placement
     from hub.sealing import load_or_create_key
 
     ray = _ray()
     here = ray.get_runtime_context().get_node_id()
+    # The Recorder first, so its process starts beside the supervisor's (which finds it).
+    start_recorder(
+        database_url,
+        settings.retention(),
+        name=RECORDER_NAME,
+        namespace=NAMESPACE,
+        store_node_id=here,
+    )
     supervisor = SupervisorActor.options(  # type: ignore[attr-defined]
         name=SUPERVISOR_NAME,
         namespace=NAMESPACE,
@@ -138,7 +154,9 @@ def _create_supervisor(database_url: str, settings: RuntimeSettings, home: Path)
     ray.get(supervisor.ping.remote(), timeout=120)
     recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)
     ray.get(recorder.ping.remote(), timeout=120)
-    _create_triggers(supervisor_placement(here, on_head=_on_head(ray)), load_or_create_key(home))
+    if triggers:
+        placement = supervisor_placement(here, on_head=_on_head(ray))
+        _create_triggers(placement, load_or_create_key(home))
     return supervisor, recorder
 
 
@@ -162,11 +180,21 @@ def _create_triggers(placement: Any, sealing_key: str | None) -> Any:
 
 
 def attach(
-    address: str | None = None, *, home: Path | None = None, serve_api: bool = False
+    address: str | None = None,
+    *,
+    home: Path | None = None,
+    serve_api: bool | Literal["lazy"] = False,
+    triggers: bool = True,
 ) -> Connection:
     """Join the runtime at ``address``, the background runtime of ``home``, or start an
     embedded one in this process (with ``serve_api``, serving the HTTP API too, on port 8000
-    or, when that is taken, a free one)."""
+    or, when that is taken, a free one; ``"lazy"``: ready to, when ``Connection.start_api`` is
+    called, so a short run does not wait for it).
+
+    An embedded runtime keeps one warm ExecutionActor unless ``HUB_WARM_EXECUTION_ACTORS``
+    says otherwise (more are made as runs need them): its start is on the user's clock. With
+    ``triggers`` False it starts no trigger service: the stored workflows' schedules, queue
+    consumers and startup triggers stay off (``hub run``'s one-shot runtime)."""
     ray = _ray()
     home = home or hub_home()
     info = read_runtime(home) if address is None else None
@@ -204,17 +232,35 @@ def attach(
                 resources={"desktop": 1} if os.environ.get("DISPLAY") else None,
             )
             dashboard = _dashboard_url(context)
-        supervisor, recorder = _create_supervisor(database_url, settings_from_env(), home)
+        settings = settings_from_env()
+        if target is None and "HUB_WARM_EXECUTION_ACTORS" not in os.environ:
+            settings = settings.model_copy(update={"warm_execution_actors": EMBEDDED_WARM_ACTORS})
+        with_triggers = triggers or target is not None  # a joined runtime has its own
+        supervisor, recorder = _create_supervisor(
+            database_url, settings, home, triggers=with_triggers
+        )
         api_url = info.api_url if info else None
+        start_api: Callable[[], str] | None = None
         if api_port is not None:
-            deploy_api(home, "127.0.0.1", api_port, ingress)
-            api_url = f"http://127.0.0.1:{api_port}/api/v1"
+            start_api = functools.partial(_start_embedded_api, home, api_port, ingress)
+            if serve_api != "lazy":
+                api_url, start_api = start_api(), None
     except RuntimeUnavailable:
         raise
     except Exception as exc:
         where = target or "an embedded runtime"
         raise RuntimeUnavailable(f"cannot start or reach the runtime at {where}: {exc}") from exc
-    return Connection(supervisor, recorder, target is None, dashboard, database_url, api_url)
+    return Connection(
+        supervisor, recorder, target is None, dashboard, database_url, api_url, start_api
+    )
+
+
+EMBEDDED_WARM_ACTORS = 1
+
+
+def _start_embedded_api(home: Path, api_port: int, ingress: Ingress) -> str:
+    deploy_api(home, "127.0.0.1", api_port, ingress)
+    return f"http://127.0.0.1:{api_port}/api/v1"
 
 
 def _dashboard_url(context: Any) -> str | None:

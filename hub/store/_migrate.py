@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import HubError, StoreError
 from hub.store._db import create_store_engine, reason, unreachable
 from hub.store._url import normalize_url, redact_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where a migration runs, not with the store: every `hub` command and
+# runtime process imports the store, and Alembic takes a quarter of a second to import.
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -23,6 +26,8 @@ _PG_LOCK_KEY = 0x6875625F6D6967
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations; ``url`` goes in its attributes."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     cfg.set_main_option("path_separator", "os")
@@ -32,10 +37,14 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -73,6 +82,8 @@ def migrate_engine(engine: Engine) -> None:
 
 
 def _upgrade(conn: Connection) -> None:
+    from alembic import command
+
     head = head_revision()
     if current_revision(conn) == head:
         conn.rollback()
