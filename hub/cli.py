@@ -244,8 +244,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"runtime at {data['address']}  dashboard {data['dashboard_url']}")
         print(
-            f"  executions: {data['running']} running, {data['queued']} queued "
-            f"(limit {data['max_concurrent_executions']})"
+            f"  executions: {data['running']} running, {data['queued']} queued, "
+            f"{data.get('sleeping', 0)} sleeping (limit {data['max_concurrent_executions']})"
         )
         actors = data["execution_actors"]
         print(

@@ -4,6 +4,7 @@ while it sleeps; debugging controls say why they must wait."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import HUB
 from tests.e2e.test_api import chain, create, error_of, start, wait_for, wf
 from tests.e2e.test_api_streams import read_stream
 
@@ -47,7 +49,7 @@ def when(text: str) -> datetime:
 
 
 def test_a_long_delay_releases_the_actor_and_wakes_when_due(
-    api: httpx.Client, runtime: Any, park_after_1s: None
+    api: httpx.Client, runtime: Any, runtime_env: dict[str, str], park_after_1s: None
 ) -> None:
     doc = wf(
         [
@@ -60,6 +62,10 @@ def test_a_long_delay_releases_the_actor_and_wakes_when_due(
     execution_id = start(api, doc["id"])
     # Asleep: no actor runs it, the supervisor holds a timer.
     until(lambda: runtime.status()["sleeping"] == 1)
+    shown = subprocess.run(
+        [HUB, "status"], env=runtime_env, capture_output=True, text=True, timeout=120
+    )
+    assert "1 sleeping" in shown.stdout, shown.stdout + shown.stderr
     assert api.get(f"/executions/{execution_id}").json()["status"] == "running"
     final = wait_for(api, execution_id, timeout_s=60)
     assert final["status"] == "completed", final

@@ -348,3 +348,22 @@ def test_live_logs_stream_filter_search_and_download(
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert "first line info" in text and "late line after the wait" in text
     assert "watch out" not in text  # the search applies to the download too
+
+
+def test_the_monitor_says_when_a_sleeping_execution_wakes(
+    console: Any, console_url: str, api: httpx.Client
+) -> None:
+    before = api.get("/settings").json()["settings"]["park_delay_s"]
+    assert api.put("/settings", json={"park_delay_s": 1}).status_code == 200
+    try:
+        doc = workflow([{"id": "nap", "type": "delay", "parameters": {"seconds": 4}}], [])
+        create(api, doc)
+        execution_id = start(api, doc["id"])
+        open_execution(console, console_url, execution_id)
+        facts = header_status(console)
+        expect(facts).to_contain_text("sleeping until")
+        expect(console.get_by_role("button", name="Pause")).to_be_disabled()
+        expect(facts).to_contain_text("Completed")
+        expect(facts).not_to_contain_text("sleeping until")
+    finally:
+        assert api.put("/settings", json={"park_delay_s": before}).status_code == 200

@@ -87,6 +87,8 @@ function Execution({ executionId }: { executionId: string }) {
   const [stream, setStream] = useState<string>("connecting");
   const [debugTick, setDebugTick] = useState(0);
   const [everPaused, setEverPaused] = useState(false);
+  // Parked in a long delay (docs/dsl.md, "Sleeping executions"): when it is due, or null.
+  const [sleepingUntil, setSleepingUntil] = useState<string | null>(null);
   const [tab, setTab] = useState<TabId>(() => {
     const hash = window.location.hash.slice(1) as TabId;
     return hash in TAB_LABEL ? hash : "monitor";
@@ -125,6 +127,10 @@ function Execution({ executionId }: { executionId: string }) {
       if (batch.some((e) => e.type === "paused")) setEverPaused(true);
       if (batch.some((e) => e.type === "paused" || e.type === "resumed")) setDebugTick((t) => t + 1);
       if (batch.some((e) => RECORD_EVENTS.has(e.type))) reload();
+      for (const e of batch) {
+        if (e.type === "execution_sleeping") setSleepingUntil(String(e.data?.until ?? ""));
+        else if (e.type === "execution_resumed" || RECORD_EVENTS.has(e.type)) setSleepingUntil(null);
+      }
     };
     const stop = follow(
       `/executions/${fullId}/events`,
@@ -232,6 +238,11 @@ function Execution({ executionId }: { executionId: string }) {
             Status <StatusBadge status={status} />
           </span>
           {debugMode && <span class="badge status-paused">debug run</span>}
+          {sleepingUntil && !terminal && (
+            <span class="badge status-paused" title="Its execution actor is released until the delay is due">
+              sleeping until {new Date(sleepingUntil).toLocaleString()}
+            </span>
+          )}
           {!terminal && <span class="help">{stream === "open" ? "Live" : stream === "reconnecting" ? "Reconnecting…" : "Connecting…"}</span>}
         </p>
         <div class="exec-progress">
@@ -244,7 +255,7 @@ function Execution({ executionId }: { executionId: string }) {
           <button type="button" class="danger" disabled={terminal} onClick={() => control("cancel")}>
             Cancel
           </button>
-          <button type="button" class="secondary" disabled={status !== "running"} onClick={() => control("pause")}>
+          <button type="button" class="secondary" disabled={status !== "running" || !!sleepingUntil} onClick={() => control("pause")}>
             Pause
           </button>
           <button type="button" class="secondary" disabled={status !== "paused"} onClick={() => control("resume")}>
