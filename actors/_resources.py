@@ -55,11 +55,17 @@ class ResourcePools:
     def prewarm_pools(self) -> list[str]:
         """Make the pools of the enabled node families (``code``, ``shell``) now, one member
         each (their ``min_size``), so the first such step of a new runtime finds a process
-        ready instead of waiting about a second for one. Other pools are made on first use."""
+        ready instead of waiting about a second for one. Other pools, and pools pinned to nodes
+        with resources (HUB_NODE_POOL_RESOURCES), which may join later, are made on first use."""
         families = self.settings.enabled_families() - {"desktop"}
+        pinned = self.settings.node_pool_resources  # their nodes may join later: on first use
         warmed = []
         for node_type in default_registry().types():
-            if node_type.family in families and node_type.placement == "pool":
+            if (
+                node_type.family in families
+                and node_type.placement == "pool"
+                and not pinned.get(node_type.name)
+            ):
                 self.pools.setdefault(
                     node_type.name,
                     [

@@ -49,7 +49,8 @@ def should_park(
     execution runs or is ready) and the run is not being debugged."""
     if park_delay_s is None or debugging or not alone:
         return False
-    return (due - now).total_seconds() >= park_delay_s
+    left_s = (due - now).total_seconds()
+    return left_s > 0 and left_s >= park_delay_s  # a delay that is due already just ends
 
 
 def cancelled_step_writes(

@@ -44,6 +44,9 @@ def home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         "HUB_HOME": str(home),
         "HUB_MAX_EXECUTION_ACTORS": "8",
         "HUB_WARM_EXECUTION_ACTORS": "2",
+        # The sleeper's 30 s delay parks its execution (docs/dsl.md, "Sleeping executions"):
+        # the stop and the restart find it asleep, not on an actor.
+        "HUB_PARK_DELAY_S": "10",
     }
     env.pop("HUB_DATABASE_URL", None)
     workflow = tmp_path / "slow.json"

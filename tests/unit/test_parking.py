@@ -65,6 +65,9 @@ def test_the_decision() -> None:
     assert not should_park(due, NOW, **{**park, "park_delay_s": None})
     assert not should_park(due, NOW, **{**park, "alone": False})
     assert not should_park(due, NOW, **{**park, "debugging": True})
+    # Even with parking at 0 s, a delay that is due (0 s, or resumed late) is not parked.
+    assert should_park(due, NOW, **{**park, "park_delay_s": 0.0})
+    assert not should_park(NOW, NOW, **{**park, "park_delay_s": 0.0})
 
 
 def test_a_long_delay_alone_parks_the_run_with_its_step_running() -> None:
@@ -125,3 +128,30 @@ def test_cancelling_a_parked_run_cancels_its_step() -> None:
     assert step_write.step.error is not None and "changed my mind" in step_write.step.error.message
     assert event_write.event.type == "step_cancelled" and event_write.event.node_id == "nap"
     assert event_write.event.data["duration_ms"] == 90_000
+
+
+def test_the_supervisor_wakes_a_sleeper_when_due_unless_taken_first() -> None:
+    from actors._sleeping import Sleepers
+    from hub.records import Parked, RunOrder, StepRecord, utcnow
+
+    plan_record, _ = new_execution(plan_of([delay("nap", 3600)]), {})
+    order = RunOrder(definition={"id": "wf"}, record=plan_record)
+    step = StepRecord(node_id="nap", node_type="delay", status=StepStatus.RUNNING)
+
+    async def scenario() -> list[str]:
+        woken: list[str] = []
+        sleepers = Sleepers(woken.append)
+        soon = Parked(node_id="nap", due=utcnow() + timedelta(seconds=0.05), step=step)
+        later = Parked(node_id="nap", due=utcnow() + timedelta(seconds=0.05), step=step)
+        overdue = Parked(node_id="nap", due=utcnow() - timedelta(seconds=5), step=step)
+        sleepers.add("soon", order, {}, soon)
+        sleepers.add("taken", order, {}, later)
+        sleepers.add("overdue", order, {}, overdue)
+        assert len(sleepers) == 3 and "taken" in sleepers
+        taken = sleepers.take("taken")
+        assert taken is not None and taken.parked is later and "taken" not in sleepers
+        assert sleepers.take("taken") is None
+        await asyncio.sleep(0.2)
+        return woken
+
+    assert asyncio.run(scenario()) == ["overdue", "soon"]

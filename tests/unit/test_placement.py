@@ -223,3 +223,24 @@ def test_a_joined_runtime_whose_cluster_is_gone_is_down_at_once(tmp_path: Path) 
     assert read_runtime(tmp_path) == info  # no process of its own to check: kept
     assert stop_background(tmp_path) == info
     assert not runtime_file(tmp_path).exists()
+
+
+def test_pools_of_enabled_families_are_made_at_start_unless_pinned_to_resources() -> None:
+    from actors._resources import ResourcePools
+
+    class Pools(ResourcePools):
+        def __init__(self, env: dict[str, str]) -> None:
+            self.settings = settings_from_env(env)
+            self.init_resources()
+
+        def _new_node_actor(self, node_type: str) -> str:  # the names, not Ray actors
+            return f"{node_type}-actor"
+
+    assert Pools({}).prewarm_pools() == []  # code and shell are off by default
+    both = {"HUB_ENABLE_CODE_NODES": "1", "HUB_ENABLE_SHELL_NODES": "1"}
+    pools = Pools(both)
+    assert pools.prewarm_pools() == ["code", "shell"]
+    assert pools.pools == {"code": ["code-actor"], "shell": ["shell-actor"]}
+    # A pool pinned to nodes with a resource waits for its first step: the node may join later.
+    pinned = Pools({**both, "HUB_NODE_POOL_RESOURCES": '{"shell": {"edge": 0.1}}'})
+    assert pinned.prewarm_pools() == ["code"]
