@@ -50,7 +50,7 @@ def fibo(n: int) -> int:
 
 
 class Figure:
-    """Samples of one measure (seconds, or a rate when ``rate`` is set)."""
+    """Samples of one measure: seconds, or calls a second (names ending in ``per_s``)."""
 
     def __init__(self, samples: list[float]) -> None:
         self.samples = samples
@@ -59,8 +59,8 @@ class Figure:
     def median(self) -> float:
         return statistics.median(self.samples)
 
-    def show(self, scale: float = 1.0, unit: str = "s", digits: int = 3) -> str:
-        lo, mid, hi = (x * scale for x in (min(self.samples), self.median, max(self.samples)))
+    def show(self, unit: str = "s", digits: int = 3) -> str:
+        lo, mid, hi = min(self.samples), self.median, max(self.samples)
         return f"{mid:.{digits}f} {unit} (min {lo:.{digits}f}, max {hi:.{digits}f})"
 
 
@@ -363,12 +363,9 @@ def report(figures: dict[str, Figure]) -> None:
     for name, value, target in rows:
         print(f"| {name} | {value} | {target} |")
     print("\nRaw figures (median, min, max):")
-    units = {"per_s": ("/s", 1.0, 1)}
     for name, figure in f.items():
-        unit, scale, digits = next(
-            (u for suffix, u in units.items() if name.endswith(suffix)), ("s", 1.0, 4)
-        )
-        print(f"  {name:22} {figure.show(scale, unit, digits)}")
+        rate = name.endswith("per_s")
+        print(f"  {name:22} {figure.show(unit='/s' if rate else 's', digits=1 if rate else 4)}")
     print(f"  pooled step (run/100)  {step * 1000:.2f} ms; alone {step_alone * 1000:.2f} ms")
     print(f"  raw Ray call           {call * 1000:.2f} ms")
 

@@ -11,7 +11,6 @@ delay sleeps only what is left (hub.nodes ``delay``)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from hub.records import (
     AppendEvent,
@@ -21,6 +20,7 @@ from hub.records import (
     StepStatus,
     StoreWrite,
     UpsertStep,
+    step_event_data,
 )
 
 DELAY_TYPE = "delay"
@@ -44,12 +44,16 @@ def should_park(
     park_delay_s: float | None,
     alone: bool,
     debugging: bool,
+    timeout_left_s: float | None = None,
 ) -> bool:
     """Park when the delay has at least ``park_delay_s`` left, ``alone`` (no other step of the
-    execution runs or is ready) and the run is not being debugged."""
+    execution runs or is ready), the run is not being debugged, and the execution's timeout
+    (``timeout_left_s`` from now) would not end it first: that happens in the actor."""
     if park_delay_s is None or debugging or not alone:
         return False
     left_s = (due - now).total_seconds()
+    if timeout_left_s is not None and left_s >= timeout_left_s:
+        return False
     return left_s > 0 and left_s >= park_delay_s  # a delay that is due already just ends
 
 
@@ -62,12 +66,10 @@ def cancelled_step_writes(
     step = parked.step.model_copy(
         update={"status": StepStatus.CANCELLED, "ended_at": now, "error": error}
     )
-    detail: dict[str, Any] = {"status": step.status.value, "attempts": step.attempts}
-    if step.duration_ms is not None:
-        detail["duration_ms"] = step.duration_ms
-    detail["error"] = error.model_dump()
-    event = Event(execution_id=execution_id, type="step_cancelled", node_id=step.node_id)
-    return [
-        UpsertStep(execution_id=execution_id, step=step),
-        AppendEvent(event=event.model_copy(update={"data": detail})),
-    ]
+    event = Event(
+        execution_id=execution_id,
+        type="step_cancelled",
+        node_id=step.node_id,
+        data=step_event_data(step),
+    )
+    return [UpsertStep(execution_id=execution_id, step=step), AppendEvent(event=event)]

@@ -165,6 +165,19 @@ def output_preview(value: Any) -> dict[str, Any]:
     }
 
 
+def step_event_data(step: StepRecord, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a step event (``step_completed``, ``step_failed``, ``step_cancelled``…) says of its
+    step: status, attempts, duration, error, and a completed step's output (output_preview)."""
+    data: dict[str, Any] = {"status": step.status.value, "attempts": step.attempts, **(extra or {})}
+    if step.duration_ms is not None:
+        data["duration_ms"] = step.duration_ms
+    if step.error is not None:
+        data["error"] = step.error.model_dump()
+    if step.status == StepStatus.COMPLETED and step.output is not None:
+        data.update(output_preview(step.output))
+    return data
+
+
 class NextStep(_Record):
     """A node that would start next, as a debugger shows it."""
 

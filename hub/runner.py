@@ -50,7 +50,7 @@ from hub.records import (
     StoreWrite,
     UpdateExecution,
     UpsertStep,
-    output_preview,
+    step_event_data,
     utcnow,
 )
 from hub.redaction import Redactor
@@ -411,15 +411,15 @@ class ExecutionRunner(RunControl):
         nothing else of the run is going on: raises Parking."""
         now = utcnow()
         due = delay_due(seconds, resumed_from, now)
-        alone = set(self.tasks) == {node.id} and not self.ready and self.final_status is None
-        debugging = self.options.debug or bool(self.options.breakpoints)
         deadline = self.clock.when() if self.clock is not None else None
-        if deadline is not None:
-            left_s = deadline - asyncio.get_running_loop().time()
-            if (due - now).total_seconds() >= left_s:
-                return  # the execution times out first: that happens here, not after a wake
+        timeout_left_s = None if deadline is None else deadline - asyncio.get_running_loop().time()
         if not should_park(
-            due, now, park_delay_s=self.park_delay_s, alone=alone, debugging=debugging
+            due,
+            now,
+            park_delay_s=self.park_delay_s,
+            alone=set(self.tasks) == {node.id} and not self.ready and self.final_status is None,
+            debugging=self.options.debug or bool(self.options.breakpoints),
+            timeout_left_s=timeout_left_s,
         ):
             return
         self.parked = Parked(node_id=node.id, due=due, step=self.step_record(node.id))
@@ -508,16 +508,9 @@ class ExecutionRunner(RunControl):
         return StepRecord.model_validate(self.redact(record.model_dump()))
 
     def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
-        step = self.step_record(node.id)
+        step = self.step_record(node.id)  # redacted already: so is what the event says of it
         self.journal.emit(UpsertStep(execution_id=self.record.id, step=step))
-        detail = {"status": step.status.value, "attempts": step.attempts, **(data or {})}
-        if step.duration_ms is not None:
-            detail["duration_ms"] = step.duration_ms
-        if step.error is not None:
-            detail["error"] = step.error.model_dump()
-        if step.status == StepStatus.COMPLETED and step.output is not None:
-            detail.update(output_preview(step.output))  # redacted already, like the step
-        self.event(event, node.id, detail)
+        self.event(event, node.id, step_event_data(step, data))
 
     def event(
         self, kind: str, node_id: str | None = None, data: dict[str, Any] | None = None

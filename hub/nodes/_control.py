@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from hub.errors import ErrorCategory, StepFailed
 from hub.expressions import format_value
 from hub.nodes._context import NodeContext
 from hub.nodes._registry import NoParameters, node_type
+from hub.records import utcnow
 
 
 class _Params(BaseModel):
@@ -96,7 +97,7 @@ async def run_delay(params: DelayParams, ctx: NodeContext) -> Any:
     if ctx.resumed_from is not None:
         since = ctx.resumed_from
         since = since if since.tzinfo else since.replace(tzinfo=UTC)  # stored times are UTC
-        waited_s = max(0.0, (datetime.now(UTC) - since).total_seconds())
+        waited_s = max(0.0, (utcnow() - since).total_seconds())
     await asyncio.sleep(max(0.0, params.seconds - waited_s))
     return {"slept_s": round(waited_s + time.monotonic() - started, 6)}
 

@@ -65,6 +65,8 @@ def test_the_decision() -> None:
     assert not should_park(due, NOW, **{**park, "park_delay_s": None})
     assert not should_park(due, NOW, **{**park, "alone": False})
     assert not should_park(due, NOW, **{**park, "debugging": True})
+    assert not should_park(due, NOW, **park, timeout_left_s=100)  # the timeout ends it first
+    assert should_park(due, NOW, **park, timeout_left_s=500)
     # Even with parking at 0 s, a delay that is due (0 s, or resumed late) is not parked.
     assert should_park(due, NOW, **{**park, "park_delay_s": 0.0})
     assert not should_park(NOW, NOW, **{**park, "park_delay_s": 0.0})
