@@ -52,6 +52,7 @@ class LifecycleControl:
     running: dict[str, Any]
     results: dict[str, asyncio.Future[ExecutionRecord]]
     admission: Any
+    shared_admission: Any
     sleepers: Sleepers
 
     async def _ready(self) -> None:
@@ -106,7 +107,9 @@ class LifecycleControl:
             if future is not None and not future.done():
                 future.set_result(result)
             return result
-        if execution_id in self.pending and self.admission.withdraw(execution_id):
+        if execution_id in self.pending and (
+            self.admission.withdraw(execution_id) or self.shared_admission.withdraw(execution_id)
+        ):
             order, redacted = self.pending.pop(execution_id)
             result = await self._end(
                 order.record,

@@ -15,7 +15,7 @@ from ray.exceptions import RayActorError
 from actors._metrics import SupervisorMetrics
 from actors._sleeping import Sleepers
 from actors.breakers import breakers_summary
-from hub.admission import AdmissionQueue, WarmPool
+from hub.admission import AdmissionQueue, SharedPool, WarmPool
 from hub.cluster_view import node_views, where
 from hub.placement import NodeWatch, spread_over
 from hub.settings import RuntimeSettings
@@ -32,7 +32,9 @@ class Observability:
     namespace: str
     settings: RuntimeSettings
     admission: AdmissionQueue
+    shared_admission: AdmissionQueue
     warm: WarmPool[Any]
+    shared: SharedPool[Any]
     running: dict[str, Any]
     sleepers: Sleepers
     pools: dict[str, list[Any]]
@@ -68,15 +70,18 @@ class Observability:
             "placement_unknown": unknown,
             "placement": {r: where(nodes, r) for r in ("supervisor", "recorder", "api", "desktop")},
             "desktop": desktop,
-            "running": len(self.admission.running),
-            "queued": len(self.admission.waiting),
+            "running": len(self.admission.running) + len(self.shared_admission.running),
+            "queued": len(self.admission.waiting) + len(self.shared_admission.waiting),
             "sleeping": len(self.sleepers),  # parked in a long delay (hub.parking)
             "max_concurrent_executions": self.admission.limit,
             "execution_actors": {
                 "warm": len(self.warm.idle),
-                "busy": len(self.running),
+                "busy": max(0, len(self.running) - self.shared.carried()),  # exclusive ones
                 "created": self.actor_count,
                 "respread": self.respread,
+                # The shared isolation mode's actors and the runs they carry now.
+                "shared": len(self.shared.members),
+                "shared_runs": self.shared.carried(),
             },
             "node_pools": {t: len(m) for t, m in self.pools.items()},
             "recovered": dict(self.recovered),
@@ -134,8 +139,8 @@ class Observability:
         """Set the supervisor's gauges every METRICS_SAMPLE_S, for as long as it lives."""
         while True:
             self.metrics.sample(
-                queue_depth=len(self.admission.waiting),
-                running=len(self.admission.running),
+                queue_depth=len(self.admission.waiting) + len(self.shared_admission.waiting),
+                running=len(self.admission.running) + len(self.shared_admission.running),
                 pools={node_type: len(members) for node_type, members in self.pools.items()},
                 idle_execution_actors=len(self.warm.idle),
                 busy_execution_actors=len(self.running),

@@ -34,6 +34,8 @@ class SettingsControl:
     _desktop: Any  # the DesktopActor, once made (actors._resources)
     recorder: Any
     admission: Any
+    shared: Any  # hub.admission.SharedPool
+    shared_admission: Any
     sealing_key: str | None
     started_settings: RuntimeSettings
     overrides: dict[str, WorkflowOverrides]
@@ -59,6 +61,8 @@ class SettingsControl:
         self.admission.limit = min(
             settings.max_concurrent_executions, self.started_settings.max_execution_actors
         )
+        self.shared_admission.limit = settings.shared_max_executions
+        self.shared.size = settings.shared_execution_actors
 
     def settings_view(self) -> dict[str, Any]:
         pending = sorted(

@@ -1,4 +1,6 @@
-"""The ExecutionActor: runs one execution at a time, leased from the supervisor's warm pool."""
+"""The ExecutionActor: runs one execution at a time, leased from the supervisor's warm pool, or
+many at once as independent tasks in the ``shared`` isolation mode (docs/dsl.md, "Isolation
+modes")."""
 
 from __future__ import annotations
 
@@ -52,11 +54,14 @@ class ExecutionActor:
         namespace: str,
         flush_ms: float,
         sealing_key: str | None = None,
+        shared: bool = False,
     ) -> None:
         tune_process()
-        # Ray restarts this actor after its process dies and retries the run that was in
-        # flight; that run then resumes from the store.
+        # Ray restarts this actor after its process dies and retries the runs that were in
+        # flight; they then resume from the store. A shared actor may get several such calls,
+        # in any order with new runs: each of its runs checks the store (see run).
         self.reconstructed = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        self.shared = shared
         self.recorder = recorder
         self.supervisor_name = supervisor_name
         self.namespace = namespace
@@ -64,12 +69,13 @@ class ExecutionActor:
         self.sealing_key = sealing_key  # opens credentials, here and nowhere outside the runtime
         self.plans: OrderedDict[tuple[str, str, str], ExecutionPlan] = OrderedDict()
         self.balancers: dict[str, LoadBalancer[Any]] = {}
-        self.runner: ExecutionRunner | None = None
+        # The executions running here (one, unless shared) and their journals, by id.
+        self.runners: dict[str, ExecutionRunner] = {}
+        self.journals: dict[str, RecorderJournal] = {}
         self.metrics = StepMetrics()
         self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
-        self.journal: RecorderJournal | None = None  # the running execution's
 
     def supervisor(self) -> Any:
         if self._supervisor is None:
@@ -98,10 +104,13 @@ class ExecutionActor:
         The run's last writes come back with the answer, not committed: the supervisor commits
         them (many runs' in one Recorder call) before it reports the end. Until then the run is
         unfinished in the store, and a crash in between resumes it like any other."""
-        if self.runner is not None:
+        if self.runners and not self.shared:
             raise RuntimeError("this ExecutionActor is already running an execution")
+        if order.record.id in self.runners:
+            raise RuntimeError(f"execution {order.record.id} is already running on this actor")
         reason = order.resume or ("actor_restart" if self.reconstructed else None)
-        self.reconstructed = False
+        if not self.shared:
+            self.reconstructed = False
         plan = self.plan(order.definition)
         record = order.record
         restored, paused = None, False
@@ -113,7 +122,9 @@ class ExecutionActor:
             stored: ExecutionRecord = await self.recorder.claim_execution.remote(*lease)
             if stored.status.terminal:  # it ended; only the answer was lost
                 return RunOutcome(record=stored)
-            if stored.status != ExecutionStatus.QUEUED or stored.steps:
+            if order.resume is None and self.shared and not _started(stored):
+                reason = None  # a new run on a restarted shared actor: nothing to resume
+            elif _started(stored):
                 bases = stored.settings.get("origin", {}).get("attempts_before", {})
                 restored = restore(plan, stored.steps, retry_bases=bases)
                 paused = stored.status == ExecutionStatus.PAUSED
@@ -121,8 +132,8 @@ class ExecutionActor:
         # None unless the workflow has circuit breakers on: then no breaker call at all.
         breakers = RunBreakers.of(plan, self.breaker_client)
         admission = await breakers.admit(fresh=reason in (None, "retry")) if breakers else None
-        journal = self.journal = RecorderJournal(self.recorder, self.flush_s, lease)
-        self.runner = ExecutionRunner(
+        journal = self.journals[record.id] = RecorderJournal(self.recorder, self.flush_s, lease)
+        runner = self.runners[record.id] = ExecutionRunner(
             plan,
             record,
             dispatch=breakers.guard(self.dispatch) if breakers else self.dispatch,
@@ -141,7 +152,6 @@ class ExecutionActor:
             refused=admission.refusal if admission else None,
             park_delay_s=order.park_delay_s,
         )
-        runner = self.runner
         try:
             ended = await runner.run()
         except BaseException:
@@ -150,8 +160,9 @@ class ExecutionActor:
             with contextlib.suppress(Exception):  # what it wrote so far still lands
                 await journal.flush()
             raise
-        finally:
-            self.runner = self.journal = None  # recycled: nothing of this run stays behind
+        finally:  # recycled: nothing of this run stays behind
+            self.runners.pop(record.id, None)
+            self.journals.pop(record.id, None)
         if breakers and admission:  # parked: not an outcome yet (a probe's slot is freed)
             status = None if runner.parked else ended.status.value
             await breakers.ended(admission, status, ended.error)
@@ -166,14 +177,16 @@ class ExecutionActor:
         return open_all(found, self.sealing_key)
 
     def current(self, execution_id: str) -> ExecutionRunner:
-        if self.runner is None or self.runner.record.id != execution_id:
+        runner = self.runners.get(execution_id)
+        if runner is None:
             raise NotRunningHere(f"execution {execution_id} is not running on this actor")
-        return self.runner
+        return runner
 
     async def cancel(self, execution_id: str, reason: str) -> bool:
-        if self.runner is None or self.runner.record.id != execution_id:
+        runner = self.runners.get(execution_id)
+        if runner is None:
             return False
-        self.runner.cancel(reason)
+        runner.cancel(reason)
         return True
 
     async def control(self, execution_id: str, action: str, argument: Any = None) -> Any:
@@ -194,13 +207,15 @@ class ExecutionActor:
                 raise HubError(f"unknown action {action!r}")
         return runner.inspect()
 
-    async def suspend(self) -> bool:
-        """The runtime stops: start nothing more, make the records durable, leave it
-        unfinished so it resumes at the next start."""
-        if self.runner is None:
-            return False
-        await self.runner.suspend()
-        return True
+    async def suspend(self, execution_id: str | None = None) -> int:
+        """The runtime stops: start nothing more in ``execution_id`` (default: every execution
+        here), make the records durable, leave it unfinished so it resumes at the next start.
+        Answers how many were suspended."""
+        runners = [
+            r for i, r in list(self.runners.items()) if execution_id is None or i == execution_id
+        ]
+        await asyncio.gather(*(r.suspend() for r in runners))
+        return len(runners)
 
     # --- node pools -------------------------------------------------------------------------
 
@@ -216,9 +231,10 @@ class ExecutionActor:
         return balancer
 
     async def dispatch(self, node: PlanNode, call: NodeCall, timeout_s: float | None) -> NodeResult:
+        journal = self.journals.get(call.execution_id)
         if node.node_type.placement == "desktop":
-            if self.journal is not None:  # what it depends on is durable before it acts
-                await self.journal.settled()
+            if journal is not None:  # what it depends on is durable before it acts
+                await journal.settled()
             return await self.dispatch_desktop(call, timeout_s)
         # A node process that dies under a step is the infrastructure failing, not the step
         # (say, the supervisor that owns the pools died): the same attempt runs again on a
@@ -250,7 +266,8 @@ class ExecutionActor:
         balancer.acquire(member)
         # The commit of the results this step depends on, if still in flight: an argument, so
         # Ray starts the call once it is done, and not at all if it failed.
-        barrier = self.journal.barrier if self.journal is not None else None
+        journal = self.journals.get(call.execution_id)
+        barrier = journal.barrier if journal is not None else None
         ref = member.run.remote(call) if barrier is None else member.run.remote(call, barrier)
         try:
             return await self.await_call(ref, timeout_s, lambda: self.stop_call(node, member, ref))
@@ -258,8 +275,8 @@ class ExecutionActor:
             await self.replace(type_name, member)
             raise
         except RayTaskError:
-            if barrier is not None and self.journal is not None:
-                await self.journal.settled()  # raises Superseded, or the store's error
+            if barrier is not None and journal is not None:
+                await journal.settled()  # raises Superseded, or the store's error
             raise
         finally:
             balancer.release(member)
@@ -304,7 +321,7 @@ class ExecutionActor:
         self.balancers[node_type].set_members(members)
 
     async def ping(self) -> bool:
-        return self.runner is None
+        return not self.runners
 
     async def where(self) -> dict[str, Any]:
         """This actor's process and the execution it runs (``hub status``, chaos tests)."""
@@ -313,5 +330,12 @@ class ExecutionActor:
             "actor": context.get_actor_name(),
             "pid": os.getpid(),
             "node_id": context.get_node_id(),
-            "execution_id": self.runner.record.id if self.runner else None,
+            "execution_id": next(iter(self.runners), None),
+            "execution_ids": sorted(self.runners),
+            "shared": self.shared,
         }
+
+
+def _started(stored: ExecutionRecord) -> bool:
+    """Whether a stored execution has begun (a resume restores it) or is still as queued."""
+    return stored.status != ExecutionStatus.QUEUED or bool(stored.steps)

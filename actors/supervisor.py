@@ -26,10 +26,10 @@ from actors._process import tune_process
 from actors._resources import ResourcePools
 from actors._settings import SettingsControl
 from actors._sleeping import Sleepers
-from actors.execution import ExecutionActor
+from actors.execution import ExecutionActor, actor_key
 from actors.recorder import start_recorder
 from hub import lifecycle, sealing
-from hub.admission import AdmissionQueue, WarmPool
+from hub.admission import AdmissionQueue, SharedPool, WarmPool
 from hub.compiler import compile_workflow
 from hub.debugging import check_breakpoints
 from hub.errors import HubError, NodeFamilyDisabled, NotFound, Superseded
@@ -111,6 +111,14 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         )
         for _ in range(settings.warm_execution_actors):
             self.warm.idle.append(self._new_execution_actor())
+        # The `shared` isolation mode (docs/dsl.md, "Isolation modes"): its own actors, made on
+        # first use, and its own limit on runs at once.
+        self.shared = SharedPool(
+            settings.shared_execution_actors,
+            lambda: self._new_execution_actor(shared=True),
+            key=actor_key,
+        )
+        self.shared_admission = AdmissionQueue(settings.shared_max_executions)
         self.pending: dict[str, tuple[RunOrder, dict[str, Any]]] = {}
         self.sleepers = Sleepers(self._wake)  # runs parked in a long delay (hub.parking)
         self.running: dict[str, Any] = {}
@@ -125,12 +133,14 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self.recovery_reason = "supervisor_restart" if restarted else "runtime_restart"
         self.recovery = asyncio.get_running_loop().create_task(self._recover(self.recovery_reason))
 
-    def _new_execution_actor(self, node_id: str | None = None) -> Any:
+    def _new_execution_actor(self, node_id: str | None = None, shared: bool = False) -> Any:
         self.actor_count += 1
+        kind = "execution-shared" if shared else "execution"
         return ExecutionActor.options(  # type: ignore[attr-defined]
-            name=f"execution:{self.incarnation}{self.actor_count}",
+            name=f"{kind}:{self.incarnation}{self.actor_count}",
             namespace=self.namespace,
-            max_concurrency=1000,
+            # A shared actor's runs and the control calls beside them: never the limit.
+            max_concurrency=110_000 if shared else 1000,
             **actor_options(execution_placement(node_id)),
         ).remote(
             self.recorder,
@@ -138,7 +148,30 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             self.namespace,
             self.settings.journal_flush_ms,
             self.sealing_key,
+            shared,
         )
+
+    def _admission(self, order: RunOrder) -> AdmissionQueue:
+        """The queue that admits ``order``: the shared mode has its own limit."""
+        queue: AdmissionQueue = self.shared_admission if order.shared else self.admission
+        return queue
+
+    def _lease(self, order: RunOrder, lost: int) -> Any:
+        """An ExecutionActor for ``order``. After a loss, a new exclusive actor that Ray places
+        on a live node: an idle warm one may be pinned to the node that was just lost (until
+        the next look at the nodes)."""
+        if order.shared:
+            return self.shared.lease()
+        return self.warm.lease()[0] if lost == 0 else self._new_execution_actor()
+
+    def _give_back(self, order: RunOrder, handle: Any, healthy: bool) -> None:
+        if order.shared:
+            if healthy:
+                self.shared.release(handle)
+            elif self.shared.remove(handle):  # lost for good: its other runs re-lease too
+                ray.kill(handle, no_restart=True)
+        elif not healthy or not self.warm.release(handle):
+            ray.kill(handle, no_restart=True)
 
     async def _ready(self) -> None:
         if self.recovery.done() and self.recovery.exception() is not None:
@@ -366,7 +399,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         execution_id = order.record.id
         self.pending[execution_id] = (order, redacted_inputs)
         self.results.setdefault(execution_id, asyncio.get_running_loop().create_future())
-        if self.admission.submit(execution_id):
+        if self._admission(order).submit(execution_id):
             self._start(execution_id)
 
     def _start(self, execution_id: str) -> None:
@@ -381,9 +414,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         result: ExecutionRecord | None = None
         parked = False
         for lease in range(MAX_RELEASES + 1):
-            # After a loss, a new actor that Ray places on a live node: an idle warm one may be
-            # pinned to the node that was just lost (until the next look at the nodes).
-            handle = self.warm.lease()[0] if lease == 0 else self._new_execution_actor()
+            handle = self._lease(order, lease)
             self.running[execution_id] = handle
             healthy = True
             try:
@@ -423,14 +454,13 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 result = await self._end(order.record, redacted, ExecutionStatus.FAILED, error)
             finally:
                 self.running.pop(execution_id, None)
-                if not healthy or not self.warm.release(handle):
-                    ray.kill(handle, no_restart=True)
+                self._give_back(order, handle, healthy)
             break
         if not parked:
             future = self.results.pop(execution_id, None)
             if future is not None and not future.done() and result is not None:
                 future.set_result(result)
-        for next_id in self.admission.finished(execution_id):
+        for next_id in self._admission(order).finished(execution_id):
             self._start(next_id)
 
     def _wake(self, execution_id: str) -> None:
@@ -499,7 +529,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 if cancel_runs:
                     cancelled += bool(await handle.cancel.remote(execution_id, "runtime stopped"))
                 else:
-                    suspended += bool(await handle.suspend.remote())
+                    suspended += bool(await handle.suspend.remote(execution_id))
             except RayActorError:
                 continue
         if cancel_runs and self.tasks:

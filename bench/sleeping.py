@@ -3,6 +3,11 @@ and processes of the runtime before and after. Reports numbers; asserts nothing.
 
     .venv/bin/python bench/sleeping.py              # 1,000 then 10,000 sleepers, ~4 minutes
     .venv/bin/python bench/sleeping.py --counts 1000
+    .venv/bin/python bench/sleeping.py --shared --counts 1000 5000
+
+``--shared``: the executions do not park (HUB_PARK_DELAY_S=off) but stay live, each an asyncio
+task on the shared ExecutionActor (docs/dsl.md, "Isolation modes"); the bench waits until the
+supervisor counts them all on it.
 
 Each count gets a runtime of its own (``hub up`` in a temporary HUB_HOME, SQLite store, the
 default settings: 8 ExecutionActors at most, delays of 60 s or more park). 16 threads start the
@@ -37,6 +42,11 @@ SLEEPER = {
     "id": "sleeper",
     "nodes": [{"id": "nap", "type": "delay", "parameters": {"seconds": 3600}}],
 }
+SHARED_WAITER = {
+    "id": "sleeper",
+    "settings": {"isolation": "shared"},
+    "nodes": [{"id": "nap", "type": "delay", "parameters": {"seconds": 3600}}],
+}
 
 
 def runtime_memory(head_pid: int) -> tuple[int, float]:
@@ -51,9 +61,16 @@ def runtime_memory(head_pid: int) -> tuple[int, float]:
     return count, uss / 2**20
 
 
-def measure(count: int) -> dict[str, Any]:
+def waiting(status: dict[str, Any], shared: bool) -> int:
+    """How many executions wait: parked, or live on the shared actors."""
+    return int(status["execution_actors"]["shared_runs"] if shared else status["sleeping"])
+
+
+def measure(count: int, shared: bool = False) -> dict[str, Any]:
     home = tempfile.mkdtemp(prefix="hub-bench-sleeping-")
     env = dict(os.environ, HUB_HOME=home)
+    if shared:
+        env.update(HUB_PARK_DELAY_S="off", HUB_SHARED_MAX_EXECUTIONS=str(max(1000, count + 1)))
     ports = ["--port", str(free_port()), "--dashboard-port", str(free_port())]
     up = [HUB, "up", "--json", *ports, "--api-port", str(free_port())]
     info = json.loads(subprocess.run(up, env=env, check=True, capture_output=True).stdout)
@@ -62,8 +79,8 @@ def measure(count: int) -> dict[str, Any]:
 
     try:
         client = hub.connect()
-        client.register(SLEEPER)
-        client.run("sleeper", wait=False)  # warm: an actor leased and released once
+        client.register(SHARED_WAITER if shared else SLEEPER)
+        client.run("sleeper", wait=False)  # warm: an actor leased (parked: released) once
         time.sleep(3)
         before = runtime_memory(info["pid"])
         started = time.perf_counter()
@@ -79,7 +96,7 @@ def measure(count: int) -> dict[str, Any]:
             thread.join()
         submitted = time.perf_counter() - started
         deadline = time.monotonic() + 1200
-        while client.status()["sleeping"] < count + 1 and time.monotonic() < deadline:
+        while waiting(client.status(), shared) < count + 1 and time.monotonic() < deadline:
             time.sleep(0.5)
         asleep = time.perf_counter() - started
         status = client.status()
@@ -89,7 +106,8 @@ def measure(count: int) -> dict[str, Any]:
         subprocess.run([HUB, "down"], env=env, check=False, capture_output=True)
     return {
         "executions": count + 1,
-        "sleeping": status["sleeping"],
+        "mode": "shared" if shared else "parked",
+        "waiting": waiting(status, shared),
         "execution_actors": status["execution_actors"],
         "submitted_s": round(submitted, 1),
         "all_asleep_s": round(asleep, 1),
@@ -105,8 +123,9 @@ def measure(count: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--shared", action="store_true", help="live on a shared actor, not parked")
     args = parser.parse_args()
-    results = [measure(count) for count in args.counts]
+    results = [measure(count, args.shared) for count in args.counts]
     print(json.dumps(results, indent=2))
 
 

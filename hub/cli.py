@@ -251,6 +251,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(
             f"  execution actors: {actors['warm']} warm, {actors['busy']} busy, "
             f"{actors['created']} created"
+            + (
+                f"; {actors['shared']} shared carrying {actors['shared_runs']} runs"
+                if actors.get("shared")
+                else ""
+            )
         )
         if data.get("recovered"):
             done = {"requeue": "requeued", "resume": "resumed", "fail": "failed"}

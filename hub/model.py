@@ -20,6 +20,8 @@ WORKFLOW_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Names an expression can reach besides node ids; a node may not take one of them.
 RESERVED_NAMES = frozenset({"input", "execution", "env", "credential"})
+# How executions share ExecutionActors (docs/dsl.md, "Isolation modes").
+Isolation = Literal["exclusive", "shared"]
 
 
 class OnError(StrEnum):
@@ -95,6 +97,10 @@ class WorkflowSettings(_Spec):
     # Off unless the document or the runtime settings turn it on (docs/dsl.md, "Circuit
     # breakers"); what a run uses is the runtime's merged under the document's (hub.overrides).
     circuit_breaker: BreakerSettings | None = None
+    # Where the execution runs (docs/dsl.md, "Isolation modes"): an ExecutionActor of its own
+    # ("exclusive"), or one shared by many executions as independent tasks ("shared"). Unset:
+    # the runtime's default_isolation.
+    isolation: Isolation | None = None
 
 
 class NodeSpec(_Spec):

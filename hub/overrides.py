@@ -42,6 +42,11 @@ def effective_settings(
         workflow["on_error"] = "ignore"
     if overrides.max_parallel_steps is not None:
         workflow["max_parallel_steps"] = overrides.max_parallel_steps
+    # Written only when it is not the document's own: a run's definition is unchanged when
+    # nothing was asked, and an unset isolation is exclusive (hub.records.RunOrder.shared).
+    isolation = overrides.isolation or workflow.get("isolation") or runtime.default_isolation
+    if isolation != workflow.get("isolation", "exclusive"):
+        workflow["isolation"] = isolation
     breaker = effective_breaker(runtime.circuit_breaker, workflow.get("circuit_breaker"))
     if breaker is not None:
         workflow["circuit_breaker"] = breaker

@@ -230,6 +230,13 @@ class RunOrder(_Record):
     commit_each_step: bool = True
     park_delay_s: float | None = None  # hub.settings.RuntimeSettings.park_delay_s
 
+    @property
+    def shared(self) -> bool:
+        """Whether it runs in the ``shared`` isolation mode (its definition's effective
+        ``settings.isolation``; docs/dsl.md, "Isolation modes")."""
+        settings = self.definition.get("settings")
+        return isinstance(settings, dict) and settings.get("isolation") == "shared"
+
 
 class Parked(_Record):
     """An execution that released its ExecutionActor in a long ``delay``: the runtime resumes

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.breakers import BreakerSettings
 from hub.errors import HubError, InvalidRequest
+from hub.model import Isolation
 from hub.records import Retention
 
 LogLevel = Literal["debug", "info", "warn", "error"]  # as the log node names them
@@ -141,6 +142,13 @@ class RuntimeSettings(BaseModel):
     # is released and the runtime resumes the run when the delay is due (docs/dsl.md,
     # "Sleeping executions"). None: never park.
     park_delay_s: float | None = Field(default=60.0, ge=0)
+    # Isolation modes (docs/dsl.md, "Isolation modes"): workflows that do not choose run on an
+    # ExecutionActor of their own ("exclusive") or on one of at most shared_execution_actors
+    # actors that carry many executions each ("shared"), at most shared_max_executions of them
+    # running at once (the rest queue).
+    default_isolation: Isolation = "exclusive"
+    shared_execution_actors: int = Field(default=1, ge=1, le=64)
+    shared_max_executions: int = Field(default=1000, ge=1, le=100_000)
     # Retention: terminal executions older than this many days, or beyond this many, are
     # pruned in batches by the Recorder every ``retention_interval_s``.
     retention_days: float | None = Field(default=None, gt=0)
@@ -199,6 +207,7 @@ class WorkflowOverrides(BaseModel):
     max_parallel_steps: int | None = Field(default=None, ge=1, le=10_000)
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     log_level: LogLevel | None = None
+    isolation: Isolation | None = None
 
 
 def with_changes(current: RuntimeSettings, changes: dict[str, Any]) -> RuntimeSettings:

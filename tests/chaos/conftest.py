@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 
-def ledger_workflow(ledger: Path, steps: int = 10, sleep_s: float = 0.05) -> dict[str, Any]:
+def ledger_workflow(
+    ledger: Path, steps: int = 10, sleep_s: float = 0.05, isolation: str = "exclusive"
+) -> dict[str, Any]:
     """``steps`` shell steps in a chain; each appends '<execution id> <node id>' to ``ledger``.
+    ``isolation``: the workflow's isolation mode (docs/dsl.md, "Isolation modes").
 
     Appending is the side effect that must happen once per step (twice at most for the step in
     flight when a process dies)."""
@@ -32,7 +35,12 @@ def ledger_workflow(ledger: Path, steps: int = 10, sleep_s: float = 0.05) -> dic
         for i in range(steps)
     ]
     edges = [{"from": f"s{i}", "to": f"s{i + 1}"} for i in range(steps - 1)]
-    return {"id": f"ledger-{uuid.uuid4().hex[:8]}", "nodes": nodes, "edges": edges}
+    return {
+        "id": f"ledger-{uuid.uuid4().hex[:8]}",
+        "settings": {"isolation": isolation},
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def ledger_counts(ledger: Path) -> dict[str, collections.Counter[str]]:
@@ -42,6 +50,10 @@ def ledger_counts(ledger: Path) -> dict[str, collections.Counter[str]]:
         execution_id, node_id = line.split()
         counts[execution_id][node_id] += 1
     return counts
+
+
+# Every chaos test of executions runs in both isolation modes (docs/dsl.md, "Isolation modes").
+ISOLATION_MODES = ("exclusive", "shared")
 
 
 def kill(pid: int) -> None:

@@ -12,7 +12,14 @@ import pytest
 
 import hub
 from hub import ExecutionStatus
-from tests.chaos.conftest import kill, ledger_counts, ledger_workflow, supervisor_where, wait_for
+from tests.chaos.conftest import (
+    ISOLATION_MODES,
+    kill,
+    ledger_counts,
+    ledger_workflow,
+    supervisor_where,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.ray, pytest.mark.chaos]
 
@@ -37,10 +44,13 @@ def assert_ledger(
 
 
 @pytest.mark.timeout(600)
-def test_kill_9_the_execution_actor_at_random_points(runtime: hub.Client, tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolation", ISOLATION_MODES)
+def test_kill_9_the_execution_actor_at_random_points(
+    runtime: hub.Client, tmp_path: Path, isolation: str
+) -> None:
     ledger = tmp_path / "ledger.txt"
     ledger.touch()
-    doc = ledger_workflow(ledger, STEPS, sleep_s=0.1)
+    doc = ledger_workflow(ledger, STEPS, sleep_s=0.1, isolation=isolation)
     runtime.register(doc)
     rng = random.Random(4)
     ids, resumed = [], 0
@@ -62,12 +72,44 @@ def test_kill_9_the_execution_actor_at_random_points(runtime: hub.Client, tmp_pa
 
 
 @pytest.mark.timeout(600)
-def test_kill_the_supervisor_while_runs_are_queued_and_running(
+def test_kill_9_of_a_shared_actor_resumes_every_run_it_carried(
     runtime: hub.Client, tmp_path: Path
+) -> None:
+    """The shared mode's own risk: one process carries many runs, so one kill interrupts them
+    all. Ray restarts the actor and repeats every run call; each resumes from the store."""
+    ledger = tmp_path / "ledger.txt"
+    ledger.touch()
+    doc = ledger_workflow(ledger, STEPS, sleep_s=0.2, isolation="shared")
+    runtime.register(doc)
+    for _round in range(2):
+        ids = [runtime.run(doc["id"], wait=False).id for _ in range(6)]
+
+        def carried(ids: list[str] = ids) -> dict[str, Any] | None:
+            where = supervisor_where()["executions"]
+            if not all(i in where for i in ids):
+                return None
+            live = where[ids[0]]
+            return live if set(ids) <= set(live["execution_ids"]) else None
+
+        live = wait_for(carried, 60)
+        wait_for(lambda ids=ids: all("s1" in ledger_counts(ledger)[i] for i in ids), 60)
+        kill(live["pid"])
+        finals = [runtime.wait(i, timeout_s=180) for i in ids]
+        assert {f.status for f in finals} == {ExecutionStatus.COMPLETED}, [f.error for f in finals]
+        assert_ledger(ledger, ids)
+        for execution_id in ids:
+            events = [e for e in runtime.watch(execution_id) if e.type == "execution_resumed"]
+            assert [e.data["reason"] for e in events] == ["actor_restart"], execution_id
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("isolation", ISOLATION_MODES)
+def test_kill_the_supervisor_while_runs_are_queued_and_running(
+    runtime: hub.Client, tmp_path: Path, isolation: str
 ) -> None:
     ledger = tmp_path / "ledger.txt"
     ledger.touch()
-    doc = ledger_workflow(ledger, STEPS, sleep_s=0.1)
+    doc = ledger_workflow(ledger, STEPS, sleep_s=0.1, isolation=isolation)
     runtime.register(doc)
     ids: list[str] = []
     in_flight: dict[str, int] = {}  # execution -> kills it was running through
@@ -91,11 +133,13 @@ def test_kill_the_supervisor_while_runs_are_queued_and_running(
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("isolation", ISOLATION_MODES)
 def test_a_paused_run_with_a_secret_input_survives_a_supervisor_restart(
-    runtime: hub.Client,
+    runtime: hub.Client, isolation: str
 ) -> None:
     doc = {
         "id": f"secret-{time.monotonic_ns()}",
+        "settings": {"isolation": isolation},
         "inputs": {"token": {"type": "string", "secret": True, "required": True}},
         "nodes": [
             {"id": "a", "type": "set", "parameters": {"values": {"n": 1}}},
@@ -121,8 +165,9 @@ def test_a_paused_run_with_a_secret_input_survives_a_supervisor_restart(
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("isolation", ISOLATION_MODES)
 def test_a_runner_presumed_lost_stops_once_another_resumes_its_execution(
-    runtime: hub.Client, tmp_path: Path
+    runtime: hub.Client, tmp_path: Path, isolation: str
 ) -> None:
     """What a supervisor restart can leave behind: the old incarnation's ExecutionActor still
     running (Ray kills it, but not at once) while the new one resumes the execution. The
@@ -135,13 +180,13 @@ def test_a_runner_presumed_lost_stops_once_another_resumes_its_execution(
 
     ledger = tmp_path / "ledger.txt"
     ledger.touch()
-    doc = ledger_workflow(ledger, STEPS, sleep_s=0.5)
+    doc = ledger_workflow(ledger, STEPS, sleep_s=0.5, isolation=isolation)
     runtime.register(doc)
     recorder = ray.get_actor("recorder", namespace="runtime-hub")
     # The second runner's process is up before the first run starts, so it claims the execution
     # while the first is mid-run however slow the machine is to start a process.
     second = ExecutionActor.options(namespace="runtime-hub").remote(  # type: ignore[attr-defined]
-        recorder, "supervisor", "runtime-hub", 10.0
+        recorder, "supervisor", "runtime-hub", 10.0, None, isolation == "shared"
     )
     ray.get(second.__ray_ready__.remote(), timeout=120)
     flushed: dict[str, Any] = ray.get(recorder.flush.remote())

@@ -26,12 +26,14 @@ from tests.conftest import HUB, free_port
 pytestmark = [pytest.mark.chaos]
 
 RUNS = 20
+SHARED_RUNS = 8  # of the same workflow in the shared isolation mode, beside the RUNS
 
 SUBMIT = """
 import json, sys
 import hub
 client = hub.connect()
-ids = [client.run(sys.argv[1], wait=False).id for _ in range(int(sys.argv[2]))]
+pairs = zip(sys.argv[1::2], sys.argv[2::2])
+ids = [client.run(w, wait=False).id for w, count in pairs for _ in range(int(count))]
 print(json.dumps(ids))
 """
 
@@ -49,18 +51,21 @@ def home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         "HUB_PARK_DELAY_S": "10",
     }
     env.pop("HUB_DATABASE_URL", None)
-    workflow = tmp_path / "slow.json"
-    workflow.write_text(
-        json.dumps(
-            {
-                "id": "slow",
-                "nodes": [
-                    {"id": f"d{i}", "type": "delay", "parameters": {"seconds": 2}} for i in range(3)
-                ],
-                "edges": [{"from": "d0", "to": "d1"}, {"from": "d1", "to": "d2"}],
-            }
+    for workflow_id, isolation in (("slow", "exclusive"), ("slow-shared", "shared")):
+        workflow = tmp_path / f"{workflow_id}.json"
+        workflow.write_text(
+            json.dumps(
+                {
+                    "id": workflow_id,
+                    "settings": {"isolation": isolation},
+                    "nodes": [
+                        {"id": f"d{i}", "type": "delay", "parameters": {"seconds": 2}}
+                        for i in range(3)
+                    ],
+                    "edges": [{"from": "d0", "to": "d1"}, {"from": "d1", "to": "d2"}],
+                }
+            )
         )
-    )
     yield home, env
     subprocess.run([HUB, "down"], env=env, capture_output=True, timeout=120)
 
@@ -75,9 +80,16 @@ def up(env: dict[str, str]) -> None:
     hub_cli(env, "up", "--port", str(free_port()), "--dashboard-port", str(free_port()))
 
 
+def register_slow(env: dict[str, str], tmp_path: Path) -> None:
+    """The slow workflow in both isolation modes (docs/dsl.md, "Isolation modes")."""
+    hub_cli(env, "register", str(tmp_path / "slow.json"))
+    hub_cli(env, "register", str(tmp_path / "slow-shared.json"))
+
+
 def submit(env: dict[str, str], count: int) -> list[str]:
+    """``count`` runs of the slow workflow, then SHARED_RUNS of its shared-mode twin."""
     done = subprocess.run(
-        [sys.executable, "-c", SUBMIT, "slow", str(count)],
+        [sys.executable, "-c", SUBMIT, "slow", str(count), "slow-shared", str(SHARED_RUNS)],
         env=env,
         capture_output=True,
         text=True,
@@ -228,7 +240,7 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
 ) -> None:
     home_dir, env = home
     up(env)
-    hub_cli(env, "register", str(tmp_path / "slow.json"))
+    register_slow(env, tmp_path)
     # Three one-second schedules, one per misfire policy, go through the same stop (issue 14).
     (tmp_path / "misfire.json").write_text(json.dumps(MISFIRE_WORKFLOW))
     hub_cli(env, "register", str(tmp_path / "misfire.json"))
@@ -291,7 +303,7 @@ def test_a_crash_of_the_whole_runtime_resumes_at_the_next_start(
 
     home_dir, env = home
     up(env)
-    hub_cli(env, "register", str(tmp_path / "slow.json"))
+    register_slow(env, tmp_path)
     ids = submit(env, RUNS)
     time.sleep(1.5)
     info = read_runtime(home_dir)

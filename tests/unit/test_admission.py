@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from hub.admission import AdmissionQueue, LoadBalancer, WarmPool
+from hub.admission import AdmissionQueue, LoadBalancer, SharedPool, WarmPool
 
 # --- AdmissionQueue -------------------------------------------------------------------------------
 
@@ -293,3 +293,50 @@ def test_a_pool_handed_out_anew_keeps_the_load_of_its_members() -> None:
     assert picked is not None and picked.name == "idle"
     lb.release(busy)  # the old handle's call ends: it frees the same member
     assert lb.load(Actor("busy")) == 0
+
+
+# --- SharedPool: the actors of the shared isolation mode -------------------------------------
+
+
+def shared_pool(size: int) -> tuple[SharedPool[str], list[str]]:
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"a{len(made) + 1}")
+        return made[-1]
+
+    return SharedPool(size, make), made
+
+
+def test_light_load_stays_on_one_shared_actor() -> None:
+    pool, made = shared_pool(3)
+    first = pool.lease()
+    pool.release(first)
+    assert pool.lease() == first and made == ["a1"]  # idle again: no second process
+
+
+def test_a_shared_actor_is_added_only_when_every_one_carries_a_run() -> None:
+    pool, made = shared_pool(2)
+    leases = [pool.lease() for _ in range(5)]
+    assert made == ["a1", "a2"]  # never more than size
+    assert sorted(leases) == ["a1", "a1", "a1", "a2", "a2"]  # spread, least loaded first
+    assert pool.carried() == 5
+
+
+def test_release_frees_the_slot_it_took_and_never_goes_below_zero() -> None:
+    pool, _ = shared_pool(2)
+    a, b = pool.lease(), pool.lease()
+    pool.release(a)
+    pool.release(a)  # a second release of the same run is harmless
+    assert pool.load(a) == 0 and pool.load(b) == 1
+    assert pool.lease() == a  # the least loaded
+
+
+def test_a_lost_shared_actor_is_replaced_on_the_next_lease() -> None:
+    pool, made = shared_pool(1)
+    lost = pool.lease()
+    pool.lease()
+    assert pool.remove(lost) is True
+    assert pool.remove(lost) is False  # its other runs find it gone already
+    pool.release(lost)  # a release after the removal changes nothing
+    assert pool.lease() == "a2" and made == ["a1", "a2"] and pool.carried() == 1

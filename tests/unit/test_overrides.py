@@ -30,6 +30,27 @@ def test_override_beats_document_beats_runtime_default() -> None:
     assert chosen.workflow["timeout_s"] == 1.5
 
 
+def test_isolation_override_beats_document_beats_runtime_default() -> None:
+    shared_default = RuntimeSettings(default_isolation="shared")
+    assert "isolation" not in effective_settings(DOC, RuntimeSettings(), None).workflow
+    assert effective_settings(DOC, shared_default, None).workflow["isolation"] == "shared"
+    exclusive = {**DOC, "settings": {"isolation": "exclusive"}}
+    assert effective_settings(exclusive, shared_default, None).workflow["isolation"] == (
+        "exclusive"
+    )
+    chosen = effective_settings(exclusive, RuntimeSettings(), WorkflowOverrides(isolation="shared"))
+    applied = apply_settings(DOC, chosen)
+    assert applied["settings"]["isolation"] == "shared"
+    assert compile_workflow(applied).raise_for_errors().settings.isolation == "shared"
+
+
+def test_an_unknown_isolation_mode_is_a_compile_error_naming_the_choices() -> None:
+    result = compile_workflow({**DOC, "settings": {"isolation": "pooled"}})
+    [error] = [d for d in result.diagnostics if d.severity == "error"]
+    assert error.path.startswith("/settings/isolation") or "isolation" in error.message
+    assert "exclusive" in error.message and "shared" in error.message
+
+
 def test_fail_fast_off_defaults_on_error_to_ignore_unless_the_document_says() -> None:
     relaxed = RuntimeSettings(fail_fast=False)
     assert effective_settings({**DOC, "settings": {}}, relaxed, None).workflow["on_error"] == (

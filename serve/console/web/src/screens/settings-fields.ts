@@ -46,6 +46,14 @@ export const GROUPS: Array<[string, FieldSpec[]]> = [
         nullable: true,
         help: "Their execution actor is released until the delay is due. Empty: never park.",
       },
+      {
+        path: "/default_isolation",
+        label: "Isolation of workflows that do not choose",
+        kind: { choices: ["exclusive", "shared"] },
+        help: "exclusive: an execution actor each; shared: many executions on few actors.",
+      },
+      { path: "/shared_execution_actors", label: "Shared execution actors (at most)", kind: "int" },
+      { path: "/shared_max_executions", label: "Shared executions at once", kind: "int" },
     ],
   ],
   [
