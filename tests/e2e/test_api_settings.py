@@ -3,6 +3,7 @@ over HTTP. The runtime is shared by the whole test session: every change is undo
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -180,6 +181,7 @@ def test_export_import_round_trip(api: httpx.Client, original_settings: dict[str
             "max_parallel_steps": None,
             "max_attempts": None,
             "log_level": "warn",
+            "isolation": None,
         }
         assert api.get(f"/workflows/{doc['id']}/settings").json()["timeout_s"] == 12.5
         # A bad document changes nothing.
@@ -227,6 +229,22 @@ def test_workflow_overrides_apply_to_new_runs(api: httpx.Client) -> None:
         api.delete(f"/workflows/{failing['id']}/settings")
     assert record["status"] == "completed", record["error"]
     assert record["outputs"]["other"]["message"] == "still ran"
+
+
+def test_a_workflow_override_chooses_the_shared_isolation_mode(api: httpx.Client) -> None:
+    doc = wf([{"id": "x", "type": "log", "parameters": {"message": "x"}}])
+    create(api, doc)
+    base = f"/workflows/{doc['id']}/settings"
+    bad = error_of(api.put(base, json={"isolation": "pooled"}), 422)
+    assert "isolation" in json.dumps(bad) and "shared" in bad["message"]
+    assert api.put(base, json={"isolation": "shared"}).json()["isolation"] == "shared"
+    try:
+        record = run_to_end(api, doc["id"])
+    finally:
+        api.delete(base)
+    assert record["status"] == "completed"
+    assert record["settings"]["effective"]["workflow"]["isolation"] == "shared"
+    assert "isolation" not in run_to_end(api, doc["id"])["settings"]["effective"]["workflow"]
 
 
 def test_credentials_are_write_only(api: httpx.Client) -> None:
