@@ -77,6 +77,18 @@ def _closest(name: str, options: list[str] | set[str]) -> str | None:
     return found[0] if found else None
 
 
+def literal_violated(pointer: str, literal: tuple[str, ...]) -> str | None:
+    """The literal parameter (a pointer pattern, "*" any one part) that an expression at
+    ``pointer`` decides: the parameter itself, a part of it, or a value holding it."""
+    parts = pointer.split("/")
+    for pattern in literal:
+        wanted = pattern.split("/")
+        shared = min(len(parts), len(wanted))
+        if all(w in ("*", p) for p, w in zip(parts[:shared], wanted[:shared], strict=True)):
+            return pattern
+    return None
+
+
 def _pointer(*parts: object) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
@@ -200,6 +212,17 @@ class _Compiler:
     def static_parameters(self, node_type: NodeType, spec: NodeSpec, base: str) -> None:
         """Validate parameters now, except the parts whose value an expression decides."""
         templated = {pointer for pointer, _ in iter_templates(spec.parameters)}
+        for pointer in sorted(templated):
+            literal = literal_violated(pointer, node_type.literal)
+            if literal is not None:
+                name = literal.strip("/").replace("/*/", "[].").replace("/", ".")
+                self.error(
+                    "expression_not_allowed",
+                    f"{spec.type} node parameter {name!r} must be literal text, not an "
+                    "expression: pass values in 'params' and name them in the text "
+                    "(:name), so a value can never change the statement",
+                    base + "/parameters" + pointer,
+                )
         try:
             node_type.parameters.model_validate(spec.parameters)
         except ValidationError as exc:

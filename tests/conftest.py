@@ -146,6 +146,24 @@ def api(api_url: str, api_token: str) -> Iterator[Any]:
         yield client
 
 
+def run_node(node_type: str, **parameters: Any) -> Any:
+    """One attempt of an action node in this process, as a node actor runs it: its output, or
+    the StepFailed it raised."""
+    import asyncio
+
+    from hub.nodes import NodeCall, default_registry, invoke
+
+    call = NodeCall(
+        execution_id="e1",
+        workflow_id="wf",
+        node_id="n",
+        node_type=node_type,
+        attempt=1,
+        parameters=parameters,
+    )
+    return asyncio.run(invoke(default_registry(), call)).output
+
+
 def run_cli(
     env: dict[str, str], *args: str, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:

@@ -69,6 +69,9 @@ class NodeType:
     placement: str = "pool"  # "pool": node-pool actors; "desktop": the DesktopActor
     description: str = ""
     default_timeout_s: float | None = DEFAULT_TIMEOUT_S
+    # Parameters whose text must be literal, as JSON pointers ("*" for any one key or index):
+    # the compiler refuses an expression there, or one that decides a value holding them.
+    literal: tuple[str, ...] = ()
 
     def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
         """The named ports this node offers, or None when they depend on run-time values."""
@@ -127,6 +130,7 @@ def node_type(
     pool: PoolConfig | None = None,
     placement: str = "pool",
     default_timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    literal: tuple[str, ...] = (),
     registry: NodeRegistry | None = None,
 ) -> Callable[[NodeFn], NodeFn]:
     """Register ``async def run(params, ctx)`` as the node type ``name``.
@@ -159,6 +163,7 @@ def node_type(
                 placement="desktop" if placement == "desktop" else "pool",
                 description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
                 default_timeout_s=default,
+                literal=tuple(literal),
             )
         )
         return fn

@@ -100,6 +100,7 @@ def test_the_declared_default_is_the_parameter_default_where_a_type_has_one() ->
         "code": 30.0,
         "shell": 60.0,
         "http": 30.0,
+        "sql": 30.0,
         "desktop.wait_for_text": 10.0,
     }
     for name, default in declared.items():
