@@ -35,6 +35,7 @@ from hub.debugging import check_breakpoints
 from hub.errors import HubError, NodeFamilyDisabled, NotFound, Superseded
 from hub.lifecycle import RecoveryKind
 from hub.local import new_execution
+from hub.nodes import NodeTypeInfo, catalogue, default_registry
 from hub.overrides import apply_settings
 from hub.placement import execution_placement
 from hub.plan import ExecutionPlan
@@ -554,6 +555,11 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 if isinstance(lease, dict)
             },
         }
+
+    async def node_types(self) -> list[NodeTypeInfo]:
+        """Every node type this runtime knows (built-in and plugins), whether its family is
+        enabled now, and its parameters' JSON Schema (hub nodes, GET /api/v1/node-types)."""
+        return catalogue(default_registry(), self.settings.enabled_families())
 
     async def ping(self) -> bool:
         return True

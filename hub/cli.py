@@ -31,6 +31,7 @@ from hub.cli_breakers import add_breaker_commands, status_line
 from hub.cli_clicker import add_clicker_commands
 from hub.cli_history import add_history_commands
 from hub.cli_lifecycle import add_lifecycle_commands
+from hub.cli_nodes import add_node_commands
 from hub.cli_triggers import add_trigger_commands
 from hub.cli_triggers import status_line as triggers_status_line
 from hub.errors import HubError, InputsInvalid, InvalidRequest, NotFound, WorkflowInvalid
@@ -446,6 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show the background runtime")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    add_node_commands(sub)
 
     p = sub.add_parser("ls", help="list executions, newest first")
     p.add_argument(

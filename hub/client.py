@@ -16,6 +16,7 @@ from hub.debugging import parse_breakpoint
 from hub.desktop.clicker import ClickerConfig
 from hub.errors import HubError, InvalidRequest, RuntimeUnavailable, WorkflowInvalid
 from hub.inputs import validate_inputs
+from hub.nodes import NodeTypeInfo
 from hub.recording import TERMINAL_EVENTS
 from hub.records import (
     Breakpoint,
@@ -518,6 +519,12 @@ class Client:
 
     def clicker_session(self, session_id: str) -> dict[str, Any]:
         result: dict[str, Any] = _call(self._desktop().get_session.remote(session_id))
+        return result
+
+    def node_types(self) -> builtins.list[NodeTypeInfo]:
+        """Every node type the runtime knows, whether it is enabled, and its parameters'
+        JSON Schema."""
+        result: builtins.list[NodeTypeInfo] = _call(self._conn.supervisor.node_types.remote())
         return result
 
     def status(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from serve.routes import (
     executions,
     hooks,
     insights,
+    nodes,
     runs,
     settings,
     streams,
@@ -133,6 +134,7 @@ def create_app(config: ApiConfig, backend: RuntimeBackend | None = None) -> Fast
         admin,
         breakers,
         triggers,
+        nodes,
     ):
         secured.include_router(module.router)
     app.include_router(secured)

@@ -1,5 +1,6 @@
 """Node types: the registry, the decorator that extends it, and the call messages."""
 
+from hub.nodes._catalog import NodeTypeInfo, catalogue
 from hub.nodes._context import LOG_LEVELS, LogLine, NodeCall, NodeContext, NodeResult
 from hub.nodes._invoke import (
     check_family,
@@ -36,9 +37,11 @@ __all__ = [
     "NodeRegistry",
     "NodeResult",
     "NodeType",
+    "NodeTypeInfo",
     "PoolConfig",
     "UnknownNodeType",
     "attempt_timeout_s",
+    "catalogue",
     "check_family",
     "default_registry",
     "ensure_json",

@@ -161,7 +161,7 @@ def node_type(
                 port_of=port_of,
                 pool=pool or PoolConfig(),
                 placement="desktop" if placement == "desktop" else "pool",
-                description=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
+                description=" ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()),
                 default_timeout_s=default,
                 literal=tuple(literal),
             )
