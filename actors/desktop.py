@@ -111,7 +111,11 @@ class DesktopActor:
             result = await invoke_reporting(self.registry, call)
         finally:
             self.calls.call_ended()
-        if call.node_type == "desktop.click" and isinstance(result, NodeResult):
+        if (
+            call.node_type == "desktop.click"
+            and isinstance(result, NodeResult)
+            and not result.error
+        ):
             clicks, dry_run = clicks_of(result.output)
             self.metrics.clicked("node", dry_run=dry_run, clicks=clicks)
         return result

@@ -249,3 +249,4 @@ class StepFailed(HubError):
         super().__init__(message, details=details)
         self.category = ErrorCategory(category)
         self.retryable = retryable
+        self.logs: list[Any] = []  # what the attempt logged before it failed (LogLine)

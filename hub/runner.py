@@ -373,7 +373,11 @@ class ExecutionRunner(RunControl):
                 parameters=params,
                 enabled_families=self.families,
             )
-            result = await self.dispatch(node, call, self.attempt_timeout(node, params))
+            try:
+                result = await self.dispatch(node, call, self.attempt_timeout(node, params))
+            except StepFailed as failure:
+                self.logs(node.id, failure.logs)  # what the failed attempt logged
+                raise
             self.logs(node.id, result.logs)
             output = result.output
         port_of = node.node_type.port_of
@@ -537,7 +541,7 @@ class ExecutionRunner(RunControl):
                 {
                     "level": line.level,
                     "message": line.message,
-                    "source": "node",
+                    "source": line.source,
                     "metadata": line.metadata,
                 },
             )

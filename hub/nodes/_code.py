@@ -8,6 +8,8 @@ is enforced by the caller, which kills the actor process (see ``isolated``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import traceback
 from collections.abc import Callable
 from functools import lru_cache
@@ -18,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.errors import ErrorCategory, StepFailed
 from hub.nodes._context import NodeContext
 from hub.nodes._registry import PoolConfig, node_type
+
+MAX_PRINTED = 1_000_000  # characters of a call's print output kept for its log
 
 
 class CodeParams(BaseModel):
@@ -48,10 +52,25 @@ def _load_main(source: str) -> Callable[[dict[str, Any]], Any]:
     return main  # type: ignore[no-any-return]
 
 
-def _call(source: str, data: dict[str, Any]) -> Any:
+class _Capped(io.StringIO):
+    """A print target that keeps the first MAX_PRINTED characters (a loop printing forever
+    must not fill the node's memory)."""
+
+    def write(self, text: str) -> int:
+        room = MAX_PRINTED - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        return len(text)
+
+
+def _call(source: str, data: dict[str, Any], ctx: NodeContext | None = None) -> Any:
     main = _load_main(source)
+    out, err = _Capped(), _Capped()
     try:
-        return main(data)
+        # Code actors run one call at a time (concurrency=1), so the process's stdout and
+        # stderr are this call's while it runs: what it prints reaches the execution's log.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            return main(data)
     except StepFailed:
         raise
     except Exception as exc:
@@ -61,6 +80,10 @@ def _call(source: str, data: dict[str, Any]) -> Any:
         raise StepFailed(
             f"{type(exc).__name__}: {exc}{where}", category=ErrorCategory.NODE_ERROR
         ) from None
+    finally:
+        if ctx is not None:
+            ctx.log_text("info", out.getvalue(), "stdout")
+            ctx.log_text("warn", err.getvalue(), "stderr")
 
 
 @node_type(
@@ -74,4 +97,4 @@ async def run_code(params: CodeParams, ctx: NodeContext) -> Any:
     """Run ``main(input)`` from ``source``; its return value is the output."""
     # A worker thread keeps the actor's event loop free; CPU-bound code still holds the GIL, so
     # code actors take one call at a time and are replaced when a call times out.
-    return await asyncio.to_thread(_call, params.source, params.input)
+    return await asyncio.to_thread(_call, params.source, params.input, ctx)

@@ -9,12 +9,17 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
+MAX_OUTPUT_LINES = 1000  # lines of a program's output logged per attempt (NodeContext.log_text)
+MAX_LINE_CHARS = 4000
 
 
 class LogLine(BaseModel):
     level: str
     message: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Where it came from: "node" (ctx.log), "stdout"/"stderr" (a code node's print, a shell
+    # node's stderr lines).
+    source: str = "node"
 
 
 @dataclass
@@ -36,8 +41,19 @@ class NodeContext:
         """Stable per attempt: execution id, node id and attempt number."""
         return f"{self.execution_id}:{self.node_id}:{self.attempt}"
 
-    def log(self, level: str, message: str, **metadata: Any) -> None:
-        self.logs.append(LogLine(level=level, message=message, metadata=metadata))
+    def log(self, level: str, message: str, *, source: str = "node", **metadata: Any) -> None:
+        self.logs.append(LogLine(level=level, message=message, metadata=metadata, source=source))
+
+    def log_text(self, level: str, text: str, source: str) -> None:
+        """Each line of ``text`` (a program's output) as a log line from ``source``; at most
+        MAX_OUTPUT_LINES lines of MAX_LINE_CHARS characters, then one line saying how many more
+        there were."""
+        lines = [line for line in text.splitlines() if line.strip()]
+        for line in lines[:MAX_OUTPUT_LINES]:
+            self.log(level, line[:MAX_LINE_CHARS], source=source)
+        if len(lines) > MAX_OUTPUT_LINES:
+            dropped = len(lines) - MAX_OUTPUT_LINES
+            self.log(level, f"[{dropped} more lines of {source} not logged]", source=source)
 
 
 class NodeCall(BaseModel):
@@ -55,3 +71,6 @@ class NodeCall(BaseModel):
 class NodeResult(BaseModel):
     output: Any = None
     logs: list[LogLine] = Field(default_factory=list)
+    # A failed attempt that logged: its error (hub.records.ErrorInfo as a dict), so the logs
+    # still reach the execution's log stream. A failure without logs comes as ErrorInfo.
+    error: dict[str, Any] | None = None

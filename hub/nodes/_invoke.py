@@ -78,26 +78,36 @@ async def invoke_reporting(registry: NodeRegistry, call: NodeCall) -> NodeResult
     try:
         return await invoke(registry, call)
     except StepFailed as failure:
-        return ErrorInfo(
+        error = ErrorInfo(
             message=failure.message,
             category=failure.category.value,
             retryable=failure.retryable,
             attempts=call.attempt,
             node_id=call.node_id,
         )
+        if failure.logs:  # what it logged before failing still reaches the log stream
+            return NodeResult(logs=failure.logs, error=error.model_dump(mode="json"))
+        return error
 
 
 def unwrap(result: NodeResult | ErrorInfo) -> NodeResult:
-    """The caller's side of ``invoke_reporting``: an ErrorInfo becomes StepFailed again."""
-    if isinstance(result, ErrorInfo):
-        raise StepFailed(
-            result.message, category=ErrorCategory(result.category), retryable=result.retryable
-        )
-    return result
+    """The caller's side of ``invoke_reporting``: a failure becomes StepFailed again, carrying
+    the attempt's logs."""
+    logs: list[Any] = []
+    if isinstance(result, NodeResult):
+        if result.error is None:
+            return result
+        logs, result = result.logs, ErrorInfo.model_validate(result.error)
+    failure = StepFailed(
+        result.message, category=ErrorCategory(result.category), retryable=result.retryable
+    )
+    failure.logs = logs
+    raise failure
 
 
 async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:
     """Run ``call`` here. Raises StepFailed on any failure."""
+    ctx: NodeContext | None = None
     try:
         node = registry.get(call.node_type)
         check_family(node, call.enabled_families)
@@ -111,4 +121,6 @@ async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:
         output = await node.run(params, ctx)
         return NodeResult(output=ensure_json(output, call.node_id), logs=ctx.logs)
     except Exception as exc:
-        raise to_step_failure(exc) from None
+        failure = to_step_failure(exc)
+        failure.logs = ctx.logs if ctx is not None else []
+        raise failure from None

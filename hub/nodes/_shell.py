@@ -78,6 +78,7 @@ async def run_shell(params: ShellParams, ctx: NodeContext) -> Any:
             retryable=True,
         ) from None
     err_text = _decode(stderr)
+    ctx.log_text("warn", err_text, "stderr")  # the live log shows what the program complained
     output = {"exit_code": proc.returncode, "stdout": _decode(stdout), "stderr": err_text}
     if params.fail_on_exit_code and proc.returncode != 0:
         last = err_text.strip().splitlines()[-1:] or [""]
