@@ -1,6 +1,7 @@
-"""Importing this module registers every built-in node type."""
+"""Importing this module registers every built-in node type. The desktop family is not among
+them: it registers through the ``runtime_hub.nodes`` entry point (pyproject.toml), as plugins
+do (docs/nodes.md)."""
 
-from hub.desktop import nodes as desktop_nodes
 from hub.nodes import _code, _control, _datetime, _email, _files, _http, _shell, _sql, _webhook
 
 __all__ = [
@@ -13,5 +14,4 @@ __all__ = [
     "_shell",
     "_sql",
     "_webhook",
-    "desktop_nodes",
 ]

@@ -186,9 +186,9 @@ def default_registry() -> NodeRegistry:
     """The process-wide registry with the built-in types and every installed plugin."""
     global _plugins_loaded
     if not _plugins_loaded:
-        _plugins_loaded = True
         importlib.import_module("hub.nodes._builtin")
-        load_plugins()
+        load_plugins()  # a plugin that fails raises here, every time: never a silent gap
+        _plugins_loaded = True
     return _REGISTRY
 
 

@@ -58,6 +58,11 @@ def plugin(name: str, parameters: type[BaseModel] = NoParameters, **options: Any
         ("code", 30.0),  # isolated: the caller is the only one that can stop it, so exact
         ("shell", 60.0 + GRACE),  # kills its program at 60 s itself; the caller backs it up
         ("http", 30.0 + GRACE),
+        ("sql", 30.0 + GRACE),
+        ("webhook", 30.0 + GRACE),
+        ("email", 30.0 + GRACE),
+        ("file.read", DEFAULT_TIMEOUT_S),
+        ("datetime", DEFAULT_TIMEOUT_S),
         ("desktop.wait_for_text", 10.0 + GRACE),
         ("desktop.capture", 60.0),
         ("desktop.ocr", 60.0),
@@ -101,6 +106,8 @@ def test_the_declared_default_is_the_parameter_default_where_a_type_has_one() ->
         "shell": 60.0,
         "http": 30.0,
         "sql": 30.0,
+        "webhook": 30.0,
+        "email": 30.0,
         "desktop.wait_for_text": 10.0,
     }
     for name, default in declared.items():
