@@ -17,6 +17,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
+from actors._children import SupervisorChildRuns
 from actors._journal import RecorderJournal
 from actors._metrics import StepMetrics
 from actors._process import tune_process
@@ -151,6 +152,7 @@ class ExecutionActor:
             credentials=self.open_credentials,
             refused=admission.refusal if admission else None,
             park_delay_s=order.park_delay_s,
+            children=SupervisorChildRuns(self.supervisor, record, journal),
         )
         try:
             ended = await runner.run()

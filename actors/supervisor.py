@@ -34,6 +34,7 @@ from hub.compiler import compile_workflow
 from hub.debugging import check_breakpoints
 from hub.errors import HubError, NodeFamilyDisabled, NotFound, Superseded
 from hub.lifecycle import RecoveryKind
+from hub.lineage import lends_slot, link_child
 from hub.local import new_execution
 from hub.nodes import NodeTypeInfo, catalogue, default_registry
 from hub.overrides import apply_settings
@@ -229,7 +230,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 overrides=record.settings.get("overrides", {}),
                 commit_each_step=self.settings.step_commit == "step",
             )
-            self._admit(order, record.inputs)
+            self._admit(order, record.inputs, lent=lends_slot(record))
 
     # --- workflows --------------------------------------------------------------------------
 
@@ -283,12 +284,15 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         options: RunOptions | dict[str, Any] | None = None,
         audit: AuditEntry | None = None,
         trigger_info: dict[str, Any] | None = None,
+        parent: dict[str, Any] | None = None,
     ) -> ExecutionRecord:
         """Validate and durably record a run, then start or queue it.
 
         ``execution_id`` (chosen by the client) makes a repeated call, say one Ray retries after
         a supervisor restart, return the execution the first call created. ``audit`` (the API's
         entry for this start) is committed with the execution, never for a replayed start.
+        ``parent`` makes it a sub-workflow of a workflow node's execution (hub.nodes._workflow):
+        {"id", "node_id", "depth", "waits"}.
         """
         await self._ready()
         self._check_open()
@@ -314,6 +318,8 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         sealed = seal_inputs(plan, validated, self.sealing_key)
         if sealed is not None:
             record.settings[sealing.SETTING] = sealed
+        if parent is not None:
+            link_child(record, parent, self.settings.max_workflow_depth)
         writes: list[StoreWrite] = [CreateExecution(record=record)]
         if audit is not None:
             writes.append(AppendAudit(entry=audit))
@@ -333,7 +339,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             options=run_options,
             commit_each_step=self.settings.step_commit == "step",
         )
-        self._admit(order, record.inputs)
+        self._admit(order, record.inputs, lent=lends_slot(record))
         return record
 
     async def submit_fires(self, fires: Sequence[Fire]) -> list[ExecutionRecord | HubError]:
@@ -396,11 +402,15 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         if self.stopping:
             raise HubError("the runtime is stopping; start it again with `hub up`")
 
-    def _admit(self, order: RunOrder, redacted_inputs: dict[str, Any]) -> None:
+    def _admit(self, order: RunOrder, redacted_inputs: dict[str, Any], lent: bool = False) -> None:
+        """Start ``order`` now or queue it. ``lent``: a child its parent waits for starts now,
+        beyond the limit: the parent lends it its slot (a runtime full of waiting parents would
+        otherwise never start their children)."""
         execution_id = order.record.id
         self.pending[execution_id] = (order, redacted_inputs)
         self.results.setdefault(execution_id, asyncio.get_running_loop().create_future())
-        if self._admission(order).submit(execution_id):
+        queue = self._admission(order)
+        if queue.admit_now(execution_id) if lent else queue.submit(execution_id):
             self._start(execution_id)
 
     def _start(self, execution_id: str) -> None:

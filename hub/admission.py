@@ -28,6 +28,13 @@ class AdmissionQueue:
         self.waiting[execution_id] = None
         return False
 
+    def admit_now(self, execution_id: str) -> bool:
+        """Run now even beyond the limit (a child whose parent waits for it lends the parent's
+        slot); always True."""
+        self.waiting.pop(execution_id, None)
+        self.running.add(execution_id)
+        return True
+
     def finished(self, execution_id: str) -> list[str]:
         """Mark an execution done; returns the queued executions that may start now."""
         self.running.discard(execution_id)

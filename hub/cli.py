@@ -319,13 +319,29 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from hub.console import print_execution
+    from hub.history import ExecutionQuery
 
     with _history() as store:
         record = store.get_execution(args.id)
+        # Sub-workflows it started (their parent_id is this execution; retries too).
+        children = store.search_executions(ExecutionQuery(parent_id=record.id, limit=1000)).items
     if args.json:
-        _print_json(execution_json(record))
+        _print_json(
+            execution_json(record)
+            | {
+                "children": [
+                    {
+                        "id": c.id,
+                        "workflow_id": c.workflow_id,
+                        "status": c.status.value,
+                        "origin": c.settings.get("origin", {}).get("kind", "retry"),
+                    }
+                    for c in children
+                ]
+            }
+        )
     else:
-        print_execution(record)
+        print_execution(record, children)
     return EXIT_OK
 
 

@@ -360,16 +360,19 @@ class Client:
         workflow_id: str | None = None,
         limit: int = 50,
         trigger: str | None = None,
+        parent_id: str | None = None,
     ) -> list[ExecutionRecord]:
         """Executions newest first; ``trigger`` keeps those a trigger type (``schedule``,
-        ``webhook``, ``amqp``, ``startup``) or a caller (``cli``, ``api``) started."""
-        if trigger is not None:
+        ``webhook``, ``amqp``, ``startup``, ``workflow``) or a caller (``cli``, ``api``)
+        started; ``parent_id`` those an execution started (sub-workflows) or derived (retries)."""
+        if trigger is not None or parent_id is not None:
             from hub.history import ExecutionQuery
 
             query = ExecutionQuery(
                 status=[] if status is None else [ExecutionStatus(status)],
                 workflow_id=workflow_id,
                 trigger=trigger,
+                parent_id=parent_id,
                 limit=min(max(limit, 1), 1000),
             )
             page = _call(self._conn.recorder.search_executions.remote(query))

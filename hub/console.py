@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -167,7 +168,7 @@ def print_executions(records: list[ExecutionRecord]) -> None:
     out.print(table)
 
 
-def print_execution(record: ExecutionRecord) -> None:
+def print_execution(record: ExecutionRecord, children: Sequence[ExecutionRecord] = ()) -> None:
     out.print(
         f"[bold]{record.id}[/]  {record.workflow_id} v{record.workflow_version}  "
         f"{_status(record.status.value)}  trigger={record.trigger}"
@@ -176,6 +177,11 @@ def print_execution(record: ExecutionRecord) -> None:
     if record.parent_id:
         origin = record.settings.get("origin", {}).get("kind", "retry")
         out.print(f"{origin} of: {record.parent_id}")
+    for child in children:
+        kind = child.settings.get("origin", {}).get("kind", "retry")
+        step = child.settings.get("origin", {}).get("node_id")
+        via = f" (step {step})" if step and kind == "subworkflow" else ""
+        out.print(f"{kind}: {child.id} {child.workflow_id} {_status(child.status.value)}{via}")
     if record.error:
         out.print(f"[red]error[/] ({record.error.category}): {escape(record.error.message)}")
         _print_suggestions(out, record)

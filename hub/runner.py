@@ -102,8 +102,10 @@ class ExecutionRunner(RunControl):
         credentials: CredentialSource | None = None,
         refused: ErrorInfo | None = None,
         park_delay_s: float | None = None,
+        children: Any = None,
     ) -> None:
         self.plan = plan
+        self.children = children  # hub.nodes._workflow.ChildRuns: for workflow nodes
         self.record = record
         self.dispatch = dispatch
         self.journal = journal
@@ -392,6 +394,7 @@ class ExecutionRunner(RunControl):
             attempt=attempt,
             upstream=self.state.upstream_outputs(node.id),
             resumed_from=self.resumed_from.pop(node.id, None),
+            runtime=self.children,
         )
         if node.node_type.name == DELAY_TYPE:
             self.park_if_long(node, float(getattr(typed, "seconds", 0)), ctx.resumed_from)

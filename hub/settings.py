@@ -149,6 +149,8 @@ class RuntimeSettings(BaseModel):
     default_isolation: Isolation = "exclusive"
     shared_execution_actors: int = Field(default=1, ge=1, le=64)
     shared_max_executions: int = Field(default=1000, ge=1, le=100_000)
+    # Sub-workflows (docs/dsl.md, "Sub-workflows"): how deep workflow nodes may nest.
+    max_workflow_depth: int = Field(default=10, ge=1, le=100)
     # Retention: terminal executions older than this many days, or beyond this many, are
     # pruned in batches by the Recorder every ``retention_interval_s``.
     retention_days: float | None = Field(default=None, gt=0)

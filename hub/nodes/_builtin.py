@@ -2,7 +2,18 @@
 them: it registers through the ``runtime_hub.nodes`` entry point (pyproject.toml), as plugins
 do (docs/nodes.md)."""
 
-from hub.nodes import _code, _control, _datetime, _email, _files, _http, _shell, _sql, _webhook
+from hub.nodes import (
+    _code,
+    _control,
+    _datetime,
+    _email,
+    _files,
+    _http,
+    _shell,
+    _sql,
+    _webhook,
+    _workflow,
+)
 
 __all__ = [
     "_code",
@@ -14,4 +25,5 @@ __all__ = [
     "_shell",
     "_sql",
     "_webhook",
+    "_workflow",
 ]

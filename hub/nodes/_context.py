@@ -35,6 +35,9 @@ class NodeContext:
     # Set when this attempt resumes one that was running when the runtime stopped or crashed:
     # when that attempt started (a ``delay`` sleeps only what is left of its time).
     resumed_from: datetime | None = None
+    # What the runtime offers inline nodes beyond their parameters: starting and waiting for
+    # child executions (hub.nodes._workflow.ChildRuns). None outside a runtime.
+    runtime: Any = None
 
     @property
     def idempotency_key(self) -> str:

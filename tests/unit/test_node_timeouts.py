@@ -86,11 +86,12 @@ def test_every_family_is_bounded_by_its_default_when_no_timeout_is_given(
     assert limit(name) == expected
 
 
-def test_only_delay_has_no_limit_of_its_own() -> None:
+def test_only_delay_and_workflow_have_no_limit_of_their_own() -> None:
     unbounded = [
         t.name for t in default_registry().types() if attempt_timeout_s(t, None, {}) is None
     ]
-    assert unbounded == ["delay"]  # its `seconds` bounds it
+    # A delay's `seconds` bounds it; a sub-workflow's own settings.timeout_s bounds it.
+    assert sorted(unbounded) == ["delay", "workflow"]
     assert limit("delay", 2.5, seconds=10) == 2.5
 
 

@@ -54,6 +54,7 @@ export const GROUPS: Array<[string, FieldSpec[]]> = [
       },
       { path: "/shared_execution_actors", label: "Shared execution actors (at most)", kind: "int" },
       { path: "/shared_max_executions", label: "Shared executions at once", kind: "int" },
+      { path: "/max_workflow_depth", label: "Sub-workflow depth (at most)", kind: "int" },
     ],
   ],
   [
