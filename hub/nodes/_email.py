@@ -61,7 +61,8 @@ class EmailParams(BaseModel):
         if self.text is None and self.html is None:
             raise ValueError("give a body: 'text', 'html' or both")
         for address in [self.sender, *self.to, *self.cc, *self.bcc]:
-            if "@" not in parseaddr(address)[1]:
+            # At compile time an expression stands for an address: checked once resolved.
+            if "{{" not in address and "@" not in parseaddr(address)[1]:
                 raise ValueError(f"{address!r} is not an email address")
         return self
 
