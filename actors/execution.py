@@ -153,6 +153,7 @@ class ExecutionActor:
             refused=admission.refusal if admission else None,
             park_delay_s=order.park_delay_s,
             children=SupervisorChildRuns(self.supervisor, record, journal),
+            node_defaults=order.node_defaults,
         )
         try:
             ended = await runner.run()

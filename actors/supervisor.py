@@ -421,7 +421,12 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
     async def _drive(self, execution_id: str) -> None:
         order, redacted = self.pending.pop(execution_id)
         # The setting as it is now: a change through the settings API applies to the next run.
-        order = order.model_copy(update={"park_delay_s": self.settings.park_delay_s})
+        order = order.model_copy(
+            update={
+                "park_delay_s": self.settings.park_delay_s,
+                "node_defaults": self.settings.node_defaults(),
+            }
+        )
         result: ExecutionRecord | None = None
         parked = False
         for lease in range(MAX_RELEASES + 1):

@@ -36,7 +36,7 @@ from hub.cli_triggers import add_trigger_commands
 from hub.cli_triggers import status_line as triggers_status_line
 from hub.errors import HubError, InputsInvalid, InvalidRequest, NotFound, WorkflowInvalid
 from hub.settings import hub_home
-from hub.views import UsageError, execution_json, parse_inputs
+from hub.views import UsageError, detail_json, execution_json, parse_inputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -326,20 +326,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         # Sub-workflows it started (their parent_id is this execution; retries too).
         children = store.search_executions(ExecutionQuery(parent_id=record.id, limit=1000)).items
     if args.json:
-        _print_json(
-            execution_json(record)
-            | {
-                "children": [
-                    {
-                        "id": c.id,
-                        "workflow_id": c.workflow_id,
-                        "status": c.status.value,
-                        "origin": c.settings.get("origin", {}).get("kind", "retry"),
-                    }
-                    for c in children
-                ]
-            }
-        )
+        _print_json(detail_json(record, children))
     else:
         print_execution(record, children)
     return EXIT_OK

@@ -229,6 +229,9 @@ class RunOrder(_Record):
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)  # node id -> parameters
     commit_each_step: bool = True
     park_delay_s: float | None = None  # hub.settings.RuntimeSettings.park_delay_s
+    # Parameters a node of a type gets unless it sets them: {type: {name: value}}
+    # (hub.settings.RuntimeSettings.node_defaults: the AI settings for llm nodes).
+    node_defaults: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def shared(self) -> bool:

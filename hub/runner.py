@@ -103,8 +103,11 @@ class ExecutionRunner(RunControl):
         refused: ErrorInfo | None = None,
         park_delay_s: float | None = None,
         children: Any = None,
+        node_defaults: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.plan = plan
+        # Parameters a node of a type gets unless it sets them (the runtime's AI settings).
+        self.node_defaults = {t: dict(d) for t, d in (node_defaults or {}).items()}
         self.children = children  # hub.nodes._workflow.ChildRuns: for workflow nodes
         self.record = record
         self.dispatch = dispatch
@@ -362,6 +365,9 @@ class ExecutionRunner(RunControl):
             params = self.overrides.get(node.id, node.parameters).render(scope)
         except ExpressionError as exc:  # a size or time limit fails as validation or timeout
             raise StepFailed(exc.message, category=exc.category) from None
+        defaults = self.node_defaults.get(node.node_type.name)
+        if defaults and isinstance(params, dict):
+            params = {**defaults, **{k: v for k, v in params.items() if v is not None}}
         self.state.steps[node.id].input = params
         if node.inline:
             output = await self.run_inline(node, params, attempt)

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeGuard, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.ai import LLM_TYPE, AiSettings
 from hub.breakers import BreakerSettings
 from hub.errors import HubError, InvalidRequest
 from hub.model import Isolation
@@ -151,6 +152,9 @@ class RuntimeSettings(BaseModel):
     shared_max_executions: int = Field(default=1000, ge=1, le=100_000)
     # Sub-workflows (docs/dsl.md, "Sub-workflows"): how deep workflow nodes may nest.
     max_workflow_depth: int = Field(default=10, ge=1, le=100)
+    # Defaults of llm nodes (hub.ai: default_model, temperature, max_tokens,
+    # request_timeout_s, max_retries, rate_limit_strategy): HUB_AI (JSON) or HUB_AI_<FIELD>.
+    ai: AiSettings = Field(default_factory=AiSettings)
     # Retention: terminal executions older than this many days, or beyond this many, are
     # pruned in batches by the Recorder every ``retention_interval_s``.
     retention_days: float | None = Field(default=None, gt=0)
@@ -189,6 +193,10 @@ class RuntimeSettings(BaseModel):
             max_executions=self.retention_max_executions,
             interval_s=self.retention_interval_s,
         )
+
+    def node_defaults(self) -> dict[str, dict[str, Any]]:
+        """Parameters node types get unless a node sets them (the AI settings for llm)."""
+        return {LLM_TYPE: self.ai.node_defaults()}
 
     def enabled_families(self) -> frozenset[str]:
         return frozenset(f for f, setting in FAMILY_SETTINGS.items() if getattr(self, setting))

@@ -4,6 +4,7 @@ inputs are read."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +61,22 @@ def execution_json(record: ExecutionRecord) -> dict[str, Any]:
         "created_at": _iso(record.created_at),
         "started_at": _iso(record.started_at),
         "ended_at": _iso(record.ended_at),
+    }
+
+
+def detail_json(record: ExecutionRecord, children: Sequence[ExecutionRecord]) -> dict[str, Any]:
+    """``hub show --json`` and GET /executions/{id}: the record, and the executions it started
+    (sub-workflows) or that were derived from it (retries, re-runs), oldest first."""
+    return execution_json(record) | {
+        "children": [
+            {
+                "id": c.id,
+                "workflow_id": c.workflow_id,
+                "status": c.status.value,
+                "origin": (c.settings.get("origin") or {}).get("kind", "retry"),
+            }
+            for c in sorted(children, key=lambda c: c.created_at)
+        ]
     }
 
 

@@ -19,7 +19,7 @@ from hub.history import (
     decode_cursor,
 )
 from hub.records import DebugView, ExecutionRecord, ExecutionStatus
-from hub.views import execution_json, step_json
+from hub.views import detail_json, execution_json, step_json
 from serve._backend import RuntimeBackend
 from serve._deps import audit, backend
 from serve._export import ExportFormat, export_response, first_page, summary_json
@@ -145,8 +145,13 @@ async def _record(api: RuntimeBackend, execution_id: str) -> ExecutionRecord:
 @router.get("/{execution_id}", response_model=dict[str, Any])
 async def get_execution(execution_id: str, api: RuntimeBackend = Depends(backend)) -> Any:
     """The record ``hub show --json`` prints: steps, inputs (secrets redacted), outputs,
-    settings used, error with category and suggestions. An id prefix of 6+ chars works."""
-    return execution_json(await _record(api, execution_id))
+    settings used, error with category and suggestions, and ``children``: the executions it
+    started (sub-workflows) or that were derived from it. An id prefix of 6+ chars works."""
+    record = await _record(api, execution_id)
+    page = await api.recorder_call(
+        "search_executions", ExecutionQuery(parent_id=record.id, limit=1000)
+    )
+    return detail_json(record, page.items)
 
 
 @router.delete("/{execution_id}", response_model=DeleteResult)

@@ -45,6 +45,7 @@ SHOW_JSON_KEYS = {
     "created_at",
     "started_at",
     "ended_at",
+    "children",
 }
 
 

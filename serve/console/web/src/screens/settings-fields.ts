@@ -89,6 +89,17 @@ export const GROUPS: Array<[string, FieldSpec[]]> = [
     ],
   ],
   [
+    "AI (llm nodes)",
+    [
+      { path: "/ai/default_model", label: "Default model", kind: "text", nullable: true, help: "Empty: each llm node names its model." },
+      { path: "/ai/temperature", label: "Temperature", kind: "number", nullable: true, help: "Empty: the provider's default." },
+      { path: "/ai/max_tokens", label: "Max tokens", kind: "int", nullable: true, help: "Empty: the provider's default." },
+      { path: "/ai/request_timeout_s", label: "Request timeout (s)", kind: "number" },
+      { path: "/ai/max_retries", label: "Retries of a request", kind: "int" },
+      { path: "/ai/rate_limit_strategy", label: "On a rate limit (429)", kind: { choices: ["backoff", "fail"] } },
+    ],
+  ],
+  [
     "Circuit breakers",
     [
       { path: "/circuit_breaker/enabled", label: "Circuit breakers on", kind: "bool" },
