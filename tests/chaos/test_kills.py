@@ -219,3 +219,41 @@ def test_a_runner_presumed_lost_stops_once_another_resumes_its_execution(
     assert sum(n - 1 for n in seen.values()) <= 1, seen
     flushed = ray.get(recorder.flush.remote())
     assert flushed["superseded_writes"] > superseded_before
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("isolation", ISOLATION_MODES)
+def test_a_parent_killed_while_it_waits_for_a_child_finds_the_same_child(
+    runtime: hub.Client, isolation: str
+) -> None:
+    """A workflow node starts its child with the attempt's idempotency key: the parent's
+    actor dies mid-wait, the resumed step starts nothing new and waits for the child it had."""
+    suffix = f"{isolation}-{time.monotonic_ns()}"
+    child = {
+        "id": f"kid-{suffix}",
+        "nodes": [
+            {"id": "wait", "type": "delay", "parameters": {"seconds": 3}},
+            {"id": "done", "type": "set", "parameters": {"values": {"ok": True}}},
+        ],
+        "edges": [{"from": "wait", "to": "done"}],
+    }
+    parent = {
+        "id": f"parent-{suffix}",
+        "settings": {"isolation": isolation},
+        "nodes": [
+            {"id": "call", "type": "workflow", "parameters": {"workflow_id": child["id"]}},
+            {"id": "after", "type": "set", "parameters": {"values": {"n": 1}}},
+        ],
+        "edges": [{"from": "call", "to": "after"}],
+    }
+    runtime.register(child)
+    runtime.register(parent)
+    record = runtime.run(parent["id"], wait=False)
+    kids = wait_for(lambda: runtime.list(parent_id=record.id), 60)
+    lease = wait_for(lambda: supervisor_where()["executions"].get(record.id), 60)
+    kill(lease["pid"])
+    final = runtime.wait(record.id, timeout_s=120)
+    assert final.status == ExecutionStatus.COMPLETED, final.error
+    assert [k.id for k in runtime.list(parent_id=record.id)] == [kids[0].id]  # no second child
+    assert final.outputs["call"]["execution_id"] == kids[0].id
+    assert "execution_resumed" in [e.type for e in runtime.watch(record.id)]
