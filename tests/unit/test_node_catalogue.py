@@ -36,3 +36,21 @@ def test_hub_nodes_answers_for_this_environment_without_a_runtime(tmp_path: Path
     assert one.returncode == 0 and "literal parameters: /query" in one.stdout
     wrong = subprocess.run([HUB, "nodes", "sq"], env=env, capture_output=True, text=True)
     assert wrong.returncode == 2 and "did you mean 'sql'?" in wrong.stderr
+
+
+def test_a_reader_that_stops_reading_is_not_an_error(tmp_path: Path) -> None:
+    """`hub nodes --json | head -c 10`: the catalogue meets a closed pipe (shrunk to 4 KB, so
+    the write cannot fit before the reader leaves); hub exits 0 and says nothing on stderr."""
+    import fcntl
+
+    env = {**os.environ, "HUB_HOME": str(tmp_path)}
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ
+    proc = subprocess.Popen(
+        [HUB, "nodes", "--json"], env=env, stdout=write_end, stderr=subprocess.PIPE
+    )
+    os.close(write_end)
+    assert os.read(read_end, 10)
+    os.close(read_end)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and stderr == b"", stderr
