@@ -40,19 +40,9 @@ TABLE = "bench_sql_rows"
 
 
 def node(**parameters: Any) -> Any:
-    import asyncio
+    from hub.nodes import run_here
 
-    from hub.nodes import NodeCall, default_registry, invoke
-
-    call = NodeCall(
-        execution_id="bench",
-        workflow_id="bench",
-        node_id="read",
-        node_type="sql",
-        attempt=1,
-        parameters=parameters,
-    )
-    return asyncio.run(invoke(default_registry(), call)).output
+    return run_here("sql", parameters).output
 
 
 def fill(url: str, rows: int) -> None:

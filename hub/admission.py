@@ -104,47 +104,6 @@ class WarmPool(Generic[H]):
         return (make or self.make)()
 
 
-class SharedPool(Generic[H]):
-    """The ExecutionActors of the ``shared`` isolation mode, each carrying many executions.
-
-    A run goes to the least-loaded member; a new member is made (up to ``size``) only when
-    every member already carries a run, so light load stays on one process. ``remove`` drops a
-    member that is lost for good; the next lease makes another."""
-
-    def __init__(self, size: int, make: Callable[[], H], key: Callable[[H], Hashable] = id) -> None:
-        self.size = size
-        self.make = make
-        self.key = key
-        self.members: list[H] = []
-        self.loads: dict[Hashable, int] = {}
-
-    def load(self, member: H) -> int:
-        return self.loads.get(self.key(member), 0)
-
-    def lease(self) -> H:
-        best = min(self.members, key=self.load, default=None)
-        if best is None or (self.load(best) > 0 and len(self.members) < self.size):
-            best = self.make()
-            self.members.append(best)
-        self.loads[self.key(best)] = self.load(best) + 1
-        return best
-
-    def release(self, member: H) -> None:
-        if self.key(member) in self.loads:
-            self.loads[self.key(member)] = max(0, self.loads[self.key(member)] - 1)
-
-    def remove(self, member: H) -> bool:
-        """Drop a lost member; False if it was not one (already removed)."""
-        gone = self.key(member)
-        before = len(self.members)
-        self.members = [m for m in self.members if self.key(m) != gone]
-        self.loads.pop(gone, None)
-        return len(self.members) < before
-
-    def carried(self) -> int:
-        return sum(self.loads.values())
-
-
 class LoadBalancer(Generic[H]):
     """Pick the least-loaded actor of a node pool; say when the pool should grow.
 
@@ -183,10 +142,58 @@ class LoadBalancer(Generic[H]):
         self.in_flight[self.key(member)] = self.load(member) + 1
 
     def release(self, member: H) -> None:
-        if self.key(member) in self.in_flight:
-            self.in_flight[self.key(member)] -= 1
+        if self.key(member) in self.in_flight:  # never below zero, even released twice
+            self.in_flight[self.key(member)] = max(0, self.in_flight[self.key(member)] - 1)
 
     def remove(self, member: H) -> None:
         gone = self.key(member)
         self.members = [m for m in self.members if self.key(m) != gone]
         self.in_flight.pop(gone, None)
+
+
+class SharedPool(Generic[H]):
+    """The ExecutionActors of the ``shared`` isolation mode, each carrying many executions: a
+    node pool's balancing with one run a member before it counts as busy. A run goes to an
+    idle member, else a new one (up to ``size``), else the least loaded, so light load stays
+    on one process. ``remove`` drops a member lost for good; the next lease makes another."""
+
+    def __init__(self, size: int, make: Callable[[], H], key: Callable[[H], Hashable] = id) -> None:
+        self.make = make
+        self.balancer: LoadBalancer[H] = LoadBalancer(concurrency=1, max_size=size, key=key)
+
+    @property
+    def size(self) -> int:
+        return self.balancer.max_size
+
+    @size.setter
+    def size(self, size: int) -> None:
+        self.balancer.max_size = size
+
+    @property
+    def members(self) -> list[H]:
+        return self.balancer.members
+
+    def load(self, member: H) -> int:
+        return self.balancer.load(member)
+
+    def lease(self) -> H:
+        member = self.balancer.pick()
+        if member is None and self.balancer.should_grow():
+            member = self.make()
+            self.balancer.set_members([*self.balancer.members, member])
+        if member is None:
+            member = self.balancer.least_loaded()
+        self.balancer.acquire(member)
+        return member
+
+    def release(self, member: H) -> None:
+        self.balancer.release(member)
+
+    def remove(self, member: H) -> bool:
+        """Drop a lost member; False if it was not one (already removed)."""
+        before = len(self.balancer.members)
+        self.balancer.remove(member)
+        return len(self.balancer.members) < before
+
+    def carried(self) -> int:
+        return sum(self.balancer.in_flight.values())

@@ -147,21 +147,11 @@ def api(api_url: str, api_token: str) -> Iterator[Any]:
 
 
 def run_node(node_type: str, **parameters: Any) -> Any:
-    """One attempt of an action node in this process, as a node actor runs it: its output, or
-    the StepFailed it raised."""
-    import asyncio
+    """One attempt of an action node in this process (hub.nodes.run_here): its output, or the
+    StepFailed it raised."""
+    from hub.nodes import run_here
 
-    from hub.nodes import NodeCall, default_registry, invoke
-
-    call = NodeCall(
-        execution_id="e1",
-        workflow_id="wf",
-        node_id="n",
-        node_type=node_type,
-        attempt=1,
-        parameters=parameters,
-    )
-    return asyncio.run(invoke(default_registry(), call)).output
+    return run_here(node_type, parameters).output
 
 
 def run_cli(

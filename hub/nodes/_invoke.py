@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -124,3 +126,27 @@ async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:
         failure = to_step_failure(exc)
         failure.logs = ctx.logs if ctx is not None else []
         raise failure from None
+
+
+def run_here(
+    node_type: str,
+    parameters: dict[str, Any],
+    *,
+    enabled_families: Iterable[str] = (),
+    registry: NodeRegistry | None = None,
+) -> NodeResult:
+    """One attempt of ``node_type`` in this process, as a node actor runs it, from code that
+    is not in an event loop: for testing a node and for benchmarks (docs/nodes.md). Raises
+    StepFailed as the attempt would fail."""
+    from hub.nodes._registry import default_registry
+
+    call = NodeCall(
+        execution_id="local",
+        workflow_id="local",
+        node_id="node",
+        node_type=node_type,
+        attempt=1,
+        parameters=parameters,
+        enabled_families=sorted(enabled_families),
+    )
+    return asyncio.run(invoke(registry or default_registry(), call))

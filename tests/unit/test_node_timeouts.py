@@ -3,7 +3,6 @@ every node family (docs/dsl.md, "Node timeouts")."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.server
 import threading
@@ -17,14 +16,13 @@ from pydantic import BaseModel, Field
 from hub.errors import HubError, StepFailed
 from hub.nodes import (
     DEFAULT_TIMEOUT_S,
-    NodeCall,
     NodeRegistry,
     NodeType,
     NoParameters,
     attempt_timeout_s,
     default_registry,
-    invoke,
     node_type,
+    run_here,
 )
 from hub.nodes._timeouts import SELF_ENFORCED_GRACE_S
 
@@ -221,15 +219,7 @@ def trickle_url() -> Iterator[str]:
 def test_http_timeout_bounds_the_whole_request_not_each_read(trickle_url: str) -> None:
     """httpx's timeout is per read: a server that trickles its answer never trips it, so the
     node bounds the request as a whole (and says so itself, before the caller's backstop)."""
-    call = NodeCall(
-        execution_id="e",
-        workflow_id="wf",
-        node_id="slow",
-        node_type="http",
-        attempt=1,
-        parameters={"url": trickle_url, "timeout_s": 1},
-    )
     with pytest.raises(StepFailed) as failed:
-        asyncio.run(invoke(default_registry(), call))
+        run_here("http", {"url": trickle_url, "timeout_s": 1})
     assert failed.value.category.value == "timeout"
     assert failed.value.message == f"GET {trickle_url} timed out after 1s"
