@@ -72,8 +72,18 @@ class MetricSpec:
 
     @property
     def exported(self) -> str:
-        """The series name on a node's metrics endpoint (histograms add _bucket/_sum/_count)."""
-        return f"ray_{self.name}_total" if self.kind == "counter" else f"ray_{self.name}"
+        """The series name on a node's metrics endpoint (histograms add _bucket/_sum/_count;
+        a counter gets ``_total`` unless its name ends so already)."""
+        if self.kind == "counter" and not self.name.endswith("_total"):
+            return f"ray_{self.name}_total"
+        return f"ray_{self.name}"
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """Every series name it exports."""
+        if self.kind == "histogram":
+            return tuple(f"{self.exported}_{part}" for part in ("bucket", "sum", "count"))
+        return (self.exported,)
 
 
 EXECUTIONS = MetricSpec(
