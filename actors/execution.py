@@ -146,7 +146,10 @@ class ExecutionActor:
             resume_reason=reason or "",
             start_paused=paused,
             commit_each_step=order.commit_each_step,
-            overrides={n: compile_value(p) for n, p in order.overrides.items()},
+            overrides={
+                n: compile_value(p, plan.nodes[n].node_type.deferred if n in plan.nodes else ())
+                for n, p in order.overrides.items()
+            },
             durable_end=False,
             on_step_end=self.metrics.step_ended,
             credentials=self.open_credentials,

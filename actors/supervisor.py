@@ -34,7 +34,7 @@ from hub.compiler import compile_workflow
 from hub.debugging import check_breakpoints
 from hub.errors import HubError, NodeFamilyDisabled, NotFound, Superseded
 from hub.lifecycle import RecoveryKind
-from hub.lineage import lends_slot, link_child
+from hub.lineage import link_child, slot_lender
 from hub.local import new_execution
 from hub.nodes import NodeTypeInfo, catalogue, default_registry
 from hub.overrides import apply_settings
@@ -230,7 +230,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 overrides=record.settings.get("overrides", {}),
                 commit_each_step=self.settings.step_commit == "step",
             )
-            self._admit(order, record.inputs, lent=lends_slot(record))
+            self._admit(order, record.inputs, lender=slot_lender(record))
 
     # --- workflows --------------------------------------------------------------------------
 
@@ -339,7 +339,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             options=run_options,
             commit_each_step=self.settings.step_commit == "step",
         )
-        self._admit(order, record.inputs, lent=lends_slot(record))
+        self._admit(order, record.inputs, lender=slot_lender(record))
         return record
 
     async def submit_fires(self, fires: Sequence[Fire]) -> list[ExecutionRecord | HubError]:
@@ -390,27 +390,30 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
     def check_families(self, plan: ExecutionPlan) -> None:
         enabled = self.settings.enabled_families()
         for node in plan.nodes.values():
-            family = node.node_type.family
-            if family and family not in enabled and not node.spec.disabled:
-                by_api = family in self.environment_settings.enabled_families()
-                raise NodeFamilyDisabled(
-                    f"node {node.id!r} is a {family} node and {family} nodes are disabled; "
-                    f"{how_to_enable(family, closed_by_api=by_api)}"
-                )
+            for kind, what in ((node.node_type, "a"), (node.item_type, "a foreach running")):
+                family = kind.family if kind is not None else None
+                if family and family not in enabled and not node.spec.disabled:
+                    by_api = family in self.environment_settings.enabled_families()
+                    raise NodeFamilyDisabled(
+                        f"node {node.id!r} is {what} {family} node and {family} nodes are "
+                        f"disabled; {how_to_enable(family, closed_by_api=by_api)}"
+                    )
 
     def _check_open(self) -> None:
         if self.stopping:
             raise HubError("the runtime is stopping; start it again with `hub up`")
 
-    def _admit(self, order: RunOrder, redacted_inputs: dict[str, Any], lent: bool = False) -> None:
-        """Start ``order`` now or queue it. ``lent``: a child its parent waits for starts now,
-        beyond the limit: the parent lends it its slot (a runtime full of waiting parents would
-        otherwise never start their children)."""
+    def _admit(
+        self, order: RunOrder, redacted_inputs: dict[str, Any], lender: str | None = None
+    ) -> None:
+        """Start ``order`` now or queue it. ``lender``: the parent that waits for this child and
+        lends it its slot (hub.admission.AdmissionQueue.lend: a runtime full of waiting parents
+        would otherwise never start their children)."""
         execution_id = order.record.id
         self.pending[execution_id] = (order, redacted_inputs)
         self.results.setdefault(execution_id, asyncio.get_running_loop().create_future())
         queue = self._admission(order)
-        if queue.admit_now(execution_id) if lent else queue.submit(execution_id):
+        if queue.lend(execution_id, lender) if lender else queue.submit(execution_id):
             self._start(execution_id)
 
     def _start(self, execution_id: str) -> None:

@@ -19,6 +19,9 @@ class AdmissionQueue:
         self.limit = limit
         self.running: set[str] = set()
         self.waiting: OrderedDict[str, None] = OrderedDict()
+        # A parent waiting for its children lends its slot to one of them at a time.
+        self.borrower: dict[str, str] = {}  # lender (parent) -> the child on its slot
+        self.lender: dict[str, str] = {}  # child -> its lender, while the child is known
 
     def submit(self, execution_id: str) -> bool:
         """True when the execution may start now; otherwise it is queued."""
@@ -28,10 +31,15 @@ class AdmissionQueue:
         self.waiting[execution_id] = None
         return False
 
-    def admit_now(self, execution_id: str) -> bool:
-        """Run now even beyond the limit (a child whose parent waits for it lends the parent's
-        slot); always True."""
-        self.waiting.pop(execution_id, None)
+    def lend(self, execution_id: str, lender: str) -> bool:
+        """A child whose parent (``lender``) waits for it: it runs now on the parent's slot,
+        even beyond the limit, unless another child of that parent has the slot; then it
+        queues, and gets the slot when that child ends (or a free slot first). A runtime full of
+        waiting parents so always runs their children, one per parent at least."""
+        self.lender[execution_id] = lender
+        if lender in self.borrower or (len(self.running) < self.limit and not self.waiting):
+            return self.submit(execution_id)
+        self.borrower[lender] = execution_id
         self.running.add(execution_id)
         return True
 
@@ -39,7 +47,17 @@ class AdmissionQueue:
         """Mark an execution done; returns the queued executions that may start now."""
         self.running.discard(execution_id)
         self.waiting.pop(execution_id, None)
-        return self.admit()
+        started = []
+        lender = self.lender.pop(execution_id, None)
+        if lender is not None and self.borrower.get(lender) == execution_id:
+            del self.borrower[lender]
+            heir = next((w for w in self.waiting if self.lender.get(w) == lender), None)
+            if heir is not None:  # the parent's next waiting child takes its slot
+                del self.waiting[heir]
+                self.borrower[lender] = heir
+                self.running.add(heir)
+                started.append(heir)
+        return started + self.admit()
 
     def admit(self) -> list[str]:
         started = []
@@ -54,6 +72,7 @@ class AdmissionQueue:
         if execution_id not in self.waiting:
             return False
         del self.waiting[execution_id]
+        self.lender.pop(execution_id, None)
         return True
 
     def position(self, execution_id: str) -> int | None:

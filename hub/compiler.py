@@ -27,6 +27,7 @@ from hub.model import (
     WorkflowSettings,
 )
 from hub.nodes import NodeRegistry, NodeType, default_registry
+from hub.nodes._foreach import FOREACH_TYPE, ITEM_ROOTS, NOT_PER_ITEM, item_type_name
 from hub.plan import ERROR_PORT, SUCCESS_PORT, ExecutionPlan, PlanEdge, PlanNode
 from hub.triggers import TRIGGER_TYPES, TriggerSpec, trigger_model
 
@@ -99,6 +100,7 @@ class _Compiler:
         self.registry = registry
         self.diags: list[Diagnostic] = []
         self.invalid_node_ids: set[str] = set()
+        self.item_types: dict[str, NodeType] = {}  # foreach node id -> what runs per item
 
     def error(self, code: str, message: str, path: str, suggestion: str | None = None) -> None:
         self.diags.append(Diagnostic("error", code, message, path, suggestion))
@@ -207,7 +209,48 @@ class _Compiler:
             return None
         node_type = self.registry.get(spec.type)
         self.static_parameters(node_type, spec, base)
+        if node_type.name == FOREACH_TYPE:
+            self.item_node(spec, base)
         return node_type
+
+    def item_node(self, spec: NodeSpec, base: str) -> None:
+        """A foreach's per-item node: a known type that means something per item, with
+        parameters valid where no expression decides them."""
+        raw = spec.parameters
+        node = raw.get("node")
+        kind = node.get("type") if isinstance(node, dict) else None
+        where = base + "/parameters/node"
+        if isinstance(kind, str) and "{{" in kind:
+            self.error(
+                "expression_not_allowed",
+                "foreach node.type must be written out, not an expression: the runtime checks "
+                "and places the item node before the step runs",
+                where + "/type",
+            )
+            return
+        name = item_type_name(raw)
+        if name is None:
+            return  # no item node at all: the parameters model said so
+        if name not in self.registry:
+            close = self.registry.closest(name)
+            hint = f"; did you mean {close!r}?" if close else ""
+            self.error(
+                "unknown_node_type", f"unknown node type {name!r}{hint}", where + "/type", close
+            )
+            return
+        if name in NOT_PER_ITEM:
+            self.error(
+                "bad_parameters",
+                f"a foreach cannot run a {name} node per item (its ports or branches mean "
+                "nothing per item); run a sub-workflow per item with 'workflow_id' instead",
+                where + "/type",
+            )
+            return
+        item_type = self.registry.get(name)
+        self.item_types[spec.id] = item_type
+        if isinstance(node, dict) and isinstance(node.get("parameters"), dict):
+            inner = NodeSpec.model_construct(id=spec.id, type=name, parameters=node["parameters"])
+            self.static_parameters(item_type, inner, where)
 
     def static_parameters(self, node_type: NodeType, spec: NodeSpec, base: str) -> None:
         """Validate parameters now, except the parts whose value an expression decides."""
@@ -495,9 +538,10 @@ class _Compiler:
         ancestors: dict[str, frozenset[str]],
     ) -> dict[str, Any]:
         compiled: dict[str, Any] = {}
-        for nid, (i, spec, _) in nodes.items():
+        for nid, (i, spec, node_type) in nodes.items():
             base = _pointer("nodes", i, "parameters")
             broken = False
+            deferred = node_type.deferred if node_type is not None else ()
             for pointer, text in iter_templates(spec.parameters):
                 try:
                     template = parse_template(text)
@@ -505,11 +549,20 @@ class _Compiler:
                     self.error("expression_syntax", exc.message, base + pointer)
                     broken = True
                     continue
+                per_item = any(pointer == d or pointer.startswith(d + "/") for d in deferred)
                 for ref in template.references:
-                    self.reference(nid, ref, base + pointer, nodes, inputs, ancestors)
+                    if ref[0] in ITEM_ROOTS and not per_item:
+                        self.error(
+                            "bad_reference",
+                            f"${ref[0]} exists only inside a foreach node's node.parameters or "
+                            "inputs, which are rendered once per item",
+                            base + pointer,
+                        )
+                    elif ref[0] not in ITEM_ROOTS:
+                        self.reference(nid, ref, base + pointer, nodes, inputs, ancestors)
             if not broken:
                 try:
-                    compiled[nid] = compile_value(spec.parameters)
+                    compiled[nid] = compile_value(spec.parameters, deferred)
                 except ExpressionError as exc:
                     self.error("expression_syntax", exc.message, base + (exc.path or ""))
         return compiled
@@ -598,6 +651,7 @@ class _Compiler:
                 on_error=spec.on_error or settings.on_error,
                 retry=spec.retry,
                 timeout_s=spec.timeout_s,
+                item_type=self.item_types.get(nid),
             )
         return ExecutionPlan(
             workflow_id=doc.id,

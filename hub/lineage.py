@@ -30,9 +30,10 @@ def link_child(record: ExecutionRecord, parent: dict[str, Any], max_depth: int) 
     }
 
 
-def lends_slot(record: ExecutionRecord) -> bool:
-    """Whether a parent waits for this execution, lending it its concurrency slot."""
+def slot_lender(record: ExecutionRecord) -> str | None:
+    """The parent that waits for this execution, lending it its concurrency slot, or None."""
     origin = record.settings.get("origin")
-    return (
+    waits = (
         isinstance(origin, dict) and origin.get("kind") == ORIGIN_KIND and bool(origin.get("waits"))
     )
+    return record.parent_id if waits else None

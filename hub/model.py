@@ -19,7 +19,7 @@ from hub.errors import ErrorCategory
 WORKFLOW_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Names an expression can reach besides node ids; a node may not take one of them.
-RESERVED_NAMES = frozenset({"input", "execution", "env", "credential"})
+RESERVED_NAMES = frozenset({"input", "execution", "env", "credential", "item", "index"})
 # How executions share ExecutionActors (docs/dsl.md, "Isolation modes").
 Isolation = Literal["exclusive", "shared"]
 

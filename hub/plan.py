@@ -31,6 +31,7 @@ class PlanNode:
     on_error: OnError
     retry: RetryPolicy
     timeout_s: float | None
+    item_type: NodeType | None = None  # a foreach's: what runs once per item
 
     @property
     def inline(self) -> bool:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.engine import ExecutionState, StepState
+from hub.loops import item_rows, parse_item_id
 from hub.model import OnError
 from hub.plan import ExecutionPlan
 from hub.records import ErrorInfo, StepRecord, StepStatus, utcnow
@@ -31,6 +32,8 @@ class Restored:
     frontier: list[str] = field(default_factory=list)
     halted: ErrorInfo | None = None
     reused: list[str] = field(default_factory=list)  # steps whose stored result was applied
+    # A foreach step's item rows (hub.loops), by its node id: its finished items are not rerun.
+    items: dict[str, dict[int, StepRecord]] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -46,9 +49,10 @@ def restore(
 ) -> Restored:
     """Replay stored ``steps`` of an execution of ``plan``. ``retry_bases``: for a retry
     execution, the attempts its steps had made before it (their retry budget starts after)."""
+    steps = list(steps)
     stored = {s.node_id: s for s in steps if s.node_id in plan.nodes}
     state = ExecutionState(plan)
-    restored = Restored(state)
+    restored = Restored(state, items=item_rows(plan.nodes, steps))
     ready = deque(state.start())
     while ready:
         node_id = ready.popleft()
@@ -111,10 +115,11 @@ def reusable_steps(
 ) -> list[StepRecord]:
     """The steps of a failed execution that its retry keeps.
 
-    Kept: completed steps, failures that ``ignore``/``branch`` already handled, and disabled
-    pass-throughs, except the step ``rerun`` and everything downstream of it. The step that
-    halted the execution is dropped (it runs again, its attempts numbered after the old ones);
-    with ``substitute`` it is kept as completed with that output instead (a skipped failure).
+    Kept: completed steps, failures that ``ignore``/``branch`` already handled, disabled
+    pass-throughs and a foreach's completed items, except the step ``rerun`` and everything
+    downstream of it. The step that halted the execution is dropped (it runs again, its attempts
+    numbered after the old ones); with ``substitute`` it is kept as completed with that output
+    instead (a skipped failure).
     """
     by_id = {s.node_id: s for s in steps}
     halted = [
@@ -128,6 +133,14 @@ def reusable_steps(
     downstream = {n for n in plan.nodes if plan.ancestors[n] & redo}
     kept = []
     for node_id, record in by_id.items():
+        item = parse_item_id(node_id)
+        if item is not None and item[0] in plan.nodes:
+            # A foreach's finished items stay finished, unless the foreach itself runs again
+            # from scratch (rerun, or downstream of what reruns).
+            owner = item[0]
+            if owner != rerun and owner not in downstream and record.status == StepStatus.COMPLETED:
+                kept.append(record)
+            continue
         if node_id not in plan.nodes or node_id in downstream:
             continue
         if substitute is not None and node_id in substitute:

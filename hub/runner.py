@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from hub._foreach_step import ForeachStep
 from hub._run_control import RunControl
 from hub.credentials import CredentialSource, RunCredentials
 from hub.debugging import Gate
@@ -29,12 +30,14 @@ from hub.nodes import (
     NodeCall,
     NodeContext,
     NodeResult,
+    NodeType,
     attempt_timeout_s,
     ensure_json,
     step_timeout,
     to_step_failure,
 )
 from hub.nodes import validate_parameters as validate_node_parameters
+from hub.nodes._foreach import FOREACH_TYPE
 from hub.parking import DELAY_TYPE, Parking, delay_due, should_park
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import (
@@ -130,6 +133,8 @@ class ExecutionRunner(RunControl):
         self.parked: Parked | None = None
         self.step_started: dict[str, float] = {}  # node id -> timer() when its attempts began
         self.state = restored.state if restored is not None else ExecutionState(plan)
+        # A foreach's item rows (hub.loops) by its node id: its finished items are not rerun.
+        self.item_rows = dict(restored.items) if restored is not None else {}
         # Attempts that were running when the run stopped, and when they started: the first
         # attempt of each after the resume is told (hub.nodes.NodeContext.resumed_from).
         self.resumed_from = {
@@ -365,11 +370,12 @@ class ExecutionRunner(RunControl):
             params = self.overrides.get(node.id, node.parameters).render(scope)
         except ExpressionError as exc:  # a size or time limit fails as validation or timeout
             raise StepFailed(exc.message, category=exc.category) from None
-        defaults = self.node_defaults.get(node.node_type.name)
-        if defaults and isinstance(params, dict):
-            params = {**defaults, **{k: v for k, v in params.items() if v is not None}}
+        params = self.with_defaults(node.node_type.name, params)
         self.state.steps[node.id].input = params
-        if node.inline:
+        if node.node_type.name == FOREACH_TYPE:
+            resumed = self.resumed_from.pop(node.id, None) is not None
+            output = await ForeachStep(self, node, attempt).run(params, same_attempt=resumed)
+        elif node.inline:
             output = await self.run_inline(node, params, attempt)
         else:
             call = NodeCall(
@@ -404,11 +410,25 @@ class ExecutionRunner(RunControl):
         )
         if node.node_type.name == DELAY_TYPE:
             self.park_if_long(node, float(getattr(typed, "seconds", 0)), ctx.resumed_from)
-        limit_s = self.attempt_timeout(node, params)
+        return await self.call_inline(
+            node.node_type, typed, ctx, self.attempt_timeout(node, params), log_as=node.id
+        )
+
+    async def call_inline(
+        self,
+        node_type: NodeType,
+        typed: Any,
+        ctx: NodeContext,
+        limit_s: float | None,
+        *,
+        log_as: str,
+        **log_metadata: Any,
+    ) -> Any:
+        """Run an inline node's attempt here, within ``limit_s``; its logs go to ``log_as``."""
         limit = asyncio.timeout(limit_s)
         try:
             async with limit:
-                output = await node.node_type.run(typed, ctx)
+                output = await node_type.run(typed, ctx)
         except TimeoutError as exc:
             if not limit.expired():  # the node itself raised TimeoutError
                 raise to_step_failure(exc) from None
@@ -416,8 +436,16 @@ class ExecutionRunner(RunControl):
         except Exception as exc:
             raise to_step_failure(exc) from None
         finally:
-            self.logs(node.id, ctx.logs)
-        return ensure_json(output, node.id)
+            self.logs(log_as, ctx.logs, **log_metadata)
+        return ensure_json(output, ctx.node_id)
+
+    def with_defaults(self, type_name: str, params: Any) -> Any:
+        """``params`` over the runtime's defaults for nodes of ``type_name`` (an unset or null
+        parameter takes the default)."""
+        defaults = self.node_defaults.get(type_name)
+        if defaults and isinstance(params, dict):
+            return {**defaults, **{k: v for k, v in params.items() if v is not None}}
+        return params
 
     def park_if_long(self, node: PlanNode, seconds: float, resumed_from: datetime | None) -> None:
         """Park the execution (hub.parking) rather than sleep here, when the delay is long and
@@ -539,7 +567,7 @@ class ExecutionRunner(RunControl):
             )
         )
 
-    def logs(self, node_id: str, lines: list[Any]) -> None:
+    def logs(self, node_id: str, lines: list[Any], **metadata: Any) -> None:
         lowest = LOG_LEVELS.get(self.options.log_level or "debug", 10)
         for line in lines:
             if LOG_LEVELS.get(line.level, 20) < lowest:
@@ -551,7 +579,7 @@ class ExecutionRunner(RunControl):
                     "level": line.level,
                     "message": line.message,
                     "source": line.source,
-                    "metadata": line.metadata,
+                    "metadata": {**line.metadata, **metadata},
                 },
             )
 

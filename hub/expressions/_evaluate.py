@@ -39,7 +39,7 @@ Evaluator = Callable[[Scope], Any]
 
 _ALIASES: dict[str, Any] = {"true": True, "false": False, "null": None}
 _NAMES = [*FUNCTIONS, *_ALIASES]
-_ROOTS = frozenset({"input", "execution", "env", "credential"})
+_ROOTS = frozenset({"input", "execution", "env", "credential", "item", "index"})
 _FUNCTION_LIST = ", ".join(FUNCTIONS)
 
 _FORBIDDEN: dict[type[ast.AST], str] = {

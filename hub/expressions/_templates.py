@@ -162,20 +162,34 @@ Renderer = Callable[[Scope], Any]
 
 
 class CompiledValue:
-    """A whole JSON value with every string parsed as a :class:`Template`."""
+    """A whole JSON value with every string parsed as a :class:`Template`.
 
-    __slots__ = ("_render", "_value", "is_static", "references")
+    ``deferred`` parts (JSON pointers) are not rendered with the rest: :meth:`render` gives them
+    as written, and :attr:`deferred` holds each one compiled, for whoever renders it later with
+    roots of its own (a foreach renders its item node's parameters once per item, with $item).
+    ``references`` covers them too."""
+
+    __slots__ = ("_pointers", "_render", "_value", "deferred", "is_static", "references")
 
     is_static: bool
     references: frozenset[tuple[str, ...]]
+    deferred: dict[str, CompiledValue]
 
     def __init__(
-        self, value: Any, render: Renderer, is_static: bool, references: frozenset[tuple[str, ...]]
+        self,
+        value: Any,
+        render: Renderer,
+        is_static: bool,
+        references: frozenset[tuple[str, ...]],
+        deferred: dict[str, CompiledValue] | None = None,
+        pointers: tuple[str, ...] = (),
     ) -> None:
         self._value = value
         self._render = render
         self.is_static = is_static
         self.references = references
+        self.deferred = deferred or {}
+        self._pointers = pointers
 
     def render(self, scope: Scope, *, budget_s: float | None = None) -> Any:
         """A resolved deep copy of the value: fresh dicts and lists on every call.
@@ -191,17 +205,35 @@ class CompiledValue:
         return f"CompiledValue({self._value!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (compile_value, (self._value,))
+        return (compile_value, (self._value, self._pointers))
 
 
-def compile_value(value: Any) -> CompiledValue:
-    """Compile every string in ``value``; errors carry ``.path``, the string's JSON pointer."""
+def compile_value(value: Any, deferred: tuple[str, ...] = ()) -> CompiledValue:
+    """Compile every string in ``value``; errors carry ``.path``, the string's JSON pointer.
+    The parts at the ``deferred`` pointers are compiled on their own (CompiledValue.deferred)."""
     found: set[tuple[str, ...]] = set()
-    render, static = _compile(value, "", found)
-    return CompiledValue(_fresh(value), render, static, frozenset(found))
+    later: dict[str, CompiledValue] = {}
+    render, static = _compile(value, "", found, (frozenset(deferred), later))
+    return CompiledValue(_fresh(value), render, static, frozenset(found), later, tuple(deferred))
 
 
-def _compile(value: Any, pointer: str, found: set[tuple[str, ...]]) -> tuple[Renderer, bool]:
+Deferral = tuple[frozenset[str], dict[str, CompiledValue]]
+
+
+def _compile(
+    value: Any, pointer: str, found: set[tuple[str, ...]], deferral: Deferral
+) -> tuple[Renderer, bool]:
+    pointers, later = deferral
+    if pointer in pointers:
+        try:
+            part = compile_value(value)
+        except ExpressionError as exc:
+            raise ExpressionError(
+                exc.message, path=pointer + (exc.path or ""), suggestion=exc.suggestion
+            ) from None
+        later[pointer] = part
+        found.update(part.references)
+        return _static(value), True
     if isinstance(value, str):
         if "{{" not in value:
             return (lambda scope: value), True
@@ -213,7 +245,7 @@ def _compile(value: Any, pointer: str, found: set[tuple[str, ...]]) -> tuple[Ren
         return template.render, template.is_static
     if isinstance(value, Mapping):
         entries = [
-            (key, *_compile(item, f"{pointer}/{escape_pointer(str(key))}", found))
+            (key, *_compile(item, f"{pointer}/{escape_pointer(str(key))}", found, deferral))
             for key, item in value.items()
         ]
         if all(static for _, _, static in entries):
@@ -221,7 +253,7 @@ def _compile(value: Any, pointer: str, found: set[tuple[str, ...]]) -> tuple[Ren
         pairs = [(key, render) for key, render, _ in entries]
         return (lambda scope: {key: render(scope) for key, render in pairs}), False
     if isinstance(value, list | tuple):
-        items = [_compile(item, f"{pointer}/{i}", found) for i, item in enumerate(value)]
+        items = [_compile(item, f"{pointer}/{i}", found, deferral) for i, item in enumerate(value)]
         if all(static for _, static in items):
             return _static(value), True
         renders = [render for render, _ in items]

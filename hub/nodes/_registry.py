@@ -72,6 +72,10 @@ class NodeType:
     # Parameters whose text must be literal, as JSON pointers ("*" for any one key or index):
     # the compiler refuses an expression there, or one that decides a value holding them.
     literal: tuple[str, ...] = ()
+    # Parameters rendered later than the step starts, as JSON pointers: their expressions may
+    # read roots the step itself provides ($item and $index of a foreach), and the step's own
+    # rendering leaves them out (hub.plan.PlanNode.deferred holds them compiled).
+    deferred: tuple[str, ...] = ()
 
     def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
         """The named ports this node offers, or None when they depend on run-time values."""
@@ -131,6 +135,7 @@ def node_type(
     placement: str = "pool",
     default_timeout_s: float | None = DEFAULT_TIMEOUT_S,
     literal: tuple[str, ...] = (),
+    deferred: tuple[str, ...] = (),
     registry: NodeRegistry | None = None,
 ) -> Callable[[NodeFn], NodeFn]:
     """Register ``async def run(params, ctx)`` as the node type ``name``.
@@ -164,6 +169,7 @@ def node_type(
                 description=" ".join((fn.__doc__ or "").strip().split("\n\n")[0].split()),
                 default_timeout_s=default,
                 literal=tuple(literal),
+                deferred=tuple(deferred),
             )
         )
         return fn

@@ -257,3 +257,65 @@ def test_a_parent_killed_while_it_waits_for_a_child_finds_the_same_child(
     assert [k.id for k in runtime.list(parent_id=record.id)] == [kids[0].id]  # no second child
     assert final.outputs["call"]["execution_id"] == kids[0].id
     assert "execution_resumed" in [e.type for e in runtime.watch(record.id)]
+
+
+ITEMS = 200
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("isolation", ISOLATION_MODES)
+def test_a_foreach_killed_mid_loop_redoes_no_finished_item(
+    runtime: hub.Client, tmp_path: Path, isolation: str
+) -> None:
+    """200 shell items, 8 at a time, each appending to a ledger; the execution's actor is
+    killed mid-loop. Items whose row was stored as completed before the kill never run again;
+    only the items in flight at the kill (8 at most) may."""
+    ledger = tmp_path / "ledger.txt"
+    ledger.touch()
+    doc = {
+        "id": f"each-kill-{isolation}-{time.monotonic_ns()}",
+        "settings": {"isolation": isolation},
+        "inputs": {"n": {"type": "integer", "default": ITEMS}},
+        "nodes": [
+            {"id": "ids", "type": "set", "parameters": {"values": {"list": list(range(ITEMS))}}},
+            {
+                "id": "each",
+                "type": "foreach",
+                "parameters": {
+                    "items": "{{ $ids.list }}",
+                    "concurrency": 8,
+                    "node": {
+                        "type": "shell",
+                        "parameters": {
+                            "argv": [
+                                "sh",
+                                "-c",
+                                f'echo "$0 item$1" >> {ledger}; sleep 0.05',
+                                "{{ $execution.id }}",
+                                "{{ str($index) }}",
+                            ]
+                        },
+                    },
+                },
+            },
+        ],
+        "edges": [{"from": "ids", "to": "each"}],
+    }
+    runtime.register(doc)
+    record = runtime.run(doc["id"], wait=False)
+    lease = wait_for(lambda: supervisor_where()["executions"].get(record.id), 60)
+    wait_for(lambda: len(ledger.read_text().splitlines()) >= 40 or None, 120)
+    before = runtime.get(record.id).steps
+    kill(lease["pid"])
+    finished = {s.node_id for s in before if s.status == "completed" and "[" in s.node_id}
+    final = runtime.wait(record.id, timeout_s=300)
+    assert final.status == ExecutionStatus.COMPLETED, final.error
+    assert "execution_resumed" in [e.type for e in runtime.watch(record.id)]
+    seen = ledger_counts(ledger)[record.id]
+    assert set(seen) == {f"item{i}" for i in range(ITEMS)}
+    assert len(finished) >= 20, "the kill came before the loop was under way"
+    again = {k for k, n in seen.items() if n > 1}
+    assert not {f"item{k[5:-1]}" for k in finished} & again, (sorted(again), sorted(finished))
+    assert sum(n - 1 for n in seen.values()) <= 8, seen
+    out = final.outputs["each"]
+    assert len(out["results"]) == ITEMS and out["errors"] == []

@@ -84,12 +84,13 @@ def test_every_family_is_bounded_by_its_default_when_no_timeout_is_given(
     assert limit(name) == expected
 
 
-def test_only_delay_and_workflow_have_no_limit_of_their_own() -> None:
+def test_only_delay_workflow_and_foreach_have_no_limit_of_their_own() -> None:
     unbounded = [
         t.name for t in default_registry().types() if attempt_timeout_s(t, None, {}) is None
     ]
-    # A delay's `seconds` bounds it; a sub-workflow's own settings.timeout_s bounds it.
-    assert sorted(unbounded) == ["delay", "workflow"]
+    # A delay's `seconds` bounds it; a sub-workflow's own settings.timeout_s bounds it; each
+    # item of a foreach has its item node's limit.
+    assert sorted(unbounded) == ["delay", "foreach", "workflow"]
     assert limit("delay", 2.5, seconds=10) == 2.5
 
 
