@@ -32,6 +32,11 @@ case ",$extras," in
     command -v chromium >/dev/null || need+=(chromium)
     ;;
 esac
+# Prometheus scrapes the runtime's metrics (`hub metrics prometheus`, docs/metrics.md): the test
+# suite starts a real one; HUB_PROMETHEUS=1 asks for it without the dev tools.
+if [[ ",$extras," == *,dev,* || "${HUB_PROMETHEUS:-}" == 1 ]]; then
+  command -v prometheus >/dev/null || need+=(prometheus)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -33,6 +33,7 @@ from hub.cli_clicker import add_clicker_commands
 from hub.cli_history import add_history_commands
 from hub.cli_lifecycle import add_lifecycle_commands
 from hub.cli_nodes import add_node_commands
+from hub.cli_ops import add_ops_commands, after_up, ray_tool_lines, ray_tools_json
 from hub.cli_triggers import add_trigger_commands
 from hub.cli_triggers import status_line as triggers_status_line
 from hub.errors import HubError, InputsInvalid, InvalidRequest, NotFound, WorkflowInvalid
@@ -197,16 +198,24 @@ def cmd_up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         desktop=args.desktop,
     )
+    after_up(info)
     if args.json:
         shown = {"api_token": token} if created else {}
         _print_json(
-            {**info.model_dump(mode="json"), "api_token_file": str(token_path(home)), **shown}
+            {
+                **info.model_dump(mode="json"),
+                "api_token_file": str(token_path(home)),
+                **shown,
+                **ray_tools_json(info),
+            }
         )
         return EXIT_OK
     print(f"runtime up in {time.monotonic() - started:.1f}s")
     joined = " (joined; hub down leaves Ray running)" if info.pid is None else ""
     print(f"  ray address : {info.address}{joined}")
     print(f"  dashboard   : {info.dashboard_url}")
+    for line in ray_tool_lines(info):
+        print(line)
     print(f"  http api    : {info.api_url}  (docs: {info.api_url}/docs)")
     print(f"  web console : {console_url(info.api_url)}  (sign in with the api token)")
     if created:
@@ -230,6 +239,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from hub.cluster_view import describe
+    from hub.ray_access import cli_hint
     from hub.runtime import read_runtime
 
     home = hub_home()
@@ -238,13 +248,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     if info is not None:
         import hub
 
-        data |= {"address": info.address, **hub.connect().status()}
+        data |= {"address": info.address, **hub.connect().status(), **ray_tools_json(info)}
     if args.json:
         _print_json(data)
     elif info is None:
         print(f"no runtime is running (HUB_HOME={home}); start one with: hub up")
     else:
         print(f"runtime at {data['address']}  dashboard {data['dashboard_url']}")
+        print(f"  dashboard: {data['ray_sign_in']}")
+        if data["prometheus_url"]:
+            print(f"  prometheus: {data['prometheus_url']}")
+        print(f"  ray cli: {cli_hint()}")
         print(
             f"  executions: {data['running']} running, {data['queued']} queued, "
             f"{data.get('sleeping', 0)} sleeping (limit {data['max_concurrent_executions']})"
@@ -487,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_commands(sub)
     add_lifecycle_commands(sub)
     add_trigger_commands(sub)
+    add_ops_commands(sub)
     return parser
 
 

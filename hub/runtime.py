@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from hub import prometheus
 from hub._processes import (
     alive,
     check_reachable,
@@ -57,6 +58,8 @@ class RuntimeInfo(BaseModel):
     database_url: str
     home: str
     started_at: datetime
+    # Ray's session directory on the head (its metrics service-discovery file is there).
+    session_dir: str | None = None
 
 
 def runtime_file(home: Path) -> Path:
@@ -373,6 +376,7 @@ def start_background(
     except Exception as exc:
         abandon()
         raise RuntimeUnavailable(f"the node pools did not start: {exc}") from exc
+    session_dir = _session_dir()
     ray.shutdown()
     info = RuntimeInfo(
         address=address,
@@ -382,9 +386,21 @@ def start_background(
         database_url=database_url,
         home=str(home),
         started_at=utcnow(),
+        session_dir=session_dir,
     )
     runtime_file(home).write_text(info.model_dump_json(indent=2))
     return info
+
+
+def _session_dir() -> str | None:
+    """The Ray session directory of the cluster this process joined (Ray has no public call)."""
+    try:
+        from ray._private import worker
+
+        node: Any = worker.global_worker.node
+        return str(node.get_session_dir_path())
+    except Exception:
+        return None
 
 
 def _on_head(ray: Any) -> bool:
@@ -446,7 +462,8 @@ def _start_head(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, **ray_env(ingress, api_port)},
+            # A Prometheus of `hub metrics prometheus` becomes the dashboard's.
+            env={**os.environ, **ray_env(ingress, api_port), **prometheus.dashboard_env(home)},
         )
     address = f"127.0.0.1:{port}"
     ray = _ray()
