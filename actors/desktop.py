@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import ray
 
+from actors import _reprs
 from actors._journal import RecorderJournal
 from actors._metrics import DesktopMetrics, NodeActorMetrics
 from actors._process import tune_process
@@ -120,11 +121,25 @@ class DesktopActor:
             self.metrics.clicked("node", dry_run=dry_run, clicks=clicks)
         return result
 
+    def __repr__(self) -> str:
+        """Its display, gates, clicker sessions and calls, for Ray's dashboard and logs."""
+        devices = getattr(self, "devices", None)
+        if devices is None:
+            return "DesktopActor(starting)"
+        return _reprs.desktop_actor(
+            os.environ.get("DISPLAY"),
+            enabled=devices.enabled,
+            dry_run=devices.dry_run,
+            sessions=sum(not task.done() for task in getattr(self, "tasks", {}).values()),
+            inflight=self.calls.inflight,
+        )
+
     async def where(self) -> dict[str, Any]:
         """Which Ray node this desktop lives on (for status and placement checks)."""
         return {
             "node_id": ray.get_runtime_context().get_node_id(),
             "display": os.environ.get("DISPLAY"),
+            "repr": repr(self),
         }
 
     # --- clicker sessions --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
+from actors import _reprs
 from actors._children import SupervisorChildRuns
 from actors._journal import RecorderJournal
 from actors._metrics import StepMetrics
@@ -77,6 +78,12 @@ class ExecutionActor:
         self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
+
+    def __repr__(self) -> str:
+        """What it runs, for Ray's dashboard and logs (actors/_reprs.py)."""
+        runners = getattr(self, "runners", {})
+        records = {i: r.record for i, r in runners.items()}
+        return _reprs.execution_actor(records, shared=getattr(self, "shared", False))
 
     def supervisor(self) -> Any:
         if self._supervisor is None:
@@ -274,7 +281,10 @@ class ExecutionActor:
         # Ray starts the call once it is done, and not at all if it failed.
         journal = self.journals.get(call.execution_id)
         barrier = journal.barrier if journal is not None else None
-        ref = member.run.remote(call) if barrier is None else member.run.remote(call, barrier)
+        # Named by the step and its execution: the dashboard's Tasks show what each node
+        # actor runs for whom.
+        method = member.run.options(name=_reprs.node_call_name(call))
+        ref = method.remote(call) if barrier is None else method.remote(call, barrier)
         try:
             return await self.await_call(ref, timeout_s, lambda: self.stop_call(node, member, ref))
         except RayActorError:
@@ -291,7 +301,7 @@ class ExecutionActor:
         """Desktop nodes go to the one DesktopActor, wherever the display is."""
         if self._desktop is None:
             self._desktop = await self.supervisor().desktop.remote()
-        ref = self._desktop.run.remote(call)
+        ref = self._desktop.run.options(name=_reprs.node_call_name(call)).remote(call)
 
         async def abandon() -> None:
             ray.cancel(ref)
@@ -339,6 +349,7 @@ class ExecutionActor:
             "execution_id": next(iter(self.runners), None),
             "execution_ids": sorted(self.runners),
             "shared": self.shared,
+            "repr": repr(self),
         }
 
 
