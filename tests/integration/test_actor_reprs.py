@@ -44,6 +44,12 @@ def alive_actors(address: str, class_name: str) -> list[Any]:
     )
 
 
+def where(actor_name: str) -> dict[str, Any]:
+    """The actor's own account of itself, asked now (its live repr included)."""
+    answer: Any = ray.get(ray.get_actor(actor_name, namespace=NAMESPACE).where.remote())
+    return dict(answer)
+
+
 @pytest.fixture()
 def gcs(runtime: hub.Client, hub_home: Path) -> str:
     info = read_runtime(hub_home)
@@ -95,15 +101,14 @@ def test_a_running_step_names_its_execution_on_both_actors(
         pool_actor = pools[step.actor_id]
         assert pool_actor.repr_name.startswith("NodeActor(http, "), pool_actor.repr_name
         # Asked now, the node actor counts the call it runs.
-        live = ray.get(ray.get_actor(pool_actor.name, namespace=NAMESPACE).where.remote())
+        live = where(pool_actor.name)
         assert live["repr"].startswith("NodeActor(http, 1/"), live
 
         run = until(lambda: running(f"execution:{started.id}"), "the execution's task")
         executions = {a.actor_id: a for a in alive_actors(gcs, "ExecutionActor")}
         assert run.actor_id in executions
-        carrier = ray.get_actor(executions[run.actor_id].name, namespace=NAMESPACE)
-        where = ray.get(carrier.where.remote())
-        assert f"{workflow} v1 {started.id[:8]} running" in where["repr"], where
+        carrier = where(executions[run.actor_id].name)
+        assert f"{workflow} v1 {started.id[:8]} running" in carrier["repr"], carrier
     finally:
         runtime.cancel(started.id)
 
