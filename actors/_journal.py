@@ -32,11 +32,16 @@ class RecorderJournal:
         self.shipping: set[asyncio.Task[None]] = set()
         self.barrier: Any = None  # the commit of the last checkpoint, while it is in flight
         self.failure: BaseException | None = None  # why that commit failed (not Superseded)
+        # How many writes were emitted, and how many of the first of them are known durable: a
+        # checkpoint with nothing new since the last commit answered has nothing to commit.
+        self.emitted = 0
+        self.durable = 0
 
     def emit(self, write: StoreWrite) -> None:
         if self.superseded:
             return
         self.buffer.append(write)
+        self.emitted += 1
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.delay_s, self._schedule_ship)
 
@@ -62,24 +67,34 @@ class RecorderJournal:
         """Commit what was emitted so far without waiting for it: a node call that depends on
         it carries ``barrier`` as an argument, so Ray starts that call only once the commit is
         done (and not at all if it failed), and the next shipment waits for it. This saves the
-        runner one wake-up per action step while keeping "durable before dependents act"."""
+        runner one wake-up per action step while keeping "durable before dependents act".
+
+        Checkpoints that wait while a commit is in flight share the next one: the first ships
+        everything they emitted, and the others, finding nothing new once it is answered,
+        return at once (steps ending together cost one commit, not one each)."""
         self._cancel_timer()
         await self.lock.acquire()  # released by _settle once the commit is answered
         try:
             self._raise_failure()
+            if self.durable == self.emitted:
+                self.lock.release()  # all of it is durable already
+                return
+            mark = self.emitted
             batch, self.buffer = self.buffer, []
             ref = self.recorder.commit.remote(batch, self.lease)
         except BaseException:
-            self.lock.release()
+            if self.lock.locked():
+                self.lock.release()
             raise
         self.barrier = ref
-        task = asyncio.get_running_loop().create_task(self._settle(ref))
+        task = asyncio.get_running_loop().create_task(self._settle(ref, mark))
         self.shipping.add(task)
         task.add_done_callback(self.shipping.discard)
 
-    async def _settle(self, ref: Any) -> None:
+    async def _settle(self, ref: Any, mark: int) -> None:
         try:
             await ref
+            self.durable = max(self.durable, mark)
         except Superseded:
             self.superseded = True
         except BaseException as exc:  # reported by the next flush, checkpoint or dependent call
@@ -103,6 +118,7 @@ class RecorderJournal:
     async def flush(self) -> None:
         self._cancel_timer()
         async with self.lock:
+            mark = self.emitted
             batch, self.buffer = self.buffer, []
             self._raise_failure()
             try:
@@ -110,6 +126,7 @@ class RecorderJournal:
             except Superseded:
                 self.superseded = True
                 raise
+            self.durable = max(self.durable, mark)
 
     async def take(self) -> list[StoreWrite]:
         """The writes not shipped yet, for another caller to commit; everything shipped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hub.compiler import Diagnostic
-from hub.records import Event, ExecutionRecord, LogEntry
+from hub.loops import parse_item_id
+from hub.records import Event, ExecutionRecord, LogEntry, StepRecord
 
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
@@ -177,24 +179,56 @@ def print_execution(record: ExecutionRecord, children: Sequence[ExecutionRecord]
     if record.parent_id:
         origin = record.settings.get("origin", {}).get("kind", "retry")
         out.print(f"{origin} of: {record.parent_id}")
-    for child in children:
+    for child in children[:MAX_CHILDREN_SHOWN]:
         kind = child.settings.get("origin", {}).get("kind", "retry")
         step = child.settings.get("origin", {}).get("node_id")
         via = f" (step {step})" if step and kind == "subworkflow" else ""
         out.print(f"{kind}: {child.id} {child.workflow_id} {_status(child.status.value)}{via}")
+    if len(children) > MAX_CHILDREN_SHOWN:
+        more = len(children) - MAX_CHILDREN_SHOWN
+        out.print(f"… and {more} more children (hub show {record.id[:12]} --json lists them)")
     if record.error:
         out.print(f"[red]error[/] ({record.error.category}): {escape(record.error.message)}")
         _print_suggestions(out, record)
     table = Table(box=None, pad_edge=False)
     for column in ("step", "type", "status", "attempts", "duration", "output / error"):
         table.add_column(column)
-    for s in record.steps:
+    for s in _folded(record.steps):
+        if isinstance(s, str):
+            table.add_row(s, "", "", "", "", "")
+            continue
         detail = f"[red]{escape(s.error.message)}[/]" if s.error else _short(s.output, 80)
         duration = f"{s.duration_ms} ms" if s.duration_ms is not None else ""
         table.add_row(
             s.node_id, s.node_type, _status(s.status.value), str(s.attempts), duration, detail
         )
     out.print(table)
+
+
+MAX_CHILDREN_SHOWN = 20
+MAX_ITEMS_SHOWN = 10
+
+
+def _folded(steps: Sequence[StepRecord]) -> list[StepRecord | str]:
+    """Steps for the table, a foreach's item rows (``each[3]``) folded: one line counting them
+    by status after their foreach, and the failed ones (at most MAX_ITEMS_SHOWN) in full."""
+    items: dict[str, list[StepRecord]] = {}
+    rows: list[StepRecord | str] = []
+    for step in steps:
+        parsed = parse_item_id(step.node_id)
+        if parsed is None:
+            rows.append(step)
+        else:
+            items.setdefault(parsed[0], []).append(step)
+    for owner, found in items.items():
+        owner_at = (i for i, r in enumerate(rows) if getattr(r, "node_id", "") == owner)
+        at = next(owner_at, len(rows) - 1) + 1
+        counts = Counter(r.status.value for r in found)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        failed = [r for r in found if r.error is not None][:MAX_ITEMS_SHOWN]
+        folded: list[StepRecord | str] = [f"  {owner}[…] items: {summary}", *failed]
+        rows[at:at] = folded
+    return rows
 
 
 def _print_suggestions(console: Console, record: ExecutionRecord) -> None:

@@ -2,6 +2,7 @@
 
 from hub.nodes._catalog import NodeTypeInfo, catalogue
 from hub.nodes._context import LOG_LEVELS, LogLine, NodeCall, NodeContext, NodeResult
+from hub.nodes._files import files_root
 from hub.nodes._invoke import (
     check_family,
     ensure_json,
@@ -50,6 +51,7 @@ __all__ = [
     "invoke_reporting",
     "load_plugins",
     "run_here",
+    "files_root",
     "node_type",
     "step_timeout",
     "to_step_failure",

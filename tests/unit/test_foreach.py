@@ -315,3 +315,68 @@ def test_a_waiting_parent_lends_its_slot_to_one_child_at_a_time() -> None:
     assert queue.finished("c3") == []
     assert queue.finished("parent") == []
     assert queue.running == set()
+
+
+# --- hub show folds item rows -----------------------------------------------------------------
+
+
+def test_hub_show_folds_item_rows_under_their_foreach() -> None:
+    from hub.console import MAX_ITEMS_SHOWN, _folded
+
+    failed = ErrorInfo(message="gone", category="node_error")
+    steps = [
+        row("loop", StepStatus.COMPLETED),
+        *(
+            row(f"loop[{i}]", StepStatus.COMPLETED if i % 2 else StepStatus.FAILED).model_copy(
+                update={"error": None if i % 2 else failed}
+            )
+            for i in range(40)
+        ),
+        row("after", StepStatus.COMPLETED),
+    ]
+    shown = _folded(steps)
+    assert [getattr(s, "node_id", s) for s in shown[:3]] == [
+        "loop",
+        "  loop[…] items: 20 completed, 20 failed",
+        "loop[0]",
+    ]
+    assert len(shown) == 3 + MAX_ITEMS_SHOWN and getattr(shown[-1], "node_id", "") == "after"
+
+
+def test_a_credential_read_per_item_is_opened_and_redacted() -> None:
+    opened: list[list[str]] = []
+
+    async def source(names: list[str]) -> dict[str, Any]:
+        opened.append(list(names))
+        return {"api": "tok-9f8e7d6c5b"}
+
+    each = {
+        "items": ["a", "b"],
+        "node": {
+            "type": "set",
+            "parameters": {"values": {"h": "{{ $credential.api }}:{{ $item }}"}},
+        },
+    }
+    plan = plan_of(each)
+    record, validated = new_execution(plan, {"rows": []})
+    journal = MemoryJournal()
+    runner = ExecutionRunner(
+        plan,
+        record.model_copy(update={"inputs": validated}),
+        dispatch=FakeHttp(),
+        journal=journal,
+        credentials=source,
+    )
+    final = asyncio.run(runner.run())
+    assert final.status == ExecutionStatus.COMPLETED, final.error
+    assert ["api"] in opened
+    text = " ".join(w.model_dump_json() for w in journal.writes) + final.model_dump_json()
+    assert "tok-9f8e7d6c5b" not in text
+
+
+def test_items_that_are_not_a_list_fail_the_step_clearly() -> None:
+    each = {**HTTP_EACH, "items": "{{ $input.token }}"}
+    record, _ = run(plan_of(each), {"rows": [], "token": "a string"})
+    assert record.status == ExecutionStatus.FAILED
+    assert record.error is not None and record.error.category == "validation"
+    assert "foreach node: items: Input should be a valid list" in record.error.message

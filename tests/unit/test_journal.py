@@ -377,3 +377,37 @@ def test_a_failed_checkpoint_is_raised_by_the_next_call() -> None:
             await journal.checkpoint()
 
     asyncio.run(main())
+
+
+def test_checkpoints_waiting_behind_a_commit_share_the_next_one() -> None:
+    """Eight steps end while a commit is in flight: one more commit carries all their writes;
+    the checkpoints that find nothing new once it is answered commit nothing. A checkpoint after
+    writes that only went by the timer (not durable) still commits."""
+    writes = [_running(uuid.uuid4().hex) for _ in range(10)]
+
+    async def main() -> FakeRecorder:
+        recorder = FakeRecorder()
+        journal = RecorderJournal(recorder, delay_s=10)
+        journal.emit(writes[0])
+        await journal.checkpoint()  # in flight for 5 ms
+
+        async def step_ends(write: StoreWrite) -> None:
+            journal.emit(write)
+            await journal.checkpoint()
+
+        await asyncio.gather(*(step_ends(w) for w in writes[1:9]))
+        await journal.settled()
+        journal.delay_s = 0.001
+        journal.emit(writes[9])
+        await asyncio.sleep(0.02)  # the timer ships it with record: not durable
+        await journal.checkpoint()
+        await journal.settled()
+        return recorder
+
+    recorder = asyncio.run(main())
+    assert [(name, len(batch)) for name, batch in recorder.log] == [
+        ("commit", 1),
+        ("commit", 8),
+        ("record", 1),
+        ("commit", 0),
+    ]
