@@ -1,8 +1,9 @@
 """What the test suite needs from the machine it runs on, and what a missing piece does.
 
 The test command (``.ci/test.sh``) installs every tool the suite drives: Xvfb, xdotool,
-tesseract, sshd, rsync, ``ip``. Where it could not (it ran without root, say), a test that
-needs a missing tool skips locally, naming what is missing and how to install it. Under
+tesseract, sshd, rsync, ``ip``, Chromium, Prometheus (``prometheus``, ``promtool``). Where it
+could not (it ran without root, say), a test that needs a missing tool skips locally, naming
+what is missing and how to install it. Under
 ``CI=true`` the same test fails with that reason instead: a CI run that drove no desktop, read
 no screen and started no cluster must not come out green.
 

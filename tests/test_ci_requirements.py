@@ -183,7 +183,7 @@ def test_setup_fails_under_ci_when_it_cannot_install_missing_packages() -> None:
     [listed] = re.findall(
         r"^error: CI=true and these Debian packages are missing: (.*)$", done.stderr, re.M
     )
-    expected = ["xvfb", "x11-utils", "xdotool", "tesseract-ocr", "rsync", "iproute2"]
+    expected = ["xvfb", "x11-utils", "xdotool", "tesseract-ocr", "rsync", "iproute2", "prometheus"]
     if not os.access("/usr/sbin/sshd", os.X_OK):  # found there by its path, not on PATH
         expected.append("openssh-server")
     assert set(expected) <= set(listed.split()), listed
