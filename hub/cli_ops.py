@@ -31,7 +31,9 @@ def ray_tool_lines(info: Any) -> list[str]:
     lines = [f"{INDENT}{sign_in_hint()}"]
     running = prometheus.read(Path(info.home))
     if running is not None:
-        lines.append(f"  prometheus  : {running.url}  (the dashboard's Metrics page queries it)")
+        given = prometheus.dashboard_env(Path(info.home)).get("RAY_PROMETHEUS_HOST")
+        whose = "given to the dashboard" if given else "the dashboard has RAY_PROMETHEUS_HOST"
+        lines.append(f"  prometheus  : {running.url}  ({whose})")
     lines.append(f"  ray cli     : {cli_hint()}")
     return lines
 
