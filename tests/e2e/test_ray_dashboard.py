@@ -53,7 +53,11 @@ def test_sign_in_with_the_ray_token_and_see_the_runtimes_actors(page: Any, dashb
 
     page.goto(f"{dashboard}/#/actors")
     table = page.get_by_role("table").first
-    expect(table).to_contain_text("supervisor", timeout=60_000)
+    expect(table).to_contain_text("ALIVE", timeout=60_000)
+    # The runtime's actors, found by their reprs, on one page.
+    page.get_by_role("textbox", name="repr").fill("Actor(")
+    page.get_by_role("textbox", name="Page Size").fill("50")
     expect(table).to_contain_text(re.compile(r"ExecutionActor\((shared, )?idle\)"))
     expect(table).to_contain_text("NodeActor(code [code family], 0/")
+    expect(table).not_to_contain_text("ServeController")
     page.screenshot(path=str(SCREENSHOT), full_page=False)
