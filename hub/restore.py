@@ -112,14 +112,15 @@ def reusable_steps(
     *,
     rerun: str | None = None,
     substitute: Mapping[str, Any] | None = None,
+    keep_items: bool = True,
 ) -> list[StepRecord]:
     """The steps of a failed execution that its retry keeps.
 
     Kept: completed steps, failures that ``ignore``/``branch`` already handled, disabled
-    pass-throughs and a foreach's completed items, except the step ``rerun`` and everything
-    downstream of it. The step that halted the execution is dropped (it runs again, its attempts
-    numbered after the old ones); with ``substitute`` it is kept as completed with that output
-    instead (a skipped failure).
+    pass-throughs and, with ``keep_items``, a foreach's completed items, except the step
+    ``rerun`` and everything downstream of it. The step that halted the execution is dropped
+    (it runs again, its attempts numbered after the old ones); with ``substitute`` it is kept
+    as completed with that output instead (a skipped failure).
     """
     by_id = {s.node_id: s for s in steps}
     halted = [
@@ -135,10 +136,10 @@ def reusable_steps(
     for node_id, record in by_id.items():
         item = parse_item_id(node_id)
         if item is not None and item[0] in plan.nodes:
-            # A foreach's finished items stay finished, unless the foreach itself runs again
-            # from scratch (rerun, or downstream of what reruns).
-            owner = item[0]
-            if owner != rerun and owner not in downstream and record.status == StepStatus.COMPLETED:
+            # A foreach's finished items stay finished (``keep_items``: its parameters are the
+            # same), unless it is downstream of what runs again (its items may change).
+            done = record.status == StepStatus.COMPLETED
+            if keep_items and done and item[0] not in downstream:
                 kept.append(record)
             continue
         if node_id not in plan.nodes or node_id in downstream:

@@ -82,7 +82,10 @@ def derive(
             assert target is not None
             overrides[target] = _override(plan, definition, target, parameters)
             origin["parameters"] = parameters
-        steps = reusable_steps(plan, parent.steps, rerun=target, substitute=substitute)
+        # A step retried with new parameters runs a foreach's items again, every one of them.
+        steps = reusable_steps(
+            plan, parent.steps, rerun=target, substitute=substitute, keep_items=not overrides
+        )
         redo = [st for st in steps if st.status == "pending"]
         origin["attempts_before"] = {st.node_id: st.attempts for st in redo}
     record, validated = new_execution(plan, merged, trigger=trigger)

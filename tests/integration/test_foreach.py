@@ -149,3 +149,39 @@ def test_cancelling_the_parent_cancels_the_children_in_flight(runtime: hub.Clien
         ended = runtime.wait(kid.id, timeout_s=60)
         assert ended.status == ExecutionStatus.CANCELLED, (kid.id, ended.status)
     assert len(runtime.list(parent_id=record.id)) == 2 and kids  # the rest never started
+
+
+def test_a_retry_keeps_finished_items_and_a_step_retry_can_fix_the_item_node(
+    runtime: hub.Client, http_server: Any
+) -> None:
+    wf = name("each-retry")
+    user = 4000 + uuid.uuid4().int % 1000
+    node = {"type": "http", "parameters": {"url": f"{http_server.url}/{{{{ $item }}}}"}}
+    runtime.register(looping(wf, {"items": "{{ $input.ids }}", "node": node, "concurrency": 1}))
+    ids = [f"users/{user}", "status?code=500", f"users/{user + 1}"]
+    first = runtime.run(wf, {"ids": ids}, timeout_s=120)
+    assert first.status == ExecutionStatus.FAILED
+
+    def hits(path: str) -> int:
+        return sum(r["path"] == path for r in http_server.requests)
+
+    assert (hits(f"/users/{user}"), hits(f"/users/{user + 1}")) == (1, 0)
+    again = runtime.retry(first.id)
+    assert again.status == ExecutionStatus.FAILED  # item 1 fails again
+    assert (hits(f"/users/{user}"), hits(f"/users/{user + 1}")) == (1, 0)  # item 0 reused
+    fixed_node = {
+        "type": "http",
+        "parameters": {
+            "url": f"{http_server.url}/{{{{ 'users/7' if contains($item, 'status') else $item }}}}"
+        },
+    }
+    fixed = runtime.retry_step(
+        again.id,
+        "each",
+        {"items": "{{ $input.ids }}", "node": fixed_node, "concurrency": 1},
+    )
+    assert fixed.status == ExecutionStatus.COMPLETED, fixed.error
+    bodies = [r["body"]["id"] for r in fixed.outputs["each"]["results"]]
+    assert bodies == [user, 7, user + 1]
+    # New parameters for the step: every item ran again with them.
+    assert hits(f"/users/{user}") == 2 and hits(f"/users/{user + 1}") == 1
