@@ -367,3 +367,38 @@ def test_the_monitor_says_when_a_sleeping_execution_wakes(
         expect(facts).not_to_contain_text("sleeping until")
     finally:
         assert api.put("/settings", json={"park_delay_s": before}).status_code == 200
+
+
+def test_a_foreach_s_items_are_folded_under_it_in_the_detail(
+    console: Any, console_url: str, api: httpx.Client
+) -> None:
+    per_item = {"type": "set", "parameters": {"values": {"tenth": "{{ 10 / $item }}"}}}
+    doc = workflow(
+        [
+            {
+                "id": "each",
+                "type": "foreach",
+                "parameters": {
+                    "items": [1, 0, 2, 5],
+                    "node": per_item,
+                    "on_item_error": "continue",
+                },
+            }
+        ],
+        [],
+    )
+    create(api, doc)
+    execution_id = start(api, doc["id"], {})
+    wait_for(api, execution_id)
+    page = console
+    open_execution(page, console_url, execution_id, "detail")
+    items = page.locator("details#items-each")
+    summary = items.locator(":scope > summary")
+    expect(summary).to_contain_text("items: 3 completed, 1 failed")
+    # The graph and the step list show the foreach once, not its items as nodes.
+    expect(page.locator("details#step-each")).to_have_count(1)
+    summary.click()
+    rows = items.locator("details.step-detail")
+    expect(rows).to_have_count(4)
+    expect(rows.first.locator("summary")).to_contain_text("each[1]")  # failed ones first
+    check_accessibility(page, "execution-foreach-items")

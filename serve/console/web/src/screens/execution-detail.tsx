@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { Link } from "wouter-preact";
 import { get, query } from "../api";
 import { duration, ErrorNote, Json, Loading, Section, StatusBadge, useLoad, when } from "../components/common";
+import { splitItems } from "./execution-model";
 import type { ExecutionJson, StepError, StepJson } from "./execution-model";
 
 export function ErrorSummary({ error, headingLevel = 3 }: { error: StepError; headingLevel?: 2 | 3 | 4 }) {
@@ -52,6 +53,35 @@ export function ErrorSummary({ error, headingLevel = 3 }: { error: StepError; he
         </>
       )}
     </div>
+  );
+}
+
+const ITEMS_SHOWN = 50;
+
+/** A foreach's item rows, folded: how many ended how, then the rows (failed ones first), at
+ * most ITEMS_SHOWN of them. */
+function ItemRows({ executionId, owner, rows, selected }: { executionId: string; owner: string; rows: StepJson[]; selected: string | null }) {
+  const counts = new Map<string, number>();
+  for (const row of rows) counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
+  const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(", ");
+  const ordered = [...rows.filter((r) => r.error), ...rows.filter((r) => !r.error)];
+  const shown = ordered.slice(0, ITEMS_SHOWN);
+  return (
+    <details id={`items-${owner}`} class="step-detail" open={shown.some((r) => r.node_id === selected)}>
+      <summary>
+        <code>{owner}</code> <span class="help">items</span>: {summary}
+      </summary>
+      <div class="step-body">
+        {shown.map((step) => (
+          <StepDetail key={`${step.node_id}-${step.status}`} executionId={executionId} step={step} open={selected === step.node_id} />
+        ))}
+        {rows.length > shown.length && (
+          <p class="help">
+            {rows.length - shown.length} more items; <code>hub show {executionId.slice(0, 12)} --json</code> lists every one.
+          </p>
+        )}
+      </div>
+    </details>
   );
 }
 
@@ -160,6 +190,7 @@ export function DetailPanel({ record, selected }: { record: ExecutionJson; selec
   }, [selected]);
   const total =
     record.started_at && record.ended_at ? Date.parse(record.ended_at) - Date.parse(record.started_at) : null;
+  const steps = splitItems(record.steps);
   return (
     <>
       <Section title="Summary" id="detail-summary">
@@ -220,8 +251,11 @@ export function DetailPanel({ record, selected }: { record: ExecutionJson; selec
       )}
       <Section title="Steps" id="detail-steps">
         {record.steps.length === 0 && <p class="help">No step has run yet.</p>}
-        {record.steps.map((step) => (
+        {steps.plain.map((step) => (
           <StepDetail key={`${step.node_id}-${step.status}`} executionId={record.id} step={step} open={selected === step.node_id} />
+        ))}
+        {[...steps.items].map(([owner, rows]) => (
+          <ItemRows key={owner} executionId={record.id} owner={owner} rows={rows} selected={selected} />
         ))}
       </Section>
     </>

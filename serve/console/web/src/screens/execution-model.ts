@@ -198,3 +198,20 @@ export function preview(value: unknown, limit = 240): string {
 export function shortId(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
 }
+
+const ITEM_ID = /^([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]$/;
+
+/** A foreach's item rows (``each[3]``, docs/dsl.md "Loops") apart from the steps of the plan's
+ * nodes, by the foreach's node id, in index order. */
+export function splitItems(steps: StepJson[]): { plain: StepJson[]; items: Map<string, StepJson[]> } {
+  const plain: StepJson[] = [];
+  const items = new Map<string, StepJson[]>();
+  for (const step of steps) {
+    const match = ITEM_ID.exec(step.node_id);
+    if (!match) plain.push(step);
+    else items.set(match[1], [...(items.get(match[1]) ?? []), step]);
+  }
+  const index = (step: StepJson) => Number(ITEM_ID.exec(step.node_id)?.[2] ?? 0);
+  for (const rows of items.values()) rows.sort((a, b) => index(a) - index(b));
+  return { plain, items };
+}

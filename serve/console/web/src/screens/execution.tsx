@@ -18,6 +18,7 @@ import {
   type PlanJson,
   RECORD_EVENTS,
   shortId,
+  splitItems,
   stepsFromRecord,
   TERMINAL,
   type WorkflowJson,
@@ -41,10 +42,11 @@ export function ExecutionPage({ executionId }: { executionId: string }) {
 
 /** The plan of a workflow version that is gone: the steps the record has, without edges. */
 function planFromSteps(record: ExecutionJson): PlanJson {
-  const ids = record.steps.map((s) => s.node_id);
+  const { plain } = splitItems(record.steps); // a foreach's items are not nodes of the graph
+  const ids = plain.map((s) => s.node_id);
   return {
     levels: [ids],
-    nodes: Object.fromEntries(record.steps.map((s) => [s.node_id, { type: s.node_type, inline: false, upstream: [], on_error: "" }])),
+    nodes: Object.fromEntries(plain.map((s) => [s.node_id, { type: s.node_type, inline: false, upstream: [], on_error: "" }])),
     edges: [],
   };
 }
