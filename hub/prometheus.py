@@ -71,10 +71,19 @@ def read(home: Path) -> PrometheusInfo | None:
     if not path.exists():
         return None
     info = PrometheusInfo.model_validate_json(path.read_text())
-    if not alive(info.pid):
+    if not alive(info.pid) or not _is_prometheus(info.pid):
         path.unlink(missing_ok=True)
         return None
     return info
+
+
+def _is_prometheus(pid: int) -> bool:
+    """Whether ``pid`` still is a Prometheus (not another process that got its number)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc to ask: trust the record
+    return b"prometheus" in command.split(b"\0", 1)[0]
 
 
 def binary() -> str:
