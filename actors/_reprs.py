@@ -52,6 +52,12 @@ def desktop_actor(
     return f"DesktopActor(DISPLAY={display or '-'}, {gates}, {running}, {inflight} calls)"
 
 
+def run_task_name(record: Any) -> str:
+    """The Ray task name of a run on an ExecutionActor: its workflow, version and execution
+    (Ray shows an actor's repr as it was at creation, so what an actor runs now is here)."""
+    return f"run {record.workflow_id} v{record.workflow_version} execution:{record.id}"
+
+
 def node_call_name(call: Any) -> str:
     """The Ray task name of a node call: which step of which execution a node actor runs."""
     return (

@@ -23,6 +23,7 @@ from actors._lifecycle import LifecycleControl, remote
 from actors._observe import Observability
 from actors._placement import actor_options
 from actors._process import tune_process
+from actors._reprs import run_task_name
 from actors._resources import ResourcePools
 from actors._settings import SettingsControl
 from actors._sleeping import Sleepers
@@ -437,9 +438,9 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             self.running[execution_id] = handle
             healthy = True
             try:
-                # The run's task carries the execution id: the dashboard lists it by that name
-                # on the actor (`execution:<n>`, leased again and again) that ran it.
-                call = handle.run.options(name=f"execution:{execution_id}")
+                # The run's task names its workflow and execution: the dashboard lists it by
+                # that name on the actor (`execution:<n>`, leased again and again) that ran it.
+                call = handle.run.options(name=run_task_name(order.record))
                 outcome: RunOutcome = await call.remote(order)
                 if outcome.writes:  # the end is durable before anyone hears of it
                     await self.commits.commit(outcome.writes)

@@ -104,7 +104,8 @@ def test_a_running_step_names_its_execution_on_both_actors(
         live = where(pool_actor.name)
         assert live["repr"].startswith("NodeActor(http, 1/"), live
 
-        run = until(lambda: running(f"execution:{started.id}"), "the execution's task")
+        run_name = f"run {workflow} v1 execution:{started.id}"
+        run = until(lambda: running(run_name), "the execution's task")
         executions = {a.actor_id: a for a in alive_actors(gcs, "ExecutionActor")}
         assert run.actor_id in executions
         carrier = where(executions[run.actor_id].name)
