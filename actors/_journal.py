@@ -83,8 +83,7 @@ class RecorderJournal:
             batch, self.buffer = self.buffer, []
             ref = self.recorder.commit.remote(batch, self.lease)
         except BaseException:
-            if self.lock.locked():
-                self.lock.release()
+            self.lock.release()
             raise
         self.barrier = ref
         task = asyncio.get_running_loop().create_task(self._settle(ref, mark))

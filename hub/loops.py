@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from hub.errors import ErrorCategory, StepFailed
 from hub.model import RetryPolicy
+from hub.nodes import failure_info
 from hub.nodes._foreach import ForeachParams
 from hub.records import ErrorInfo, StepRecord, StepStatus, utcnow
 
@@ -142,7 +143,9 @@ class ItemLoop:
             await self.save(index, running, durable=False)
             try:
                 action = self.host.render_item(index, self.items[index], attempt)
-                running.node_type, running.input = action.node_type, action.parameters
+                running = running.model_copy(
+                    update={"node_type": action.node_type, "input": action.parameters}
+                )
                 output = await self.host.call_item(index, action, attempt)
             except StepFailed as failure:
                 budget = attempt - base
@@ -175,13 +178,7 @@ class ItemLoop:
         else:
             update.update(
                 status=StepStatus.FAILED,
-                error=ErrorInfo(
-                    message=failure.message,
-                    category=failure.category.value,
-                    attempts=running.attempts,
-                    retryable=failure.retryable,
-                    node_id=running.node_id,
-                ),
+                error=failure_info(failure, running.attempts, running.node_id),
             )
         row = running.model_copy(update=update)
         await self.save(index, row, durable=True)

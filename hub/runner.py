@@ -33,6 +33,7 @@ from hub.nodes import (
     NodeType,
     attempt_timeout_s,
     ensure_json,
+    failure_info,
     step_timeout,
     to_step_failure,
 )
@@ -484,13 +485,7 @@ class ExecutionRunner(RunControl):
         self.apply(node, transition)
 
     async def failed(self, node: PlanNode, failure: StepFailed, attempt: int) -> None:
-        error = ErrorInfo(
-            message=failure.message,
-            category=failure.category.value,
-            attempts=attempt,
-            retryable=failure.retryable,
-            node_id=node.id,
-        )
+        error = failure_info(failure, attempt, node.id)
         transition = self.state.fail(node.id, error, node.on_error, utcnow())
         self.step_ended(node, StepStatus.FAILED)
         self.record_step(node, "step_failed", {"on_error": node.on_error.value})

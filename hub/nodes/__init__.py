@@ -6,6 +6,7 @@ from hub.nodes._files import files_root
 from hub.nodes._invoke import (
     check_family,
     ensure_json,
+    failure_info,
     invoke,
     invoke_reporting,
     run_here,
@@ -47,6 +48,7 @@ __all__ = [
     "check_family",
     "default_registry",
     "ensure_json",
+    "failure_info",
     "invoke",
     "invoke_reporting",
     "load_plugins",

@@ -74,19 +74,24 @@ def ensure_json(value: Any, node_id: str) -> Any:
     return value
 
 
+def failure_info(failure: StepFailed, attempts: int, node_id: str) -> ErrorInfo:
+    """What is recorded of an attempt that failed: its message, category and retryability."""
+    return ErrorInfo(
+        message=failure.message,
+        category=failure.category.value,
+        retryable=failure.retryable,
+        attempts=attempts,
+        node_id=node_id,
+    )
+
+
 async def invoke_reporting(registry: NodeRegistry, call: NodeCall) -> NodeResult | ErrorInfo:
     """``invoke`` for a node actor: failures come back as ErrorInfo, so the category and
     retryability cross the process boundary intact."""
     try:
         return await invoke(registry, call)
     except StepFailed as failure:
-        error = ErrorInfo(
-            message=failure.message,
-            category=failure.category.value,
-            retryable=failure.retryable,
-            attempts=call.attempt,
-            node_id=call.node_id,
-        )
+        error = failure_info(failure, call.attempt, call.node_id)
         if failure.logs:  # what it logged before failing still reaches the log stream
             return NodeResult(logs=failure.logs, error=error.model_dump(mode="json"))
         return error

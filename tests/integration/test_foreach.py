@@ -36,25 +36,19 @@ def looping(workflow_id: str, parameters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def http_loop(workflow_id: str, url: str, **parameters: Any) -> dict[str, Any]:
+    """A foreach of http GETs of ``url`` (a template reading $item) over $input.ids."""
+    node = {"type": "http", "parameters": {"url": url}}
+    return looping(workflow_id, {"items": "{{ $input.ids }}", "node": node, **parameters})
+
+
 def test_http_per_item_in_order_with_errors_collected(
     runtime: hub.Client, http_server: Any
 ) -> None:
     wf = name("each-http")
+    path = "{{ 'users/' + str($item) if $item >= 0 else 'status?code=404' }}"
     runtime.register(
-        looping(
-            wf,
-            {
-                "items": "{{ $input.ids }}",
-                "node": {
-                    "type": "http",
-                    "parameters": {
-                        "url": f"{http_server.url}/{{{{ 'users/' + str($item) if $item >= 0 else 'status?code=404' }}}}",  # noqa: E501
-                    },
-                },
-                "concurrency": 8,
-                "on_item_error": "continue",
-            },
-        )
+        http_loop(wf, f"{http_server.url}/{path}", concurrency=8, on_item_error="continue")
     )
     ids = [*range(30), -1, 30, -1]
     final = runtime.run(wf, {"ids": ids}, timeout_s=180)
@@ -76,19 +70,7 @@ def test_a_failing_item_fails_the_step_and_stops_the_rest(
     runtime: hub.Client, http_server: Any
 ) -> None:
     wf = name("each-fail")
-    runtime.register(
-        looping(
-            wf,
-            {
-                "items": "{{ $input.ids }}",
-                "node": {
-                    "type": "http",
-                    "parameters": {"url": f"{http_server.url}/status?code={{{{ $item }}}}"},
-                },
-                "concurrency": 1,
-            },
-        )
-    )
+    runtime.register(http_loop(wf, f"{http_server.url}/status?code={{{{ $item }}}}", concurrency=1))
     final = runtime.run(wf, {"ids": [200, 200, 500, 200, 200]}, timeout_s=120)
     assert final.status == ExecutionStatus.FAILED
     assert final.error is not None and final.error.message.startswith("item 2 failed:")
@@ -156,8 +138,7 @@ def test_a_retry_keeps_finished_items_and_a_step_retry_can_fix_the_item_node(
 ) -> None:
     wf = name("each-retry")
     user = 4000 + uuid.uuid4().int % 1000
-    node = {"type": "http", "parameters": {"url": f"{http_server.url}/{{{{ $item }}}}"}}
-    runtime.register(looping(wf, {"items": "{{ $input.ids }}", "node": node, "concurrency": 1}))
+    runtime.register(http_loop(wf, f"{http_server.url}/{{{{ $item }}}}", concurrency=1))
     ids = [f"users/{user}", "status?code=500", f"users/{user + 1}"]
     first = runtime.run(wf, {"ids": ids}, timeout_s=120)
     assert first.status == ExecutionStatus.FAILED
