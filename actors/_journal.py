@@ -8,7 +8,25 @@ from typing import Any
 
 from hub.errors import HubError, Superseded
 from hub.recording import Lease
-from hub.records import StoreWrite
+from hub.records import StepRecord, StoreWrite, UpsertStep
+
+
+class StoreSteps:
+    """Writes step rows straight to the store (``Store.commit_steps``), fenced by the runner's
+    lease: what an ExecutionActor does instead of sending them through the Recorder when it can
+    reach the store itself (docs/dsl.md, "Durability"). SQLite's short transactions run on the
+    event loop (a thread hop costs more than the commit); a server's, on a thread."""
+
+    def __init__(self, store: Any, *, inline: bool) -> None:
+        self.store = store
+        self.inline = inline
+
+    async def write(self, lease: Lease, steps: Sequence[StepRecord]) -> bool:
+        """Store ``steps``; False when another runner holds the execution (nothing written)."""
+        execution_id, token = lease
+        if self.inline:
+            return bool(self.store.commit_steps(execution_id, token, steps))
+        return bool(await asyncio.to_thread(self.store.commit_steps, execution_id, token, steps))
 
 
 class RecorderJournal:
@@ -17,14 +35,30 @@ class RecorderJournal:
     ``checkpoint`` (``barrier`` is then the commit's reference, for the calls that depend on
     it). One call is in flight at a time, which keeps the writes in order.
 
-    With a ``lease`` every write carries it. Once the Recorder refuses them (another runner
-    resumed the execution) ``superseded`` is set, later writes are dropped, and ``flush``
-    raises Superseded: the runner stops."""
+    With ``steps`` (and a lease), step rows skip the Recorder: ``checkpoint`` stores them
+    straight away and returns once they are durable (no barrier), the timer stores them with
+    each shipment, and everything else (events, the execution's updates) still goes to the
+    Recorder on the timer. A step's events may then land up to ``delay_s`` after its row.
 
-    def __init__(self, recorder: Any, delay_s: float, lease: Lease | None = None) -> None:
+    With a ``lease`` every write carries it. Once the Recorder or the store refuses them
+    (another runner resumed the execution) ``superseded`` is set, later writes are dropped, and
+    ``flush`` raises Superseded: the runner stops."""
+
+    def __init__(
+        self,
+        recorder: Any,
+        delay_s: float,
+        lease: Lease | None = None,
+        steps: StoreSteps | None = None,
+    ) -> None:
         self.recorder = recorder
         self.delay_s = delay_s
         self.lease = lease
+        self.steps = steps if lease is not None else None
+        # Step rows waiting for the store, in direct mode: the last row of each step wins.
+        self.pending_steps: dict[str, StepRecord] = {}
+        self.steps_waited = False  # pending since the last timer tick
+        self.step_lock = asyncio.Lock()
         self.superseded = False
         self.buffer: list[StoreWrite] = []
         self.lock = asyncio.Lock()
@@ -40,8 +74,12 @@ class RecorderJournal:
     def emit(self, write: StoreWrite) -> None:
         if self.superseded:
             return
-        self.buffer.append(write)
-        self.emitted += 1
+        if self.steps is not None and isinstance(write, UpsertStep):
+            self.pending_steps.pop(write.step.node_id, None)  # kept in the order last written
+            self.pending_steps[write.step.node_id] = write.step
+        else:
+            self.buffer.append(write)
+            self.emitted += 1
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.delay_s, self._schedule_ship)
 
@@ -52,6 +90,19 @@ class RecorderJournal:
         task.add_done_callback(self.shipping.discard)
 
     async def _ship(self) -> None:
+        if self.pending_steps:
+            # Rows of steps that end within a tick are stored by their checkpoint: the timer
+            # stores only rows that waited a whole tick (a long step's "running" row).
+            if not self.steps_waited:
+                self.steps_waited = True
+                if self.timer is None:
+                    loop = asyncio.get_running_loop()
+                    self.timer = loop.call_later(self.delay_s, self._schedule_ship)
+            else:
+                try:
+                    await self._store_steps()
+                except Exception as exc:  # reported by the next checkpoint, flush or take
+                    self.failure = exc
         async with self.lock:  # one call in flight at a time keeps the writes in order
             if self.buffer and not self.superseded:
                 batch, self.buffer = self.buffer, []
@@ -63,15 +114,34 @@ class RecorderJournal:
             self.timer.cancel()
             self.timer = None
 
+    async def _store_steps(self) -> None:
+        """Store the pending step rows straight (direct mode); one write at a time."""
+        assert self.steps is not None and self.lease is not None
+        async with self.step_lock:
+            if not self.pending_steps or self.superseded:
+                return
+            rows, self.pending_steps = list(self.pending_steps.values()), {}
+            self.steps_waited = False
+            if not await self.steps.write(self.lease, rows):
+                self.superseded = True
+
     async def checkpoint(self) -> None:
-        """Commit what was emitted so far without waiting for it: a node call that depends on
-        it carries ``barrier`` as an argument, so Ray starts that call only once the commit is
-        done (and not at all if it failed), and the next shipment waits for it. This saves the
-        runner one wake-up per action step while keeping "durable before dependents act".
+        """Direct mode: store the step rows emitted so far and return once they are durable.
+
+        Otherwise, commit what was emitted so far without waiting for it: a node call that
+        depends on it carries ``barrier`` as an argument, so Ray starts that call only once the
+        commit is done (and not at all if it failed), and the next shipment waits for it. This
+        saves the runner one wake-up per action step while keeping "durable before dependents
+        act".
 
         Checkpoints that wait while a commit is in flight share the next one: the first ships
         everything they emitted, and the others, finding nothing new once it is answered,
         return at once (steps ending together cost one commit, not one each)."""
+        if self.steps is not None:
+            self._raise_failure()
+            await self._store_steps()
+            self._raise_failure()
+            return
         self._cancel_timer()
         await self.lock.acquire()  # released by _settle once the commit is answered
         try:
@@ -111,11 +181,13 @@ class RecorderJournal:
 
     async def settled(self) -> None:
         """Return once the last checkpoint's commit is done; raise why it failed."""
-        async with self.lock:
+        async with self.step_lock, self.lock:
             self._raise_failure()
 
     async def flush(self) -> None:
         self._cancel_timer()
+        if self.pending_steps:
+            await self._store_steps()
         async with self.lock:
             mark = self.emitted
             batch, self.buffer = self.buffer, []
@@ -131,9 +203,13 @@ class RecorderJournal:
         """The writes not shipped yet, for another caller to commit; everything shipped
         before has reached the Recorder's queue by then, so theirs land after it."""
         self._cancel_timer()
-        async with self.lock:
+        async with self.step_lock, self.lock:
             self._raise_failure()  # the last checkpoint's commit failed: no end to report
             batch, self.buffer = self.buffer, []
+            if self.pending_steps and self.lease is not None:  # direct mode's last rows
+                execution_id = self.lease[0]
+                rows, self.pending_steps = list(self.pending_steps.values()), {}
+                batch = [UpsertStep(execution_id=execution_id, step=r) for r in rows] + batch
             return batch
 
 

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from actors import _reprs
 from actors._children import SupervisorChildRuns
-from actors._journal import RecorderJournal
+from actors._journal import RecorderJournal, StoreSteps
 from actors._metrics import StepMetrics
 from actors._process import tune_process
 from actors.breakers import RayBreakers
@@ -35,6 +36,9 @@ from hub.records import ExecutionRecord, ExecutionStatus, RunOrder, RunOutcome
 from hub.restore import restore
 from hub.run_breakers import RunBreakers
 from hub.runner import ExecutionRunner
+from hub.store import Store
+
+_log = logging.getLogger("runtime_hub.execution")
 
 
 def actor_key(handle: Any) -> Any:
@@ -57,6 +61,7 @@ class ExecutionActor:
         flush_ms: float,
         sealing_key: str | None = None,
         shared: bool = False,
+        step_writes: str = "direct",
     ) -> None:
         tune_process()
         # Ray restarts this actor after its process dies and retries the runs that were in
@@ -78,6 +83,9 @@ class ExecutionActor:
         self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
+        self.step_writes = step_writes
+        self._store_steps: StoreSteps | None = None
+        self._store_steps_known = step_writes != "direct"  # "recorder": never straight
 
     def __repr__(self) -> str:
         """What it runs, for Ray's dashboard and logs (actors/_reprs.py)."""
@@ -140,7 +148,9 @@ class ExecutionActor:
         # None unless the workflow has circuit breakers on: then no breaker call at all.
         breakers = RunBreakers.of(plan, self.breaker_client)
         admission = await breakers.admit(fresh=reason in (None, "retry")) if breakers else None
-        journal = self.journals[record.id] = RecorderJournal(self.recorder, self.flush_s, lease)
+        journal = self.journals[record.id] = RecorderJournal(
+            self.recorder, self.flush_s, lease, steps=await self.store_steps()
+        )
         runner = self.runners[record.id] = ExecutionRunner(
             plan,
             record,
@@ -180,6 +190,23 @@ class ExecutionActor:
             status = None if runner.parked else ended.status.value
             await breakers.ended(admission, status, ended.error)
         return RunOutcome(record=ended, writes=await journal.take(), parked=runner.parked)
+
+    async def store_steps(self) -> StoreSteps | None:
+        """How this actor stores step rows itself (settings.step_writes "direct"), asked of the
+        Recorder once: None when the store is out of its reach (a SQLite file on another
+        machine, an in-memory database), and the rows go through the Recorder."""
+        if not self._store_steps_known:
+            reach = await self.recorder.direct_store.remote()
+            here = ray.get_runtime_context().get_node_id()
+            if reach is not None and reach[1] in (None, here):
+                try:
+                    store = Store(reach[0], migrate=False)
+                except HubError as exc:  # the Recorder reaches it, this process cannot
+                    _log.warning("step records go through the Recorder: %s", exc)
+                else:
+                    self._store_steps = StoreSteps(store, inline=store.dialect == "sqlite")
+            self._store_steps_known = True
+        return self._store_steps
 
     async def open_credentials(self, names: Sequence[str]) -> dict[str, Any]:
         """The stored credentials ``names``, opened (hub.credentials)."""
@@ -349,6 +376,8 @@ class ExecutionActor:
             "execution_id": next(iter(self.runners), None),
             "execution_ids": sorted(self.runners),
             "shared": self.shared,
+            # Where its step rows go (settings.step_writes), once its first run asked.
+            "step_writes": "direct" if self._store_steps is not None else "recorder",
             "repr": repr(self),
         }
 

@@ -34,12 +34,14 @@ from hub.records import (
     utcnow,
 )
 from hub.store import Store
+from hub.store._url import parse_url
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
 class RecorderActor:
     def __init__(self, database_url: str, retention: Retention | None = None) -> None:
         tune_process()
+        self.database_url = database_url
         self.store = Store(database_url)
         self.cache = EventCache()
         self.committer = GroupCommitter(self.store.apply, self.store.max_event_seq, self.cache)
@@ -111,8 +113,12 @@ class RecorderActor:
 
     async def claim_execution(self, execution_id: str, token: str) -> ExecutionRecord:
         """Make the runner with ``token`` the only one whose writes land for this execution,
-        then read it (after every write queued before the claim): what a resume starts from."""
+        then read it (after every write queued before the claim): what a resume starts from.
+        The claim is stored too: runners that write their steps straight to the store
+        (Store.commit_steps) are fenced there, and a later read sees every step they stored."""
         self.leases.claim(execution_id, token)
+        await self.committer.drain()
+        await asyncio.to_thread(self.store.claim_runner, execution_id, token)
         return await self.get_execution(execution_id)
 
     @ray.method(enable_task_events=False)
@@ -263,6 +269,17 @@ class RecorderActor:
 
     async def ping(self) -> str:
         return self.store.url
+
+    async def direct_store(self) -> tuple[str, str | None] | None:
+        """How a runner reaches the store itself (actors/_journal.StoreSteps): the database URL
+        and, for a SQLite file, the Ray node that holds it (None: any node). None for an
+        in-memory database, which only this process sees."""
+        parsed = parse_url(self.database_url)
+        if parsed.get_backend_name() != "sqlite":
+            return self.database_url, None
+        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+            return None
+        return self.database_url, str(ray.get_runtime_context().get_node_id())
 
     async def health(self) -> dict[str, Any]:
         """This process's start, and the store answering a real query (GET /health)."""

@@ -152,6 +152,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             self.settings.journal_flush_ms,
             self.sealing_key,
             shared,
+            self.started_settings.step_writes,
         )
 
     def _admission(self, order: RunOrder) -> AdmissionQueue:

@@ -30,6 +30,7 @@ RESTART_SETTINGS = frozenset(
         "warm_execution_actors",
         "max_execution_actors",
         "journal_flush_ms",
+        "step_writes",
         "ocr_placement",
         "node_pool_resources",
         "amqp_control",
@@ -139,6 +140,10 @@ class RuntimeSettings(BaseModel):
     # reruns the steps since the last batch).
     recovery: Literal["resume", "fail"] = "resume"
     step_commit: Literal["step", "execution"] = "step"
+    # Where an ExecutionActor's step rows go: straight to the store when it can reach it
+    # ("direct": PostgreSQL, or SQLite on the Recorder's machine; else through the Recorder),
+    # or always through the Recorder ("recorder").
+    step_writes: Literal["direct", "recorder"] = "direct"
     # A `delay` with at least this many seconds left parks its execution: the ExecutionActor
     # is released and the runtime resumes the run when the delay is due (docs/dsl.md,
     # "Sleeping executions"). None: never park.

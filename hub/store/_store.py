@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.analysis import ErrorPattern, FailureSample, group_failures
@@ -42,7 +42,7 @@ from hub.store._db import create_store_engine, transaction
 from hub.store._history_queries import contains, escape_like
 from hub.store._migrate import migrate_engine
 from hub.store._url import parse_url, redact_url
-from hub.store._writes import apply_writes, upsert
+from hub.store._writes import STEP_KEY, apply_writes, upsert
 
 MIN_PREFIX = 6
 _NON_TERMINAL = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
@@ -116,6 +116,32 @@ class Store(Catalog):
             return
         with self._tx("applying store writes", write=True) as conn:
             apply_writes(conn, writes)
+
+    def claim_runner(self, execution_id: str, token: str) -> None:
+        """Make ``token`` the execution's runner: from now on ``commit_steps`` refuses the
+        steps of any other (a runner presumed lost that still runs)."""
+        e = t.executions
+        with self._tx(f"claiming execution {execution_id}", write=True) as conn:
+            conn.execute(update(e).where(e.c.id == execution_id).values(runner=token))
+
+    def commit_steps(self, execution_id: str, token: str, steps: Sequence[StepRecord]) -> bool:
+        """Store a runner's step rows in one transaction, unless another runner claimed the
+        execution since (``claim_runner``): then nothing is written and the answer is False.
+        An execution nobody claimed (a fresh run's first runner) takes any token."""
+        e = t.executions
+        what = f"storing the steps of execution {execution_id}"
+        with self._tx(what, write=True) as conn:
+            # FOR UPDATE (PostgreSQL, MySQL): a claim waits for this transaction, or this for
+            # it; SQLite's write transactions are serial already (BEGIN IMMEDIATE).
+            holder = conn.execute(
+                select(e.c.runner).where(e.c.id == execution_id).with_for_update()
+            ).first()
+            if holder is None:
+                raise NotFound(f"execution {execution_id} not found")
+            if holder.runner is not None and holder.runner != token:
+                return False
+            upsert(conn, t.steps, [_rows.step_row(execution_id, s) for s in steps], STEP_KEY)
+        return True
 
     # --- workflows ------------------------------------------------------------------------------
 

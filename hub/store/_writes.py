@@ -24,7 +24,7 @@ from hub.records import (
 from hub.store import _rows
 from hub.store import _schema as t
 
-_STEP_KEY = ("execution_id", "node_id")
+STEP_KEY = ("execution_id", "node_id")
 
 
 def apply_writes(conn: Connection, writes: Sequence[StoreWrite]) -> None:
@@ -62,7 +62,7 @@ def apply_writes(conn: Connection, writes: Sequence[StoreWrite]) -> None:
     if updates:
         _update_executions(conn, updates)
     if steps:
-        upsert(conn, t.steps, list(steps.values()), _STEP_KEY)
+        upsert(conn, t.steps, list(steps.values()), STEP_KEY)
     if events:
         _append_events(conn, events)
     for row in audit:  # one by one: a bulk insert need not number rows in order

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
 from typing import Any
 
@@ -396,3 +397,36 @@ def test_a_crashing_code_process_is_replaced(runtime: hub.Client) -> None:
         )
     )
     assert ok.status == "completed" and ok.outputs["c"] == {"alive": True}
+
+
+def test_an_execution_actor_stores_its_step_rows_itself(runtime: hub.Client) -> None:
+    """settings.step_writes "direct" (the default), SQLite on this machine: the ExecutionActor
+    writes its action steps' rows to the store itself, fenced by its runner token; what the
+    history shows is the same as through the Recorder."""
+    import ray
+
+    source = (
+        "import time\ndef main(input):\n    time.sleep(input['s'])\n    return {'s': input['s']}"
+    )
+    doc = wf(
+        [
+            {"id": "slow", "type": "code", "parameters": {"source": source, "input": {"s": 1.5}}},
+            {"id": "fast", "type": "code", "parameters": {"source": source, "input": {"s": 0}}},
+        ],
+        chain("slow", "fast"),
+    )
+    record = runtime.run(doc, wait=False)
+    supervisor = ray.get_actor("supervisor", namespace="runtime-hub")
+    for _ in range(200):
+        lease = ray.get(supervisor.where.remote())["executions"].get(record.id)
+        if lease:
+            break
+        time.sleep(0.05)
+    assert lease is not None, "the run never showed up as running"
+    assert lease["step_writes"] == "direct"
+    done = runtime.wait(record.id)
+    assert done.status == "completed", done.error
+    assert [(s.node_id, s.status, s.output) for s in done.steps] == [
+        ("slow", "completed", {"s": 1.5}),
+        ("fast", "completed", {"s": 0}),
+    ]

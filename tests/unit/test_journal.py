@@ -3,7 +3,8 @@
 CommitCoalescer: many callers' commits in few Recorder calls, each commit all or nothing and
 failing alone; the Recorder side is the real GroupCommitter over a SQLite store, called the way
 RecorderActor.commit_groups calls it. RecorderJournal.take: an execution's last writes handed
-to the supervisor, after everything shipped before them."""
+to the supervisor, after everything shipped before them. Direct mode: step rows stored by the
+journal itself in a real SQLite store, fenced by the runner's claim."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ from typing import Any
 
 import pytest
 
-from actors._journal import CommitCoalescer, RecorderJournal
+from actors._journal import CommitCoalescer, RecorderJournal, StoreSteps
 from hub.errors import HubError, StoreError, Superseded
 from hub.history import AuditEntry
 from hub.recording import EventCache, GroupCommitter, Lease, RunnerLeases
 from hub.records import (
     AppendAudit,
+    AppendEvent,
     CreateExecution,
+    Event,
     ExecutionRecord,
     ExecutionStatus,
+    StepRecord,
+    StepStatus,
     StoreWrite,
     UpdateExecution,
+    UpsertStep,
 )
 from hub.store import Store
 
@@ -411,3 +417,116 @@ def test_checkpoints_waiting_behind_a_commit_share_the_next_one() -> None:
         ("record", 1),
         ("commit", 0),
     ]
+
+
+# --- direct mode: step rows go straight to the store, the rest to the Recorder ------------------
+
+
+def _step(node_id: str, status: StepStatus = StepStatus.RUNNING, **kw: Any) -> StepRecord:
+    return StepRecord(node_id=node_id, node_type="bench.noop", status=status, **kw)
+
+
+def _direct(store: Store, execution_id: str, token: str = "mine", **kw: Any) -> Any:
+    """A created execution and a journal for it in direct mode, with a FakeRecorder."""
+    store.apply([create(execution_id)])
+    recorder = FakeRecorder()
+    journal = RecorderJournal(
+        recorder,
+        lease=(execution_id, token),
+        steps=StoreSteps(Store(store.url, migrate=False), inline=True),
+        **{"delay_s": 10.0, **kw},
+    )
+    return recorder, journal
+
+
+def test_a_direct_checkpoint_stores_the_step_rows_before_it_returns(store: Store) -> None:
+    """The step's last row is durable when checkpoint returns (no barrier: dependents need not
+    wait for anything), nothing went to the Recorder, and the step's event follows on the
+    timer."""
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> FakeRecorder:
+        recorder, journal = _direct(store, execution_id, delay_s=0.001)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a")))
+        started = AppendEvent(event=Event(execution_id=execution_id, type="step_started"))
+        journal.emit(started)
+        done = _step("a", StepStatus.COMPLETED, attempts=1, output={"ok": True})
+        journal.emit(UpsertStep(execution_id=execution_id, step=done))
+        await journal.checkpoint()
+        assert journal.barrier is None
+        stored = store.get_execution(execution_id).steps
+        assert [(s.node_id, s.status, s.output) for s in stored] == [
+            ("a", StepStatus.COMPLETED, {"ok": True})
+        ]
+        await asyncio.sleep(0.03)
+        assert recorder.log == [("record", [started])]
+        return recorder
+
+    asyncio.run(main())
+
+
+def test_direct_rows_of_a_long_step_land_after_a_whole_tick(store: Store) -> None:
+    """A step that runs longer than the timer's tick has its running row stored by the timer
+    (one tick late: a step that ends within a tick is stored once, by its checkpoint)."""
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> None:
+        _, journal = _direct(store, execution_id, delay_s=0.2)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("slow")))
+        for _ in range(1000):  # the first tick: it waits one more
+            if journal.steps_waited:
+                break
+            await asyncio.sleep(0.001)
+        assert journal.steps_waited
+        assert store.get_execution(execution_id).steps == []
+        for _ in range(500):  # the next tick stores it
+            if store.get_execution(execution_id).steps:
+                break
+            await asyncio.sleep(0.01)
+        assert [s.node_id for s in store.get_execution(execution_id).steps] == ["slow"]
+
+    asyncio.run(main())
+
+
+def test_a_direct_checkpoint_after_another_runner_claimed_stops_the_journal(store: Store) -> None:
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> RecorderJournal:
+        _, journal = _direct(store, execution_id)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a")))
+        await journal.checkpoint()
+        store.claim_runner(execution_id, "theirs")  # another runner resumed the execution
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.FAILED)))
+        with pytest.raises(Superseded):
+            await journal.checkpoint()
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("b")))  # dropped
+        with pytest.raises(Superseded):
+            await journal.take()
+        return journal
+
+    journal = asyncio.run(main())
+    assert journal.superseded and journal.pending_steps == {}
+    assert [(s.node_id, s.status) for s in store.get_execution(execution_id).steps] == [
+        ("a", StepStatus.RUNNING)
+    ]
+
+
+def test_take_hands_over_the_direct_rows_not_stored_yet(store: Store) -> None:
+    """The run's last step rows go with its end (the supervisor commits them with it), after
+    the rows already stored; each step's last row only."""
+    execution_id = uuid.uuid4().hex
+    end = UpdateExecution(execution_id=execution_id, status=ExecutionStatus.COMPLETED)
+
+    async def main() -> list[StoreWrite]:
+        _, journal = _direct(store, execution_id)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a")))
+        await journal.checkpoint()
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("b")))
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("b", StepStatus.COMPLETED)))
+        journal.emit(end)
+        return await journal.take()
+
+    taken = asyncio.run(main())
+    assert [type(w).__name__ for w in taken] == ["UpsertStep", "UpdateExecution"]
+    assert isinstance(taken[0], UpsertStep) and taken[0].step.status == StepStatus.COMPLETED
+    assert [s.node_id for s in store.get_execution(execution_id).steps] == ["a"]

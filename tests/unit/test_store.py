@@ -138,7 +138,7 @@ def test_migration_creates_the_schema_of_the_models(db_url: str) -> None:
             assert set(inspect(conn).get_table_names()) == TABLES | {"alembic_version"}
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
             assert diff == []
-            assert MigrationContext.configure(conn).get_current_revision() == "0003"
+            assert MigrationContext.configure(conn).get_current_revision() == "0004"
             uniques = inspect(conn).get_unique_constraints("workflow_executions")
             assert [u["column_names"] for u in uniques] == [["idempotency_key"]]
     finally:
@@ -371,6 +371,83 @@ def test_later_writes_win_within_one_batch(store: Store) -> None:
 def test_step_for_unknown_execution_is_rejected(store: Store) -> None:
     with pytest.raises(StoreError, match="rejected a write"):
         store.apply([UpsertStep(execution_id="nope-0001", step=step("a"))])
+
+
+def test_commit_steps_lands_for_the_runner_that_holds_the_execution_only(store: Store) -> None:
+    """A runner's own step writes (Store.commit_steps): an unclaimed execution takes any
+    runner's; once another runner claims it, the first one's rows are refused, whole."""
+    store.apply([CreateExecution(record=execution())])
+    assert store.commit_steps("exec-000001", "first", [step("a"), step("b")])
+    assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a", "b"]
+    store.claim_runner("exec-000001", "second")
+    done = step("a", StepStatus.COMPLETED, attempts=1, output={"n": 1})
+    assert not store.commit_steps("exec-000001", "first", [done, step("c")])
+    stored = store.get_execution("exec-000001")
+    assert [(s.node_id, s.status) for s in stored.steps] == [
+        ("a", StepStatus.RUNNING),
+        ("b", StepStatus.RUNNING),
+    ]
+    assert store.commit_steps("exec-000001", "second", [done])
+    assert store.get_execution("exec-000001").steps[0].output == {"n": 1}
+    with pytest.raises(NotFound, match="nope-0001"):
+        store.commit_steps("nope-0001", "second", [done])
+
+
+def test_a_runner_s_journal_stores_its_steps_on_a_thread_and_is_fenced(db_url: str) -> None:
+    """An ExecutionActor's journal in direct mode, as on a server database (the commit on a
+    worker thread): the checkpoint's rows are durable when it returns; after another runner's
+    claim, the next checkpoint raises Superseded and writes nothing."""
+    import asyncio
+
+    from actors._journal import RecorderJournal, StoreSteps
+    from hub.errors import Superseded
+
+    with Store(db_url) as store, Store(db_url, migrate=False) as runner_store:
+        store.apply([CreateExecution(record=execution())])
+
+        async def main() -> None:
+            journal = RecorderJournal(
+                None,  # nothing but step rows is emitted: the Recorder is never called
+                delay_s=10,
+                lease=("exec-000001", "mine"),
+                steps=StoreSteps(runner_store, inline=False),
+            )
+            journal.emit(UpsertStep(execution_id="exec-000001", step=step("a")))
+            await journal.checkpoint()
+            assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a"]
+            store.claim_runner("exec-000001", "theirs")
+            journal.emit(UpsertStep(execution_id="exec-000001", step=step("b")))
+            with pytest.raises(Superseded):
+                await journal.checkpoint()
+
+        asyncio.run(main())
+        assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a"]
+
+
+def test_a_runner_s_store_and_the_recorder_s_write_one_sqlite_file_at_once(
+    tmp_path: Path,
+) -> None:
+    """Two processes' engines on one SQLite file, as the Recorder's and an ExecutionActor's
+    are: writes from both at the same time all land (the busy timeout makes one wait)."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    with Store(url) as recorder, Store(url, migrate=False) as runner:
+        recorder.apply([CreateExecution(record=execution())])
+        errors: list[BaseException] = []
+
+        def runner_writes() -> None:
+            try:
+                for i in range(200):
+                    assert runner.commit_steps("exec-000001", "tok", [step(f"r{i}")])
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=runner_writes)
+        thread.start()
+        for i in range(200):
+            recorder.apply([UpsertStep(execution_id="exec-000001", step=step(f"s{i}"))])
+        thread.join()
+        assert errors == []
+        assert len(recorder.get_execution("exec-000001").steps) == 400
 
 
 def test_steps_ordered_by_start_then_node_pending_last(store: Store) -> None:

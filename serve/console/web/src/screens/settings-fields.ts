@@ -18,6 +18,7 @@ export const RESTART = new Set([
   "warm_execution_actors",
   "max_execution_actors",
   "journal_flush_ms",
+  "step_writes",
   "ocr_placement",
   "node_pool_resources",
   "amqp_control",
@@ -39,6 +40,12 @@ export const GROUPS: Array<[string, FieldSpec[]]> = [
       { path: "/journal_flush_ms", label: "Journal flush (ms)", kind: "number" },
       { path: "/recovery", label: "Unfinished runs after a restart", kind: { choices: ["resume", "fail"] } },
       { path: "/step_commit", label: "Commit results per", kind: { choices: ["step", "execution"] } },
+      {
+        path: "/step_writes",
+        label: "Step results written by",
+        kind: { choices: ["direct", "recorder"] },
+        help: "direct: each execution actor writes its steps to the store itself when it can reach it.",
+      },
       {
         path: "/park_delay_s",
         label: "Park executions in delays of at least (s)",
