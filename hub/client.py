@@ -213,14 +213,18 @@ class Client:
             breakpoints=[parse_breakpoint(b) for b in breakpoints or []],
             timeout_s=execution_timeout_s,
         )
-        options = {
-            "version": version,
-            "trigger": trigger,
-            "idempotency_key": idempotency_key,
-            # Chosen here, so a start that Ray repeats (after a supervisor restart) is one run.
-            "execution_id": uuid.uuid4().hex,
-            "options": run_options,
-        }
+        # Chosen here, so a start that Ray repeats (after a supervisor restart) is one run.
+        options: dict[str, Any] = {"execution_id": uuid.uuid4().hex}
+        # Ray ships each argument apart (serialised, then deserialised by the supervisor): the
+        # ones equal to the supervisor's defaults are left out.
+        if version is not None:
+            options["version"] = version
+        if trigger != "api":
+            options["trigger"] = trigger
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
+        if run_options != RunOptions():
+            options["options"] = run_options
         method = self._conn.supervisor.run if wait else self._conn.supervisor.submit
         record: ExecutionRecord = _call(
             method.remote(workflow_id, inputs or {}, **options), timeout_s
