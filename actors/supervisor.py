@@ -101,8 +101,11 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             namespace=namespace,
             store_node_id=store_node_id,
         )
+        # One Recorder call in flight: the commits that arrive meanwhile (runs' starts and
+        # ends alike) go together in the next. On a busy runtime that is fewer calls per run
+        # than two in flight, and each call costs both actors more than the batch it carries.
         self.commits = CommitCoalescer(
-            lambda groups: remote(self.recorder.commit_groups.remote(groups))
+            lambda groups: remote(self.recorder.commit_groups.remote(groups)), max_in_flight=1
         )
         self.init_resources()
         self.prewarm_pools()
