@@ -1,4 +1,5 @@
-"""The Recorder: the only writer to the store, and the source of live event streams."""
+"""The Recorder: the store's writer (but for the step records ExecutionActors write themselves,
+settings.step_writes), and the source of live event streams."""
 
 from __future__ import annotations
 

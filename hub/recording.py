@@ -140,7 +140,7 @@ class RunnerLeases:
 class GroupCommitter:
     """Applies writes in order, in as few transactions as the load allows.
 
-    ``apply_batch`` is the store's only writer. It receives every write queued since the previous
+    ``apply_batch`` is the Recorder's writer to the store. It receives every write queued since the previous
     transaction; small batches are applied right on the event loop (a sub-millisecond SQLite
     commit is cheaper than a thread hop), large ones on a dedicated writer thread. ``max_seq``
     reads the highest stored event sequence of an execution the cache has not seen yet.
