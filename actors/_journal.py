@@ -122,7 +122,15 @@ class RecorderJournal:
                 return
             rows, self.pending_steps = list(self.pending_steps.values()), {}
             self.steps_waited = False
-            if not await self.steps.write(self.lease, rows):
+            try:
+                stored = await self.steps.write(self.lease, rows)
+            except BaseException:
+                # Not stored: kept (behind any newer row of the same step) for the next write
+                # or for the run's end, which the supervisor commits through the Recorder.
+                for row in rows:
+                    self.pending_steps.setdefault(row.node_id, row)
+                raise
+            if not stored:
                 self.superseded = True
 
     async def checkpoint(self) -> None:

@@ -140,10 +140,11 @@ class RunnerLeases:
 class GroupCommitter:
     """Applies writes in order, in as few transactions as the load allows.
 
-    ``apply_batch`` is the Recorder's writer to the store. It receives every write queued since the previous
-    transaction; small batches are applied right on the event loop (a sub-millisecond SQLite
-    commit is cheaper than a thread hop), large ones on a dedicated writer thread. ``max_seq``
-    reads the highest stored event sequence of an execution the cache has not seen yet.
+    ``apply_batch`` is the Recorder's writer to the store. It receives every write queued since
+    the previous transaction; small batches are applied right on the event loop (a
+    sub-millisecond SQLite commit is cheaper than a thread hop), large ones on a dedicated
+    writer thread. ``max_seq`` reads the highest stored event sequence of an execution the cache
+    has not seen yet.
 
     When a batch fails, its writes are applied one by one so that one bad write (say, an update
     of an execution that does not exist) fails only the caller that sent it; everyone else's

@@ -530,3 +530,32 @@ def test_take_hands_over_the_direct_rows_not_stored_yet(store: Store) -> None:
     assert [type(w).__name__ for w in taken] == ["UpsertStep", "UpdateExecution"]
     assert isinstance(taken[0], UpsertStep) and taken[0].step.status == StepStatus.COMPLETED
     assert [s.node_id for s in store.get_execution(execution_id).steps] == ["a"]
+
+
+def test_a_failed_direct_write_keeps_the_rows_for_the_run_s_end(store: Store) -> None:
+    """The store refuses a step's write (a fault, not another runner): the checkpoint raises,
+    and the rows stay, so the run's end (which the supervisor commits through the Recorder)
+    still carries the step's last record."""
+    execution_id = uuid.uuid4().hex
+
+    class Failing(StoreSteps):
+        async def write(self, lease: Lease, steps: Sequence[StepRecord]) -> bool:
+            raise StoreError("database is locked")
+
+    async def main() -> list[StoreWrite]:
+        store.apply([create(execution_id)])
+        journal = RecorderJournal(
+            FakeRecorder(),
+            delay_s=10,
+            lease=(execution_id, "mine"),
+            steps=Failing(store, inline=True),
+        )
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.FAILED)))
+        with pytest.raises(StoreError, match="locked"):
+            await journal.checkpoint()
+        return await journal.take()
+
+    taken = asyncio.run(main())
+    assert [(type(w).__name__, getattr(w, "step", None)) for w in taken] == [
+        ("UpsertStep", _step("a", StepStatus.FAILED))
+    ]
