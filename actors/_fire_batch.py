@@ -35,7 +35,9 @@ class FireBatcher:
     async def submit(self, fire: Fire) -> ExecutionRecord:
         future: asyncio.Future[ExecutionRecord] = asyncio.get_running_loop().create_future()
         self.waiting.append((fire, future))
-        if len(self.shippers) < self.max_in_flight:
+        # A shipper that found nothing more to ship has returned, but stays in the set until
+        # its done callback runs: it does not count, or this fire would wait for nobody.
+        if sum(not s.done() for s in self.shippers) < self.max_in_flight:
             shipper = asyncio.get_running_loop().create_task(self._ship_all())
             self.shippers.add(shipper)
             shipper.add_done_callback(self.shippers.discard)

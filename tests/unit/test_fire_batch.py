@@ -140,3 +140,20 @@ def test_no_call_carries_more_than_max_batch_fires(max_batch: int) -> None:
     answers = asyncio.run(main())
     assert [a.id for a in answers] == [f"e-{n}" for n in range(20)]
     assert max(len(call) for call in actor.calls) <= max_batch
+
+
+def test_a_fire_right_after_the_last_shipper_finished_still_ships() -> None:
+    """With one call in flight: the shipper that carried the previous fire has returned but is
+    still in the set until its done callback runs; a fire submitted in that moment (its caller
+    woke first) starts a shipper of its own instead of waiting for one that is over."""
+    actor = TriggerActor()
+
+    async def main() -> list[ExecutionRecord]:
+        batcher = FireBatcher(actor.submit_many, max_in_flight=1)
+        first = await batcher.submit(fire(1))
+        async with asyncio.timeout(5):  # in this task: wait_for's new task would start too late
+            second = await batcher.submit(fire(2))
+        return [first, second]
+
+    assert [r.id for r in asyncio.run(main())] == ["e-1", "e-2"]
+    assert actor.calls == [[1], [2]]

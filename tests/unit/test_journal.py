@@ -559,3 +559,21 @@ def test_a_failed_direct_write_keeps_the_rows_for_the_run_s_end(store: Store) ->
     assert [(type(w).__name__, getattr(w, "step", None)) for w in taken] == [
         ("UpsertStep", _step("a", StepStatus.FAILED))
     ]
+
+
+def test_a_commit_right_after_the_last_shipper_finished_still_ships(store: Store) -> None:
+    """With one call in flight: the shipper that carried the previous commit has returned but
+    is still in the set until its done callback runs; the commit that arrives in that moment
+    (its caller woke first) must start a shipper of its own, not wait for one that is over."""
+    a, b = uuid.uuid4().hex, uuid.uuid4().hex
+
+    async def main() -> None:
+        committer = GroupCommitter(store.apply, store.max_event_seq, EventCache())
+        recorder = Recorder(committer)
+        coalescer = CommitCoalescer(recorder.commit_groups, max_in_flight=1)
+        await coalescer.commit([create(a)])
+        async with asyncio.timeout(5):  # in this task: wait_for's new task would start too late
+            await coalescer.commit([create(b)])
+
+    asyncio.run(main())
+    assert {store.get_execution(i).id for i in (a, b)} == {a, b}
