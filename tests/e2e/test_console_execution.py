@@ -8,6 +8,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,9 +148,15 @@ def test_debug_a_run_at_a_breakpoint_evaluate_step_continue(
     panel.get_by_role("button", name="c: queued").click()
     expect(panel.get_by_role("button", name="c: queued, breakpoint")).to_be_visible()
     expect(panel.get_by_label("Stop before c")).to_be_checked()
-    assert {
-        b["node_id"] for b in api.get(f"/executions/{execution_id}/debug").json()["breakpoints"]
-    } == {"b", "c"}
+    # The graph shows it at once; the PUT that stores it may still be on its way.
+    deadline = time.monotonic() + 30
+    while True:
+        debug = api.get(f"/executions/{execution_id}/debug").json()
+        stored = {b["node_id"] for b in debug["breakpoints"]}
+        if stored == {"b", "c"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert stored == {"b", "c"}
 
     panel.get_by_role("button", name="Step", exact=True).click()
     expect(panel.get_by_text("before c.")).to_be_visible()
