@@ -225,8 +225,8 @@ class CommitCoalescer:
     """Many callers' commits in few Recorder calls: while ``max_in_flight`` calls are in flight,
     the commits that arrive wait and then go together in the next (``ship`` takes a list of
     groups and answers, for each, None or its HubError). At low load a commit goes at once,
-    alone. Two calls in flight keep a commit from waiting behind another's; one (the
-    supervisor's choice, bench/README.md) makes fewer, larger calls on a busy runtime."""
+    alone; two calls in flight (the default) keep a run's start from waiting behind another
+    run's end, one makes fewer, larger calls on a busy runtime."""
 
     def __init__(
         self,
