@@ -8,7 +8,7 @@ from typing import Any
 
 from hub.errors import HubError, Superseded
 from hub.recording import Lease
-from hub.records import StepRecord, StoreWrite, UpsertStep
+from hub.records import StepRecord, StoreWrite, UpdateExecution, UpsertStep
 
 
 class StoreSteps:
@@ -92,8 +92,11 @@ class RecorderJournal:
     async def _ship(self) -> None:
         if self.pending_steps:
             # Rows of steps that end within a tick are stored by their checkpoint: the timer
-            # stores only rows that waited a whole tick (a long step's "running" row).
-            if not self.steps_waited:
+            # stores only rows that waited a whole tick (a long step's "running" row), or rows
+            # an update of the execution shipped now must not overtake (a paused run's status
+            # is never stored ahead of the steps it paused after).
+            updates = any(isinstance(w, UpdateExecution) for w in self.buffer)
+            if not self.steps_waited and not updates:
                 self.steps_waited = True
                 if self.timer is None:
                     loop = asyncio.get_running_loop()

@@ -31,6 +31,7 @@ from hub.errors import CredentialMissing, ErrorCategory, HubError, NotRunningHer
 from hub.expressions import compile_value
 from hub.lifecycle import Action
 from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
+from hub.placement import runner_reaches_store
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import ExecutionRecord, ExecutionStatus, RunOrder, RunOutcome
 from hub.restore import restore
@@ -83,7 +84,6 @@ class ExecutionActor:
         self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
-        self.step_writes = step_writes
         self._store_steps: StoreSteps | None = None
         self._store_steps_known = step_writes != "direct"  # "recorder": never straight
 
@@ -196,11 +196,11 @@ class ExecutionActor:
         Recorder once: None when the store is out of its reach (a SQLite file on another
         machine, an in-memory database), and the rows go through the Recorder."""
         if not self._store_steps_known:
-            reach = await self.recorder.direct_store.remote()
+            url, store_node = await self.recorder.direct_store.remote()
             here = ray.get_runtime_context().get_node_id()
-            if reach is not None and reach[1] in (None, here):
+            if runner_reaches_store(url, here, store_node):
                 try:
-                    store = Store(reach[0], migrate=False)
+                    store = Store(url, migrate=False)
                 except HubError as exc:  # the Recorder reaches it, this process cannot
                     _log.warning("step records go through the Recorder: %s", exc)
                 else:

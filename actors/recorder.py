@@ -35,7 +35,6 @@ from hub.records import (
     utcnow,
 )
 from hub.store import Store
-from hub.store._url import parse_url
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
@@ -271,15 +270,9 @@ class RecorderActor:
     async def ping(self) -> str:
         return self.store.url
 
-    async def direct_store(self) -> tuple[str, str | None] | None:
-        """How a runner reaches the store itself (actors/_journal.StoreSteps): the database URL
-        and, for a SQLite file, the Ray node that holds it (None: any node). None for an
-        in-memory database, which only this process sees."""
-        parsed = parse_url(self.database_url)
-        if parsed.get_backend_name() != "sqlite":
-            return self.database_url, None
-        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
-            return None
+    async def direct_store(self) -> tuple[str, str]:
+        """The database URL and the Ray node this Recorder runs on: what a runner needs to tell
+        whether it can write its steps to the store itself (hub.placement.runner_reaches_store)."""
         return self.database_url, str(ray.get_runtime_context().get_node_id())
 
     async def health(self) -> dict[str, Any]:

@@ -58,6 +58,18 @@ def is_sqlite(database_url: str) -> bool:
     return database_url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
 
 
+def runner_reaches_store(database_url: str, runner_node_id: str, store_node_id: str) -> bool:
+    """Whether an ExecutionActor on ``runner_node_id`` can open the store itself (direct step
+    writes): a server database from anywhere; a SQLite file only on the node that holds it (the
+    Recorder's); an in-memory SQLite database never (only the Recorder's process sees it)."""
+    if not is_sqlite(database_url):
+        return True
+    path = database_url.split("?", 1)[0].partition("://")[2].lstrip("/")
+    if path in ("", ":memory:") or "mode=memory" in database_url:
+        return False
+    return runner_node_id == store_node_id
+
+
 def supervisor_placement(start_node_id: str | None, on_head: bool = False) -> Placement:
     """Pinned to the head when started there: the head lives as long as the cluster. Started on
     another node, it only prefers that one (a soft preference, which Ray 2.60 treats as a

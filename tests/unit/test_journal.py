@@ -577,3 +577,23 @@ def test_a_commit_right_after_the_last_shipper_finished_still_ships(store: Store
 
     asyncio.run(main())
     assert {store.get_execution(i).id for i in (a, b)} == {a, b}
+
+
+def test_an_update_of_the_execution_never_lands_ahead_of_its_step_rows(store: Store) -> None:
+    """An inline step's row waits for the next tick, but not when the same shipment updates
+    the execution (say, its status becomes paused): the rows are stored first, so the store
+    never shows a paused run without the steps it paused after."""
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> None:
+        recorder, journal = _direct(store, execution_id, delay_s=0.01)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.COMPLETED)))
+        journal.emit(UpdateExecution(execution_id=execution_id, status=ExecutionStatus.PAUSED))
+        for _ in range(500):
+            if recorder.log:
+                break
+            await asyncio.sleep(0.001)
+        assert [name for name, _ in recorder.log] == ["record"]
+        assert [s.node_id for s in store.get_execution(execution_id).steps] == ["a"]
+
+    asyncio.run(main())

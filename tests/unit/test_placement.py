@@ -19,6 +19,7 @@ from hub.placement import (
     ocr_placement,
     pool_placement,
     recorder_placement,
+    runner_reaches_store,
     spread_over,
     supervisor_placement,
 )
@@ -244,3 +245,12 @@ def test_pools_of_enabled_families_are_made_at_start_unless_pinned_to_resources(
     # A pool pinned to nodes with a resource waits for its first step: the node may join later.
     pinned = Pools({**both, "HUB_NODE_POOL_RESOURCES": '{"shell": {"edge": 0.1}}'})
     assert pinned.prewarm_pools() == ["code"]
+
+
+def test_a_runner_writes_its_steps_itself_only_where_it_reaches_the_store() -> None:
+    pg = "postgresql://hub@db.internal/hub"
+    assert runner_reaches_store(pg, "worker", "head")
+    assert runner_reaches_store("sqlite:////var/hub/hub.db", "head", "head")
+    assert not runner_reaches_store("sqlite:////var/hub/hub.db", "worker", "head")
+    for memory in ("sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"):
+        assert not runner_reaches_store(memory, "head", "head"), memory
