@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
+from typing import Any
 
 import ray
 
 from actors import _reprs
 from actors._metrics import NodeActorMetrics
 from actors._process import tune_process
-from hub.nodes import NodeCall, NodeResult, default_registry, invoke_reporting
+from hub.errors import ErrorCategory, StepFailed
+from hub.nodes import (
+    NodeCall,
+    NodeResult,
+    default_registry,
+    invoke_blocking_reporting,
+    invoke_reporting,
+    reported,
+)
 from hub.records import ErrorInfo
 
+CANCEL_POLL_S = 0.05
+"""How often a call waiting for its coroutine looks whether its caller cancelled it."""
 
-@ray.remote(num_cpus=0)
+
+@ray.remote(num_cpus=0, concurrency_groups={"control": 1})  # type: ignore[call-overload]
 class NodeActor:
-    """Runs calls of one node type. Never raises: failures come back as ErrorInfo."""
+    """Runs calls of one node type. Never raises: failures come back as ErrorInfo.
+
+    A threaded actor (the supervisor sets ``max_concurrency`` to the pool's concurrency): each
+    call runs in one of Ray's threads. A blocking type (``def``, NodeType.blocking) runs right
+    there; an ``async`` one runs on the actor's one event loop, in a thread of its own, as an
+    async actor would run it, without Ray's asyncio machinery on every call (bench/README.md,
+    "Threaded node actors"). ``where`` and ``ping`` answer from their own thread, so a busy
+    actor still answers them."""
 
     def __init__(self, node_type: str) -> None:
         tune_process()
@@ -25,8 +48,10 @@ class NodeActor:
         context = ray.get_runtime_context()
         name = context.get_actor_name() or context.get_actor_id()
         self.metrics = NodeActorMetrics(self.node_type.name, str(name))
-        # Async actors run __init__ on their event loop. Kept so the task is not collected.
-        self.metrics_task = asyncio.get_running_loop().create_task(self.metrics.keep_fresh())
+        self.counting = threading.Lock()  # calls start and end on several threads
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="node-loop", daemon=True).start()
+        self.metrics_task = asyncio.run_coroutine_threadsafe(self.metrics.keep_fresh(), self.loop)
 
     def __repr__(self) -> str:
         """Its node type (and gated family) and its load, for Ray's dashboard and logs."""
@@ -38,17 +63,46 @@ class NodeActor:
             node_type.name, node_type.family, inflight, node_type.pool.concurrency
         )
 
-    async def where(self) -> dict[str, object]:
+    @ray.method(concurrency_group="control")
+    def where(self) -> dict[str, object]:
         """Its process and its repr (tests, operators)."""
         return {"pid": os.getpid(), "repr": repr(self)}
 
-    async def run(self, call: NodeCall, *after: object) -> NodeResult | ErrorInfo:
+    def run(self, call: NodeCall, *after: object) -> NodeResult | ErrorInfo:
         """Run one call. ``after``: the commits it waited for (Ray resolved them first)."""
-        self.metrics.call_started()
+        context = ray.get_runtime_context()
+        if context.is_canceled():  # cancelled while it waited for a thread
+            return reported(_cancelled(), call)
+        with self.counting:
+            self.metrics.call_started()
         try:
-            return await invoke_reporting(self.registry, call)
+            if self.node_type.blocking:
+                return invoke_blocking_reporting(self.node_type, call)
+            return self.on_loop(invoke_reporting(self.registry, call), call)
         finally:
-            self.metrics.call_ended()
+            with self.counting:
+                self.metrics.call_ended()
 
-    async def ping(self) -> str:
+    def on_loop(
+        self, coroutine: Coroutine[Any, Any, NodeResult | ErrorInfo], call: NodeCall
+    ) -> NodeResult | ErrorInfo:
+        """Run ``coroutine`` on the actor's event loop and wait for it here. A ``ray.cancel`` of
+        this call (its caller gave up: a step timeout, a cancelled execution) cancels the
+        coroutine: the node sees ``CancelledError`` at its next ``await``."""
+        future: Future[NodeResult | ErrorInfo] = asyncio.run_coroutine_threadsafe(
+            coroutine, self.loop
+        )
+        context = ray.get_runtime_context()
+        while not wait_futures([future], timeout=CANCEL_POLL_S).done:
+            if context.is_canceled():
+                future.cancel()
+                return reported(_cancelled(), call)
+        return future.result()
+
+    @ray.method(concurrency_group="control")
+    def ping(self) -> str:
         return self.node_type.name
+
+
+def _cancelled() -> StepFailed:
+    return StepFailed("cancelled by its caller", category=ErrorCategory.NODE_ERROR)

@@ -7,7 +7,6 @@ is enforced by the caller, which kills the actor process (see ``isolated``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import traceback
@@ -93,8 +92,9 @@ def _call(source: str, data: dict[str, Any], ctx: NodeContext | None = None) -> 
     isolated=True,
     pool=PoolConfig(min_size=1, max_size=4, concurrency=1),
 )
-async def run_code(params: CodeParams, ctx: NodeContext) -> Any:
+def run_code(params: CodeParams, ctx: NodeContext) -> Any:
     """Run ``main(input)`` from ``source``; its return value is the output."""
-    # A worker thread keeps the actor's event loop free; CPU-bound code still holds the GIL, so
-    # code actors take one call at a time and are replaced when a call times out.
-    return await asyncio.to_thread(_call, params.source, params.input, ctx)
+    # Blocking: the node actor runs it in its own call thread, with no event loop in between
+    # (CPU-bound code holds the GIL anyway: code actors take one call at a time and are
+    # replaced when a call times out).
+    return _call(params.source, params.input, ctx)

@@ -85,16 +85,33 @@ def failure_info(failure: StepFailed, attempts: int, node_id: str) -> ErrorInfo:
     )
 
 
+def reported(failure: StepFailed, call: NodeCall) -> NodeResult | ErrorInfo:
+    """A failed attempt as a node actor answers it: its ErrorInfo, or a NodeResult carrying the
+    error with what the attempt logged before failing (still kept in the log stream)."""
+    error = failure_info(failure, call.attempt, call.node_id)
+    if failure.logs:
+        return NodeResult(logs=failure.logs, error=error.model_dump(mode="json"))
+    return error
+
+
 async def invoke_reporting(registry: NodeRegistry, call: NodeCall) -> NodeResult | ErrorInfo:
     """``invoke`` for a node actor: failures come back as ErrorInfo, so the category and
     retryability cross the process boundary intact."""
     try:
         return await invoke(registry, call)
     except StepFailed as failure:
-        error = failure_info(failure, call.attempt, call.node_id)
-        if failure.logs:  # what it logged before failing still reaches the log stream
-            return NodeResult(logs=failure.logs, error=error.model_dump(mode="json"))
-        return error
+        return reported(failure, call)
+
+
+def invoke_blocking_reporting(node: NodeType, call: NodeCall) -> NodeResult | ErrorInfo:
+    """``invoke_reporting`` of a blocking type (NodeType.blocking), in the calling thread: a
+    node actor's own thread runs it without an event loop between."""
+    ctx: NodeContext | None = None
+    try:
+        ctx, params = _prepare(node, call)
+        return _finished(node.run(params, ctx), ctx, call)
+    except Exception as exc:
+        return reported(_failed(exc, ctx), call)
 
 
 def unwrap(result: NodeResult | ErrorInfo) -> NodeResult:
@@ -112,25 +129,42 @@ def unwrap(result: NodeResult | ErrorInfo) -> NodeResult:
     raise failure
 
 
+def _prepare(node: NodeType, call: NodeCall) -> tuple[NodeContext, BaseModel]:
+    check_family(node, call.enabled_families)
+    params = validate_parameters(node, call.parameters)
+    ctx = NodeContext(
+        execution_id=call.execution_id,
+        workflow_id=call.workflow_id,
+        node_id=call.node_id,
+        attempt=call.attempt,
+    )
+    return ctx, params
+
+
+def _finished(output: Any, ctx: NodeContext, call: NodeCall) -> NodeResult:
+    return NodeResult(output=ensure_json(output, call.node_id), logs=ctx.logs)
+
+
+def _failed(exc: Exception, ctx: NodeContext | None) -> StepFailed:
+    failure = to_step_failure(exc)
+    failure.logs = ctx.logs if ctx is not None else []
+    return failure
+
+
 async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:
-    """Run ``call`` here. Raises StepFailed on any failure."""
+    """Run ``call`` here (a blocking type in a worker thread). Raises StepFailed on any
+    failure."""
     ctx: NodeContext | None = None
     try:
         node = registry.get(call.node_type)
-        check_family(node, call.enabled_families)
-        params = validate_parameters(node, call.parameters)
-        ctx = NodeContext(
-            execution_id=call.execution_id,
-            workflow_id=call.workflow_id,
-            node_id=call.node_id,
-            attempt=call.attempt,
-        )
-        output = await node.run(params, ctx)
-        return NodeResult(output=ensure_json(output, call.node_id), logs=ctx.logs)
+        ctx, params = _prepare(node, call)
+        if node.blocking:
+            output = await asyncio.to_thread(node.run, params, ctx)
+        else:
+            output = await node.run(params, ctx)
+        return _finished(output, ctx, call)
     except Exception as exc:
-        failure = to_step_failure(exc)
-        failure.logs = ctx.logs if ctx is not None else []
-        raise failure from None
+        raise _failed(exc, ctx) from None
 
 
 def run_here(

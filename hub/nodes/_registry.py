@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ DEFAULT_TIMEOUT_S = 300.0
 query or model call, short enough that a stuck call does not hold its actor forever."""
 
 P = TypeVar("P", bound=BaseModel)
-NodeFn = Callable[[Any, NodeContext], Awaitable[Any]]
+# ``async def run(params, ctx)``, or a plain ``def`` for blocking work (see NodeType.blocking).
+NodeFn = Callable[[Any, NodeContext], Awaitable[Any] | Any]
 
 
 class NoParameters(BaseModel):
@@ -55,6 +57,8 @@ class NodeType:
     from its raw parameters (besides ``error``); ``port_of`` picks the port from an output.
     ``default_timeout_s`` bounds an attempt when neither the node nor its parameters say how
     long it may run (None: no limit of its own); :func:`hub.nodes.attempt_timeout_s` decides.
+    ``blocking``: ``run`` is a plain function (not a coroutine function); a node actor calls it
+    in one of its own threads, anything else in a worker thread (``asyncio.to_thread``).
     """
 
     name: str
@@ -76,6 +80,7 @@ class NodeType:
     # read roots the step itself provides ($item and $index of a foreach), and the step's own
     # rendering leaves them out (hub.plan.PlanNode.deferred holds them compiled).
     deferred: tuple[str, ...] = ()
+    blocking: bool = False
 
     def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
         """The named ports this node offers, or None when they depend on run-time values."""
@@ -138,7 +143,8 @@ def node_type(
     deferred: tuple[str, ...] = (),
     registry: NodeRegistry | None = None,
 ) -> Callable[[NodeFn], NodeFn]:
-    """Register ``async def run(params, ctx)`` as the node type ``name``.
+    """Register ``async def run(params, ctx)`` (or a plain ``def`` for blocking work, run in a
+    thread of its own) as the node type ``name``. An inline type must be ``async``.
 
     ``default_timeout_s`` bounds one attempt when the workflow gives no ``timeout_s``. A type
     whose parameters have a ``timeout_s`` field with a default uses that default instead (one
@@ -154,6 +160,12 @@ def node_type(
         raise HubError(f"node type {name!r}: default_timeout_s must be positive (or None)")
 
     def register(fn: NodeFn) -> NodeFn:
+        blocking = not inspect.iscoroutinefunction(fn)
+        if blocking and inline:
+            raise HubError(
+                f"node type {name!r}: an inline type runs on the ExecutionActor's event loop "
+                "and must be `async def`"
+            )
         (registry or _REGISTRY).add(
             NodeType(
                 name=name,
@@ -170,6 +182,7 @@ def node_type(
                 default_timeout_s=default,
                 literal=tuple(literal),
                 deferred=tuple(deferred),
+                blocking=blocking,
             )
         )
         return fn

@@ -41,6 +41,7 @@ from hub.store._catalog import Catalog
 from hub.store._db import create_store_engine, transaction
 from hub.store._history_queries import contains, escape_like
 from hub.store._migrate import migrate_engine
+from hub.store._sqlite_steps import SqliteStepWriter
 from hub.store._url import parse_url, redact_url
 from hub.store._writes import STEP_KEY, apply_writes, upsert
 
@@ -58,6 +59,10 @@ class Store(Catalog):
         self._url = parse_url(url)
         self._engine = create_store_engine(self._url)
         self._closed = False
+        # On SQLite, step rows go straight through the driver (hub.store._sqlite_steps).
+        self._sqlite_steps = (
+            SqliteStepWriter(self._engine) if self._engine.dialect.name == "sqlite" else None
+        )
         if migrate:
             try:
                 migrate_engine(self._engine)
@@ -128,6 +133,10 @@ class Store(Catalog):
         """Store a runner's step rows in one transaction, unless another runner claimed the
         execution since (``claim_runner``): then nothing is written and the answer is False.
         An execution nobody claimed (a fresh run's first runner) takes any token."""
+        if self._sqlite_steps is not None:
+            if self._closed:
+                raise StoreError(f"the store at {self.url} is closed")
+            return self._sqlite_steps.commit(execution_id, token, steps)
         e = t.executions
         what = f"storing the steps of execution {execution_id}"
         with self._tx(what, write=True) as conn:

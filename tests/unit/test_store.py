@@ -393,6 +393,66 @@ def test_commit_steps_lands_for_the_runner_that_holds_the_execution_only(store: 
         store.commit_steps("nope-0001", "second", [done])
 
 
+def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path: Path) -> None:
+    """Store.commit_steps on SQLite goes straight through the driver
+    (hub.store._sqlite_steps): the rows it writes are byte for byte those of the SQLAlchemy
+    path, for every kind of value a step row holds, first inserted and then replaced."""
+    from sqlalchemy import text
+
+    error = ErrorInfo(message="boom \u2603", category="http_status", retryable=True, attempts=2)
+    started = datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    firsts = [
+        step("plain"),
+        step(
+            "full",
+            StepStatus.FAILED,
+            attempts=3,
+            started_at=started,
+            ended_at=started + timedelta(milliseconds=5),
+            input={"url": "http://x/\u00e9", "nested": [1, 2.5, None, {"k": True}]},
+            output=None,
+            error=error,
+        ),
+        step("scalar", StepStatus.COMPLETED, output=42, started_at=started.replace(tzinfo=None)),
+        step("text", StepStatus.COMPLETED, output="null"),
+        step("list", StepStatus.COMPLETED, output=[{"a": None}], input={}),
+    ]
+    seconds = [step("plain", StepStatus.COMPLETED, attempts=1, output={"done": 1})]
+
+    def rows(fast: bool) -> list[tuple[Any, ...]]:
+        url = f"sqlite:///{tmp_path / ('fast.db' if fast else 'orm.db')}"
+        with Store(url) as store:
+            assert (store._sqlite_steps is not None) is True
+            if not fast:
+                store._sqlite_steps = None  # the SQLAlchemy path
+            store.apply([CreateExecution(record=execution())])
+            assert store.commit_steps("exec-000001", "tok", firsts)
+            assert store.commit_steps("exec-000001", "tok", seconds)
+            with store._engine.connect() as conn:
+                query = text("SELECT * FROM step_executions ORDER BY node_id")
+                found = [tuple(r) for r in conn.execute(query)]
+            assert [s.node_id for s in store.get_execution("exec-000001").steps]
+        return found
+
+    fast = rows(fast=True)
+    assert fast == rows(fast=False)
+    assert len(fast) == 5
+
+
+def test_a_sqlite_step_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A refused or failed direct commit rolls back: the next write on the same pooled
+    connection works."""
+    with Store(f"sqlite:///{tmp_path / 'hub.db'}") as store:
+        store.apply([CreateExecution(record=execution())])
+        with pytest.raises(NotFound):
+            store.commit_steps("nope-0001", "tok", [step("a")])
+        store.claim_runner("exec-000001", "theirs")
+        assert not store.commit_steps("exec-000001", "mine", [step("a")])
+        assert store.commit_steps("exec-000001", "theirs", [step("a")])
+        store.apply([UpsertStep(execution_id="exec-000001", step=step("b"))])
+        assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a", "b"]
+
+
 def test_a_runner_s_journal_stores_its_steps_on_a_thread_and_is_fenced(db_url: str) -> None:
     """An ExecutionActor's journal in direct mode, as on a server database (the commit on a
     worker thread): the checkpoint's rows are durable when it returns; after another runner's

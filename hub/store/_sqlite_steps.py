@@ -1,0 +1,104 @@
+"""``Store.commit_steps`` on SQLite, straight on the driver's connection.
+
+A runner stores each action step's row in its own transaction, before the step's dependents
+run, so this transaction is on every step's path. SQLAlchemy's per-statement work (cache keys,
+execution contexts, result set-up) costs about twice SQLite's own for it (bench/README.md,
+"Step commits on the driver"). Here the same statements run on the pooled DB-API connection:
+the SQL is built once from the table, and every value goes through its column's own bind
+processor, so the rows are exactly what the SQLAlchemy path writes (tests/unit/test_store.py
+compares them)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.errors import NotFound, StoreError
+from hub.records import StepRecord
+from hub.store import _rows
+from hub.store import _schema as t
+from hub.store._db import unreachable
+from hub.store._url import redact_url
+
+
+class SqliteStepWriter:
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        quote = dialect.identifier_preparer.quote
+        table = t.steps
+        self.engine = engine
+        self.columns = [c.name for c in table.columns]
+        self.processors: list[Callable[[Any], Any] | None] = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.columns
+        ]
+        keys = [c.name for c in table.primary_key.columns]
+        replaced = ", ".join(
+            f"{quote(c)} = excluded.{quote(c)}" for c in self.columns if c not in keys
+        )
+        self.upsert = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in self.columns)}) "
+            f"VALUES ({', '.join('?' for _ in self.columns)}) "
+            f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {replaced}"
+        )
+        runner, execution_id = t.executions.c.runner, t.executions.c.id
+        self.holder = (
+            f"SELECT {quote(runner.name)} FROM {quote(t.executions.name)} "
+            f"WHERE {quote(execution_id.name)} = ?"
+        )
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            row[name] if process is None else process(row[name])
+            for name, process in zip(self.columns, self.processors, strict=True)
+        )
+
+    def commit(self, execution_id: str, token: str, steps: Sequence[StepRecord]) -> bool:
+        """As ``Store.commit_steps``: False (nothing written) when another runner holds the
+        execution."""
+        rows = [self.values(_rows.step_row(execution_id, step)) for step in steps]
+        try:
+            connection = self.engine.raw_connection()  # the pool's, set up by its connect hook
+        except SQLAlchemyError as exc:
+            raise unreachable(self.engine.url, exc) from exc
+        try:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as every store writer
+            try:
+                holder = cursor.execute(self.holder, (execution_id,)).fetchone()
+                if holder is None:
+                    raise NotFound(f"execution {execution_id} not found")
+                if holder[0] is not None and holder[0] != token:
+                    cursor.execute("ROLLBACK")
+                    return False
+                cursor.executemany(self.upsert, rows)
+                cursor.execute("COMMIT")
+            except BaseException:
+                if _in_transaction(connection):
+                    with contextlib.suppress(sqlite3.Error):
+                        cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"database error while storing the steps of execution {execution_id} "
+                f"({self.url}): {exc}",
+                details={"url": self.url},
+            ) from exc
+        finally:
+            connection.close()  # back to the pool
+        return True
+
+    @property
+    def url(self) -> str:
+        return redact_url(self.engine.url)
+
+
+def _in_transaction(connection: Any) -> bool:
+    return bool(getattr(connection.dbapi_connection, "in_transaction", False))
