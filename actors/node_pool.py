@@ -38,8 +38,8 @@ class NodeActor:
     call runs in one of Ray's threads. A blocking type (``def``, NodeType.blocking) runs right
     there; an ``async`` one runs on the actor's one event loop, in a thread of its own, as an
     async actor would run it, without Ray's asyncio machinery on every call (bench/README.md,
-    "Threaded node actors"). ``where`` and ``ping`` answer from their own thread, so a busy
-    actor still answers them."""
+    "Threaded node actors and step commits on the driver"). ``where`` and ``ping`` answer from
+    their own thread, so a busy actor still answers them."""
 
     def __init__(self, node_type: str) -> None:
         tune_process()

@@ -13,7 +13,9 @@ psutil), so the floor under a step is visible.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import threading
 import time
 from typing import Any
 
@@ -36,6 +38,26 @@ class Async:
         return x
 
     async def pid(self) -> int:
+        return os.getpid()
+
+
+async def _echo(x: Any) -> Any:
+    return x
+
+
+@ray.remote(num_cpus=0, max_concurrency=64)
+class LoopThreaded:
+    """A threaded actor that runs async functions on an event loop thread of its own, as the
+    node actors do (actors/node_pool.py)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def noop(self, x: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(_echo(x), self.loop).result()
+
+    def pid(self) -> int:
         return os.getpid()
 
 
@@ -90,7 +112,12 @@ def main() -> None:
         ("driver -> plain actor (bench/peers.py's raw call)", from_driver, Plain),
         ("driver -> async actor", from_driver, Async),
         ("async actor -> plain actor", from_actor, Plain),
-        ("async actor -> async actor (ExecutionActor -> node actor)", from_actor, Async),
+        ("async actor -> async actor (node actors before commit ad2e0bd)", from_actor, Async),
+        (
+            "async actor -> threaded actor, its own loop thread (node actors now)",
+            from_actor,
+            LoopThreaded,
+        ),
     ):
         target = cls.remote()  # type: ignore[attr-defined]
         wall, callee, caller = measure(target, args.calls)

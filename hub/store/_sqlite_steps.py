@@ -2,8 +2,9 @@
 
 A runner stores each action step's row in its own transaction, before the step's dependents
 run, so this transaction is on every step's path. SQLAlchemy's per-statement work (cache keys,
-execution contexts, result set-up) costs about twice SQLite's own for it (bench/README.md,
-"Step commits on the driver"). Here the same statements run on the pooled DB-API connection:
+execution contexts, result set-up) costs about three times SQLite's own for it (0.175 against
+0.045 ms a commit: bench/step_commit.py; bench/README.md, "Threaded node actors and step commits
+on the driver"). Here the same statements run on the pooled DB-API connection:
 the SQL is built once from the table, and every value goes through its column's own bind
 processor, so the rows are exactly what the SQLAlchemy path writes (tests/unit/test_store.py
 compares them)."""
