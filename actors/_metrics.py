@@ -251,23 +251,31 @@ class StepMetrics:
 
 
 class NodeActorMetrics:
-    """One node actor's in-flight calls and busy flag."""
+    """One node actor's in-flight calls and busy flag. Thread-safe: a node actor's calls start
+    and end on several threads, and its refresh runs on another."""
 
     def __init__(self, node_type: str, actor: str) -> None:
         self.inflight_gauge = metric(NODE_ACTOR_INFLIGHT)
         self.busy_gauge = metric(NODE_ACTOR_BUSY)
         self.tags = {NODE_TYPE: node_type, ACTOR: actor}
         self.inflight = 0
+        self.lock = threading.Lock()
 
     def call_started(self) -> None:
-        self.inflight += 1
-        self.report()
+        with self.lock:
+            self.inflight += 1
+            self._report()
 
     def call_ended(self) -> None:
-        self.inflight = max(self.inflight - 1, 0)
-        self.report()
+        with self.lock:
+            self.inflight = max(self.inflight - 1, 0)
+            self._report()
 
     def report(self) -> None:
+        with self.lock:
+            self._report()
+
+    def _report(self) -> None:
         self.inflight_gauge.set(self.inflight, self.tags)
         self.busy_gauge.set(1 if self.inflight else 0, self.tags)
 

@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Coroutine
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as wait_futures
 from typing import Any
 
@@ -18,6 +18,7 @@ from actors._process import tune_process
 from hub.errors import ErrorCategory, StepFailed
 from hub.nodes import (
     NodeCall,
+    NodeRegistry,
     NodeResult,
     default_registry,
     invoke_blocking_reporting,
@@ -35,22 +36,28 @@ class NodeActor:
     """Runs calls of one node type. Never raises: failures come back as ErrorInfo.
 
     A threaded actor (the supervisor sets ``max_concurrency`` to the pool's concurrency): each
-    call runs in one of Ray's threads. A blocking type (``def``, NodeType.blocking) runs right
-    there; an ``async`` one runs on the actor's one event loop, in a thread of its own, as an
-    async actor would run it, without Ray's asyncio machinery on every call (bench/README.md,
+    call runs in one of Ray's threads. An isolated blocking type (``def``, NodeType.blocking:
+    ``code``) runs right there; any other runs on the actor's one event loop, in a thread of
+    its own (a blocking one in a worker thread from there), as an async actor would run it,
+    without Ray's asyncio machinery on every call (bench/README.md,
     "Threaded node actors and step commits on the driver"). ``where`` and ``ping`` answer from
     their own thread, so a busy actor still answers them."""
 
     def __init__(self, node_type: str) -> None:
         tune_process()
-        self.registry = default_registry()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="node-loop", daemon=True).start()
+        # Plugins are imported on the loop, as an async actor imported them (one that sets up
+        # loop-bound state at import time keeps working).
+        self.registry = asyncio.run_coroutine_threadsafe(_registry(), self.loop).result()
         self.node_type = self.registry.get(node_type)
+        # Straight in the call's thread: blocking types whose runaway calls the pool stops by
+        # replacing the process (isolated: ``code``). Other blocking types go through the loop
+        # (in a worker thread), so a cancelled call frees its Ray thread, as async ones do.
+        self.in_call_thread = self.node_type.blocking and self.node_type.isolated
         context = ray.get_runtime_context()
         name = context.get_actor_name() or context.get_actor_id()
         self.metrics = NodeActorMetrics(self.node_type.name, str(name))
-        self.counting = threading.Lock()  # calls start and end on several threads
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, name="node-loop", daemon=True).start()
         self.metrics_task = asyncio.run_coroutine_threadsafe(self.metrics.keep_fresh(), self.loop)
 
     def __repr__(self) -> str:
@@ -73,15 +80,13 @@ class NodeActor:
         context = ray.get_runtime_context()
         if context.is_canceled():  # cancelled while it waited for a thread
             return reported(_cancelled(), call)
-        with self.counting:
-            self.metrics.call_started()
+        self.metrics.call_started()
         try:
-            if self.node_type.blocking:
-                return invoke_blocking_reporting(self.node_type, call)
+            if self.in_call_thread:
+                return invoke_blocking_reporting(self.registry, call)
             return self.on_loop(invoke_reporting(self.registry, call), call)
         finally:
-            with self.counting:
-                self.metrics.call_ended()
+            self.metrics.call_ended()
 
     def on_loop(
         self, coroutine: Coroutine[Any, Any, NodeResult | ErrorInfo], call: NodeCall
@@ -97,11 +102,18 @@ class NodeActor:
             if context.is_canceled():
                 future.cancel()
                 return reported(_cancelled(), call)
-        return future.result()
+        try:
+            return future.result()
+        except CancelledError:  # the node's own code raised it
+            return reported(_cancelled(), call)
 
     @ray.method(concurrency_group="control")
     def ping(self) -> str:
         return self.node_type.name
+
+
+async def _registry() -> NodeRegistry:
+    return default_registry()
 
 
 def _cancelled() -> StepFailed:

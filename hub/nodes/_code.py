@@ -72,7 +72,7 @@ def _call(source: str, data: dict[str, Any], ctx: NodeContext | None = None) -> 
             return main(data)
     except StepFailed:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in the code fails the step
         frames = traceback.extract_tb(exc.__traceback__)
         user = [f for f in frames if f.filename == "<code node>"]
         where = f" (line {user[-1].lineno})" if user else ""

@@ -103,14 +103,15 @@ async def invoke_reporting(registry: NodeRegistry, call: NodeCall) -> NodeResult
         return reported(failure, call)
 
 
-def invoke_blocking_reporting(node: NodeType, call: NodeCall) -> NodeResult | ErrorInfo:
+def invoke_blocking_reporting(registry: NodeRegistry, call: NodeCall) -> NodeResult | ErrorInfo:
     """``invoke_reporting`` of a blocking type (NodeType.blocking), in the calling thread: a
     node actor's own thread runs it without an event loop between."""
     ctx: NodeContext | None = None
     try:
+        node = registry.get(call.node_type)
         ctx, params = _prepare(node, call)
         return _finished(node.run(params, ctx), ctx, call)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a node fails its step, no more
         return reported(_failed(exc, ctx), call)
 
 
@@ -145,7 +146,7 @@ def _finished(output: Any, ctx: NodeContext, call: NodeCall) -> NodeResult:
     return NodeResult(output=ensure_json(output, call.node_id), logs=ctx.logs)
 
 
-def _failed(exc: Exception, ctx: NodeContext | None) -> StepFailed:
+def _failed(exc: BaseException, ctx: NodeContext | None) -> StepFailed:
     failure = to_step_failure(exc)
     failure.logs = ctx.logs if ctx is not None else []
     return failure
@@ -163,7 +164,7 @@ async def invoke(registry: NodeRegistry, call: NodeCall) -> NodeResult:
         else:
             output = await node.run(params, ctx)
         return _finished(output, ctx, call)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a node fails its step, no more
         raise _failed(exc, ctx) from None
 
 

@@ -61,45 +61,58 @@ class SqliteStepWriter:
 
     def commit(self, execution_id: str, token: str, steps: Sequence[StepRecord]) -> bool:
         """As ``Store.commit_steps``: False (nothing written) when another runner holds the
-        execution."""
-        rows = [self.values(_rows.step_row(execution_id, step)) for step in steps]
+        execution; its errors are the same StoreError / NotFound."""
+        what = f"storing the steps of execution {execution_id}"
+        try:
+            rows = [self.values(_rows.step_row(execution_id, step)) for step in steps]
+        except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
+            raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
         try:
             connection = self.engine.raw_connection()  # the pool's, set up by its connect hook
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, sqlite3.Error) as exc:
             raise unreachable(self.engine.url, exc) from exc
         try:
-            cursor = connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as every store writer
-            try:
-                holder = cursor.execute(self.holder, (execution_id,)).fetchone()
-                if holder is None:
-                    raise NotFound(f"execution {execution_id} not found")
-                if holder[0] is not None and holder[0] != token:
-                    cursor.execute("ROLLBACK")
-                    return False
-                cursor.executemany(self.upsert, rows)
-                cursor.execute("COMMIT")
-            except BaseException:
-                if _in_transaction(connection):
-                    with contextlib.suppress(sqlite3.Error):
-                        cursor.execute("ROLLBACK")
-                raise
-            finally:
-                cursor.close()
+            return self._write(connection, execution_id, token, rows)
         except sqlite3.Error as exc:
+            details: dict[str, Any] = {"url": self.url}
+            if isinstance(exc, sqlite3.IntegrityError):
+                details["constraint"] = True
+                raise StoreError(
+                    f"the database rejected a write while {what}: {exc}", details=details
+                ) from exc
             raise StoreError(
-                f"database error while storing the steps of execution {execution_id} "
-                f"({self.url}): {exc}",
-                details={"url": self.url},
+                f"database error while {what} ({self.url}): {exc}", details=details
             ) from exc
         finally:
             connection.close()  # back to the pool
-        return True
+
+    def _write(
+        self, connection: Any, execution_id: str, token: str, rows: list[tuple[Any, ...]]
+    ) -> bool:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as every store writer
+        except BaseException:
+            cursor.close()
+            raise
+        try:
+            holder = cursor.execute(self.holder, (execution_id,)).fetchone()
+            if holder is None:
+                raise NotFound(f"execution {execution_id} not found")
+            if holder[0] is not None and holder[0] != token:
+                cursor.execute("ROLLBACK")
+                return False
+            cursor.executemany(self.upsert, rows)
+            cursor.execute("COMMIT")
+            return True
+        except BaseException:
+            if connection.dbapi_connection.in_transaction:  # this call's own BEGIN
+                with contextlib.suppress(sqlite3.Error):
+                    cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
 
     @property
     def url(self) -> str:
         return redact_url(self.engine.url)
-
-
-def _in_transaction(connection: Any) -> bool:
-    return bool(getattr(connection.dbapi_connection, "in_transaction", False))

@@ -1,7 +1,7 @@
 """Node actors are threaded actors (actors/node_pool.py): an async node's call that its caller
 gives up on (a step timeout, a cancelled execution) is cancelled where it runs, a blocking
-(plain ``def``) node runs in the actor's call thread, and a node actor whose every call thread
-is busy still answers ``ping``."""
+(plain ``def``) node runs off the actor's loop and a timed-out one frees the actor's call
+thread, and a node actor whose every call thread is busy still answers ``ping``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,24 @@ def test_a_blocking_node_runs_in_its_node_actors_call_thread(runtime: hub.Client
     assert failed.error is not None and failed.error.message == "ValueError: asked to fail"
     logs = [entry.message for entry in runtime.logs(failed.id)]
     assert "blocking call" in logs
+
+
+def test_a_blocking_step_past_its_timeout_frees_its_node_actor(runtime: hub.Client) -> None:
+    """test.blocking's pool is one process taking one call at a time: the timed-out call's
+    function still sleeps in its worker thread, but the actor's call thread is free, so the
+    next step runs at once (it would wait two minutes behind the sleeper otherwise)."""
+    warm = runtime.run(one_node({"id": "b", "type": "test.blocking"}), timeout_s=60)
+    assert warm.status == ExecutionStatus.COMPLETED, warm.error
+    sleeper = {"id": "b", "type": "test.blocking", "parameters": {"seconds": 120}, "timeout_s": 1}
+    record = runtime.run(one_node(sleeper), timeout_s=60)
+    assert record.status == ExecutionStatus.FAILED
+    assert record.error is not None and record.error.message == "step timed out after 1s"
+    after = runtime.run(
+        one_node({"id": "b", "type": "test.blocking", "parameters": {"value": 1}, "timeout_s": 30}),
+        timeout_s=60,
+    )
+    assert after.status == ExecutionStatus.COMPLETED, after.error
+    assert after.outputs["b"]["pid"] == warm.outputs["b"]["pid"]  # the same process
 
 
 @pytest.mark.timeout(120)

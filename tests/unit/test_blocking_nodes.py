@@ -37,6 +37,10 @@ def registry_with_blocking() -> NodeRegistry:
         ctx.log("info", "about to fail")
         raise ValueError("no good")
 
+    @node_type("t.exits", registry=registry)
+    def exits(params: Any, ctx: NodeContext) -> dict[str, Any]:
+        raise SystemExit(3)
+
     @node_type("t.async", registry=registry)
     async def not_blocking(params: Any, ctx: NodeContext) -> dict[str, Any]:
         return {}
@@ -81,8 +85,7 @@ def test_invoke_runs_a_blocking_type_off_the_event_loop() -> None:
 
 
 def test_invoke_blocking_reporting_runs_in_the_calling_thread() -> None:
-    node = registry_with_blocking().get("t.blocking")
-    result = invoke_blocking_reporting(node, call("t.blocking"))
+    result = invoke_blocking_reporting(registry_with_blocking(), call("t.blocking"))
     assert isinstance(result, NodeResult)
     assert result.output == {"thread": threading.current_thread().name}
     assert [line.message for line in result.logs] == ["ran"]
@@ -90,7 +93,7 @@ def test_invoke_blocking_reporting_runs_in_the_calling_thread() -> None:
 
 def test_a_blocking_failure_is_answered_as_the_async_path_answers_it() -> None:
     registry = registry_with_blocking()
-    here = invoke_blocking_reporting(registry.get("t.failing"), call("t.failing"))
+    here = invoke_blocking_reporting(registry, call("t.failing"))
     via_loop = asyncio.run(invoke_reporting(registry, call("t.failing")))
     assert isinstance(here, NodeResult) and isinstance(via_loop, NodeResult)
     assert here.error == via_loop.error
@@ -107,3 +110,26 @@ def test_the_code_node_is_blocking() -> None:
     from hub.nodes import default_registry
 
     assert default_registry().get("code").blocking
+
+
+def test_sys_exit_in_a_node_fails_the_step_on_both_paths() -> None:
+    registry = registry_with_blocking()
+    here = invoke_blocking_reporting(registry, call("t.exits"))
+    via_loop = asyncio.run(invoke_reporting(registry, call("t.exits")))
+    assert isinstance(here, ErrorInfo) and isinstance(via_loop, ErrorInfo)
+    assert (here.message, here.category) == ("SystemExit: 3", "node_error")
+    assert via_loop.message == here.message
+
+
+def test_sys_exit_in_code_fails_the_step_with_its_line() -> None:
+    from hub.nodes import default_registry
+
+    code = call("code").model_copy(
+        update={
+            "parameters": {"source": "import sys\ndef main(input):\n    sys.exit(3)\n"},
+            "enabled_families": ["code"],
+        }
+    )
+    result = invoke_blocking_reporting(default_registry(), code)
+    assert isinstance(result, ErrorInfo)
+    assert (result.message, result.category) == ("SystemExit: 3 (line 3)", "node_error")

@@ -439,9 +439,9 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
     assert len(fast) == 5
 
 
-def test_a_sqlite_step_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
-    """A refused or failed direct commit rolls back: the next write on the same pooled
-    connection works."""
+def test_a_refused_or_failed_sqlite_step_commit_writes_nothing(tmp_path: Path) -> None:
+    """A direct commit for a missing execution or another runner's writes nothing, and the
+    store's next writes land."""
     with Store(f"sqlite:///{tmp_path / 'hub.db'}") as store:
         store.apply([CreateExecution(record=execution())])
         with pytest.raises(NotFound):
@@ -451,6 +451,23 @@ def test_a_sqlite_step_commit_that_fails_leaves_no_transaction_open(tmp_path: Pa
         assert store.commit_steps("exec-000001", "theirs", [step("a")])
         store.apply([UpsertStep(execution_id="exec-000001", step=step("b"))])
         assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a", "b"]
+
+
+def test_a_sqlite_step_commit_that_cannot_reach_its_file_is_a_store_error(
+    tmp_path: Path,
+) -> None:
+    """The driver's errors become StoreError as on the SQLAlchemy path: here the database's
+    directory is gone when the pool opens a new connection."""
+    import shutil
+
+    where = tmp_path / "gone"
+    where.mkdir()
+    with Store(f"sqlite:///{where / 'hub.db'}") as store:
+        store.apply([CreateExecution(record=execution())])
+        store._engine.dispose()
+        shutil.rmtree(where)
+        with pytest.raises(StoreError, match="cannot reach the database"):
+            store.commit_steps("exec-000001", "tok", [step("a")])
 
 
 def test_a_runner_s_journal_stores_its_steps_on_a_thread_and_is_fenced(db_url: str) -> None:
