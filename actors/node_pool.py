@@ -11,6 +11,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any
 
 import ray
+from ray.runtime_context import RuntimeContext
 
 from actors import _reprs
 from actors._metrics import NodeActorMetrics
@@ -51,10 +52,6 @@ class NodeActor:
         # loop-bound state at import time keeps working).
         self.registry = asyncio.run_coroutine_threadsafe(_registry(), self.loop).result()
         self.node_type = self.registry.get(node_type)
-        # Straight in the call's thread: blocking types whose runaway calls the pool stops by
-        # replacing the process (isolated: ``code``). Other blocking types go through the loop
-        # (in a worker thread), so a cancelled call frees its Ray thread, as async ones do.
-        self.in_call_thread = self.node_type.blocking and self.node_type.isolated
         context = ray.get_runtime_context()
         name = context.get_actor_name() or context.get_actor_id()
         self.metrics = NodeActorMetrics(self.node_type.name, str(name))
@@ -82,14 +79,17 @@ class NodeActor:
             return reported(_cancelled(), call)
         self.metrics.call_started()
         try:
-            if self.in_call_thread:
+            if self.node_type.in_call_thread:
                 return invoke_blocking_reporting(self.registry, call)
-            return self.on_loop(invoke_reporting(self.registry, call), call)
+            return self.on_loop(invoke_reporting(self.registry, call), call, context)
         finally:
             self.metrics.call_ended()
 
     def on_loop(
-        self, coroutine: Coroutine[Any, Any, NodeResult | ErrorInfo], call: NodeCall
+        self,
+        coroutine: Coroutine[Any, Any, NodeResult | ErrorInfo],
+        call: NodeCall,
+        context: RuntimeContext,
     ) -> NodeResult | ErrorInfo:
         """Run ``coroutine`` on the actor's event loop and wait for it here. A ``ray.cancel`` of
         this call (its caller gave up: a step timeout, a cancelled execution) cancels the
@@ -97,7 +97,6 @@ class NodeActor:
         future: Future[NodeResult | ErrorInfo] = asyncio.run_coroutine_threadsafe(
             coroutine, self.loop
         )
-        context = ray.get_runtime_context()
         while not wait_futures([future], timeout=CANCEL_POLL_S).done:
             if context.is_canceled():
                 future.cancel()

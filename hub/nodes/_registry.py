@@ -57,8 +57,8 @@ class NodeType:
     from its raw parameters (besides ``error``); ``port_of`` picks the port from an output.
     ``default_timeout_s`` bounds an attempt when neither the node nor its parameters say how
     long it may run (None: no limit of its own); :func:`hub.nodes.attempt_timeout_s` decides.
-    ``blocking``: ``run`` is a plain function (not a coroutine function); a node actor calls it
-    in one of its own threads, anything else in a worker thread (``asyncio.to_thread``).
+    ``blocking``: ``run`` is a plain function (not a coroutine function), run in a worker
+    thread (``asyncio.to_thread``), or in a node actor's call thread (``in_call_thread``).
     """
 
     name: str
@@ -81,6 +81,14 @@ class NodeType:
     # rendering leaves them out (hub.plan.PlanNode.deferred holds them compiled).
     deferred: tuple[str, ...] = ()
     blocking: bool = False
+
+    @property
+    def in_call_thread(self) -> bool:
+        """Whether a node actor runs it straight in the call's thread, with no event loop in
+        between: a blocking type whose runaway call the pool stops by replacing the process
+        (``isolated``: ``code``). Any other blocking type goes through the actor's loop in a
+        worker thread, so a cancelled call frees its call thread, as an async type's does."""
+        return self.blocking and self.isolated
 
     def offered_ports(self, raw_parameters: dict[str, Any]) -> frozenset[str] | None:
         """The named ports this node offers, or None when they depend on run-time values."""

@@ -106,10 +106,13 @@ class Store(Catalog):
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
 
-    @contextmanager
-    def _tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+    def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store at {self.url} is closed")
+
+    @contextmanager
+    def _tx(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        self._check_open()
         with transaction(self._engine, write=write, what=what) as conn:
             yield conn
 
@@ -134,8 +137,7 @@ class Store(Catalog):
         execution since (``claim_runner``): then nothing is written and the answer is False.
         An execution nobody claimed (a fresh run's first runner) takes any token."""
         if self._sqlite_steps is not None:
-            if self._closed:
-                raise StoreError(f"the store at {self.url} is closed")
+            self._check_open()
             return self._sqlite_steps.commit(execution_id, token, steps)
         e = t.executions
         what = f"storing the steps of execution {execution_id}"

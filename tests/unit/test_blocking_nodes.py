@@ -65,6 +65,14 @@ def test_a_plain_def_registers_as_blocking_and_async_does_not() -> None:
     assert not registry.get("t.async").blocking
 
 
+def test_only_an_isolated_blocking_type_runs_in_a_node_actors_call_thread() -> None:
+    from hub.nodes import default_registry
+
+    assert default_registry().get("code").in_call_thread  # blocking and isolated
+    assert not registry_with_blocking().get("t.blocking").in_call_thread  # via the loop
+    assert not default_registry().get("http").in_call_thread  # async
+
+
 def test_an_inline_type_must_be_async() -> None:
     with pytest.raises(HubError, match=r"'t\.inline'.*must be `async def`"):
 
