@@ -8,37 +8,46 @@ from typing import Any
 
 from hub.errors import HubError, Superseded
 from hub.recording import Lease
-from hub.records import StepRecord, StoreWrite, UpdateExecution, UpsertStep
+from hub.records import AppendEvent, StoreWrite
 
 
-class StoreSteps:
-    """Writes step rows straight to the store (``Store.commit_steps``), fenced by the runner's
-    lease: what an ExecutionActor does instead of sending them through the Recorder when it can
-    reach the store itself (docs/dsl.md, "Durability"). SQLite's short transactions run on the
-    event loop (a thread hop costs more than the commit); a server's, on a thread."""
+class StoreWrites:
+    """Writes a runner's records straight to the store (``Store.commit_run``), fenced by the
+    runner's lease: what an ExecutionActor does instead of sending them through the Recorder
+    when it can reach the store itself (docs/dsl.md, "Durability"). SQLite's short
+    transactions run on the event loop (a thread hop costs more than the commit); a server's,
+    on a thread."""
 
     def __init__(self, store: Any, *, inline: bool) -> None:
         self.store = store
         self.inline = inline
 
-    async def write(self, lease: Lease, steps: Sequence[StepRecord]) -> bool:
-        """Store ``steps``; False when another runner holds the execution (nothing written)."""
+    async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+        """Store ``writes``; False when another runner holds the execution (nothing written)."""
         execution_id, token = lease
         if self.inline:
-            return bool(self.store.commit_steps(execution_id, token, steps))
-        return bool(await asyncio.to_thread(self.store.commit_steps, execution_id, token, steps))
+            return bool(self.store.commit_run(execution_id, token, writes))
+        return bool(await asyncio.to_thread(self.store.commit_run, execution_id, token, writes))
+
+    async def last_event_seq(self, execution_id: str) -> int:
+        """The highest stored event number of an execution: where a resumed run goes on."""
+        return int(await asyncio.to_thread(self.store.max_event_seq, execution_id))
 
 
 class RecorderJournal:
-    """Ships writes to the Recorder in order: batched on a short timer, at once and awaited on
-    ``flush`` (which returns when they are durable), or at once without waiting on
-    ``checkpoint`` (``barrier`` is then the commit's reference, for the calls that depend on
-    it). One call is in flight at a time, which keeps the writes in order.
+    """Ships a runner's writes to the store, in order: batched on a short timer, at once and
+    awaited on ``flush`` and ``checkpoint``.
 
-    With ``steps`` (and a lease), step rows skip the Recorder: ``checkpoint`` stores them
-    straight away and returns once they are durable (no barrier), the timer stores them with
-    each shipment, and everything else (events, the execution's updates) still goes to the
-    Recorder on the timer. A step's events may then land up to ``delay_s`` after its row.
+    Through the Recorder (the default without ``direct``): ``flush`` returns once the writes
+    are durable, ``checkpoint`` ships without waiting (``barrier`` is then the commit's
+    reference, for the calls that depend on it). One call is in flight at a time, which keeps
+    the writes in order.
+
+    Straight to the store (``direct``, with a lease): every write of the run (steps, events,
+    the execution's updates) is stored by this journal in one fenced transaction per shipment,
+    and ``checkpoint`` returns once what was emitted is durable (no barrier). The journal
+    numbers the run's events itself (after ``last_seq``, the highest stored when the run
+    resumed): the runner holding the lease is the only writer of its execution's events.
 
     With a ``lease`` every write carries it. Once the Recorder or the store refuses them
     (another runner resumed the execution) ``superseded`` is set, later writes are dropped, and
@@ -49,16 +58,15 @@ class RecorderJournal:
         recorder: Any,
         delay_s: float,
         lease: Lease | None = None,
-        steps: StoreSteps | None = None,
+        direct: StoreWrites | None = None,
+        last_seq: int = 0,
     ) -> None:
         self.recorder = recorder
         self.delay_s = delay_s
         self.lease = lease
-        self.steps = steps if lease is not None else None
-        # Step rows waiting for the store, in direct mode: the last row of each step wins.
-        self.pending_steps: dict[str, StepRecord] = {}
-        self.steps_waited = False  # pending since the last timer tick
-        self.step_lock = asyncio.Lock()
+        self.direct = direct if lease is not None else None
+        self.seq = last_seq  # direct mode: the number of the last event emitted
+        self.direct_lock = asyncio.Lock()
         self.superseded = False
         self.buffer: list[StoreWrite] = []
         self.lock = asyncio.Lock()
@@ -74,12 +82,11 @@ class RecorderJournal:
     def emit(self, write: StoreWrite) -> None:
         if self.superseded:
             return
-        if self.steps is not None and isinstance(write, UpsertStep):
-            self.pending_steps.pop(write.step.node_id, None)  # kept in the order last written
-            self.pending_steps[write.step.node_id] = write.step
-        else:
-            self.buffer.append(write)
-            self.emitted += 1
+        if self.direct is not None and isinstance(write, AppendEvent):
+            self.seq += 1
+            write.event.seq = self.seq
+        self.buffer.append(write)
+        self.emitted += 1
         if self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.delay_s, self._schedule_ship)
 
@@ -90,22 +97,12 @@ class RecorderJournal:
         task.add_done_callback(self.shipping.discard)
 
     async def _ship(self) -> None:
-        if self.pending_steps:
-            # Rows of steps that end within a tick are stored by their checkpoint: the timer
-            # stores only rows that waited a whole tick (a long step's "running" row), or rows
-            # an update of the execution shipped now must not overtake (a paused run's status
-            # is never stored ahead of the steps it paused after).
-            updates = any(isinstance(w, UpdateExecution) for w in self.buffer)
-            if not self.steps_waited and not updates:
-                self.steps_waited = True
-                if self.timer is None:
-                    loop = asyncio.get_running_loop()
-                    self.timer = loop.call_later(self.delay_s, self._schedule_ship)
-            else:
-                try:
-                    await self._store_steps()
-                except Exception as exc:  # reported by the next checkpoint, flush or take
-                    self.failure = exc
+        if self.direct is not None:
+            try:
+                await self._store()
+            except Exception as exc:  # reported by the next checkpoint, flush or take
+                self.failure = exc
+            return
         async with self.lock:  # one call in flight at a time keeps the writes in order
             if self.buffer and not self.superseded:
                 batch, self.buffer = self.buffer, []
@@ -117,27 +114,24 @@ class RecorderJournal:
             self.timer.cancel()
             self.timer = None
 
-    async def _store_steps(self) -> None:
-        """Store the pending step rows straight (direct mode); one write at a time."""
-        assert self.steps is not None and self.lease is not None
-        async with self.step_lock:
-            if not self.pending_steps or self.superseded:
+    async def _store(self) -> None:
+        """Direct mode: store what was emitted so far, in one transaction; one at a time."""
+        assert self.direct is not None and self.lease is not None
+        async with self.direct_lock:
+            if not self.buffer or self.superseded:
                 return
-            rows, self.pending_steps = list(self.pending_steps.values()), {}
-            self.steps_waited = False
+            batch, self.buffer = self.buffer, []
             try:
-                stored = await self.steps.write(self.lease, rows)
+                stored = await self.direct.write(self.lease, batch)
             except BaseException:
-                # Not stored: kept (behind any newer row of the same step) for the next write
-                # or for the run's end, which the supervisor commits through the Recorder.
-                for row in rows:
-                    self.pending_steps.setdefault(row.node_id, row)
+                # Not stored: kept, ahead of what was emitted since, for the next write.
+                self.buffer[:0] = batch
                 raise
             if not stored:
                 self.superseded = True
 
     async def checkpoint(self) -> None:
-        """Direct mode: store the step rows emitted so far and return once they are durable.
+        """Direct mode: store what was emitted so far and return once it is durable.
 
         Otherwise, commit what was emitted so far without waiting for it: a node call that
         depends on it carries ``barrier`` as an argument, so Ray starts that call only once the
@@ -148,9 +142,10 @@ class RecorderJournal:
         Checkpoints that wait while a commit is in flight share the next one: the first ships
         everything they emitted, and the others, finding nothing new once it is answered,
         return at once (steps ending together cost one commit, not one each)."""
-        if self.steps is not None:
+        if self.direct is not None:
+            self._cancel_timer()
             self._raise_failure()
-            await self._store_steps()
+            await self._store()
             self._raise_failure()
             return
         self._cancel_timer()
@@ -192,13 +187,15 @@ class RecorderJournal:
 
     async def settled(self) -> None:
         """Return once the last checkpoint's commit is done; raise why it failed."""
-        async with self.step_lock, self.lock:
+        async with self.direct_lock, self.lock:
             self._raise_failure()
 
     async def flush(self) -> None:
         self._cancel_timer()
-        if self.pending_steps:
-            await self._store_steps()
+        if self.direct is not None:
+            await self._store()
+            self._raise_failure()
+            return
         async with self.lock:
             mark = self.emitted
             batch, self.buffer = self.buffer, []
@@ -212,15 +209,15 @@ class RecorderJournal:
 
     async def take(self) -> list[StoreWrite]:
         """The writes not shipped yet, for another caller to commit; everything shipped
-        before has reached the Recorder's queue by then, so theirs land after it."""
+        before has reached the Recorder's queue by then, so theirs land after it. Direct mode
+        stores them itself (the run's end is durable when this returns) and gives none."""
         self._cancel_timer()
-        async with self.step_lock, self.lock:
+        if self.direct is not None:
+            await self.flush()
+            return []
+        async with self.lock:
             self._raise_failure()  # the last checkpoint's commit failed: no end to report
             batch, self.buffer = self.buffer, []
-            if self.pending_steps and self.lease is not None:  # direct mode's last rows
-                execution_id = self.lease[0]
-                rows, self.pending_steps = list(self.pending_steps.values()), {}
-                batch = [UpsertStep(execution_id=execution_id, step=r) for r in rows] + batch
             return batch
 
 

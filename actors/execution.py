@@ -20,7 +20,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from actors import _reprs
 from actors._children import SupervisorChildRuns
-from actors._journal import RecorderJournal, StoreSteps
+from actors._journal import RecorderJournal, StoreWrites
 from actors._metrics import StepMetrics
 from actors._process import tune_process
 from actors.breakers import RayBreakers
@@ -84,8 +84,8 @@ class ExecutionActor:
         self.breaker_client = RayBreakers(namespace)  # the BreakerActor, found on first use
         self._supervisor: Any = None
         self._desktop: Any = None
-        self._store_steps: StoreSteps | None = None
-        self._store_steps_known = step_writes != "direct"  # "recorder": never straight
+        self._store_writes: StoreWrites | None = None
+        self._store_writes_known = step_writes != "direct"  # "recorder": never straight
 
     def __repr__(self) -> str:
         """What it runs, for Ray's dashboard and logs (actors/_reprs.py)."""
@@ -117,9 +117,11 @@ class ExecutionActor:
         """Run an execution to its end; resume it from the store when ``order.resume`` says so,
         or when this actor was restarted (Ray retries the call that was running here).
 
-        The run's last writes come back with the answer, not committed: the supervisor commits
-        them (many runs' in one Recorder call) before it reports the end. Until then the run is
-        unfinished in the store, and a crash in between resumes it like any other."""
+        When this actor writes its runs' records itself (``store_writes``), the end is stored
+        before the answer. Otherwise the run's last writes come back with the answer, not
+        committed: the supervisor commits them (many runs' in one Recorder call) before it
+        reports the end; until then the run is unfinished in the store, and a crash in between
+        resumes it like any other."""
         if self.runners and not self.shared:
             raise RuntimeError("this ExecutionActor is already running an execution")
         if order.record.id in self.runners:
@@ -148,8 +150,11 @@ class ExecutionActor:
         # None unless the workflow has circuit breakers on: then no breaker call at all.
         breakers = RunBreakers.of(plan, self.breaker_client)
         admission = await breakers.admit(fresh=reason in (None, "retry")) if breakers else None
+        direct = await self.store_writes()
+        # A resumed run's events go on after the stored ones (fresh runs have none yet).
+        last_seq = await direct.last_event_seq(record.id) if direct and reason else 0
         journal = self.journals[record.id] = RecorderJournal(
-            self.recorder, self.flush_s, lease, steps=await self.store_steps()
+            self.recorder, self.flush_s, lease, direct=direct, last_seq=last_seq
         )
         runner = self.runners[record.id] = ExecutionRunner(
             plan,
@@ -191,22 +196,22 @@ class ExecutionActor:
             await breakers.ended(admission, status, ended.error)
         return RunOutcome(record=ended, writes=await journal.take(), parked=runner.parked)
 
-    async def store_steps(self) -> StoreSteps | None:
-        """How this actor stores step rows itself (settings.step_writes "direct"), asked of the
-        Recorder once: None when the store is out of its reach (a SQLite file on another
-        machine, an in-memory database), and the rows go through the Recorder."""
-        if not self._store_steps_known:
+    async def store_writes(self) -> StoreWrites | None:
+        """How this actor stores its runs' records itself (settings.step_writes "direct"),
+        asked of the Recorder once: None when the store is out of its reach (a SQLite file on
+        another machine, an in-memory database), and the records go through the Recorder."""
+        if not self._store_writes_known:
             url, store_node = await self.recorder.direct_store.remote()
             here = ray.get_runtime_context().get_node_id()
             if runner_reaches_store(url, here, store_node):
                 try:
                     store = Store(url, migrate=False)
                 except HubError as exc:  # the Recorder reaches it, this process cannot
-                    _log.warning("step records go through the Recorder: %s", exc)
+                    _log.warning("run records go through the Recorder: %s", exc)
                 else:
-                    self._store_steps = StoreSteps(store, inline=store.dialect == "sqlite")
-            self._store_steps_known = True
-        return self._store_steps
+                    self._store_writes = StoreWrites(store, inline=store.dialect == "sqlite")
+            self._store_writes_known = True
+        return self._store_writes
 
     async def open_credentials(self, names: Sequence[str]) -> dict[str, Any]:
         """The stored credentials ``names``, opened (hub.credentials)."""
@@ -377,7 +382,7 @@ class ExecutionActor:
             "execution_ids": sorted(self.runners),
             "shared": self.shared,
             # Where its step rows go (settings.step_writes), once its first run asked.
-            "step_writes": "direct" if self._store_steps is not None else "recorder",
+            "step_writes": "direct" if self._store_writes is not None else "recorder",
             "repr": repr(self),
         }
 

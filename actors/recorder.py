@@ -1,11 +1,11 @@
-"""The Recorder: the store's writer (but for the step records ExecutionActors write themselves,
-settings.step_writes), and the source of live event streams."""
+"""The Recorder: the store's writer (but for what ExecutionActors write themselves: their runs'
+steps, events and updates, settings.step_writes), and the source of live event streams."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ import ray
 
 from actors._process import tune_process
 from hub.analysis import ErrorPattern
-from hub.errors import HubError, StoreError, Superseded
+from hub.errors import HubError, Superseded
 from hub.history import (
     CredentialInfo,
     DeleteResult,
@@ -23,7 +23,7 @@ from hub.history import (
     PerformanceReport,
     SavedInputs,
 )
-from hub.recording import EventCache, GroupCommitter, Lease, RunnerLeases
+from hub.recording import EventWatch, GroupCommitter, Lease, RunnerLeases, commit_groups
 from hub.records import (
     AuditEntry,
     Event,
@@ -43,8 +43,8 @@ class RecorderActor:
         tune_process()
         self.database_url = database_url
         self.store = Store(database_url)
-        self.cache = EventCache()
-        self.committer = GroupCommitter(self.store.apply, self.store.max_event_seq, self.cache)
+        self.watch = EventWatch()
+        self.committer = GroupCommitter(self.store.apply, self.watch)
         self.leases = RunnerLeases()
         self.retention = retention or Retention()
         self.pruned = 0
@@ -125,19 +125,15 @@ class RecorderActor:
     async def commit_groups(self, groups: Sequence[Sequence[StoreWrite]]) -> list[HubError | None]:
         """Commit several callers' writes in one call: each group is durable all or nothing,
         and fails alone (its error, a HubError, is in its place in the answer)."""
-        futures = [self.committer.submit(group, wait=True) for group in groups]
-        outcomes = await asyncio.gather(*(f for f in futures if f), return_exceptions=True)
-        return [_as_hub_error(outcome) for outcome in outcomes]
+        return await commit_groups(self.committer, groups)
 
     async def events(self, execution_id: str, after_seq: int = 0, wait_s: float = 0) -> list[Event]:
         """Events after ``after_seq``; waits up to ``wait_s`` for new ones (long poll)."""
 
-        def read_store() -> list[Event]:
-            return self.store.events_after(execution_id, after_seq)
+        def read_store(since: int) -> Awaitable[list[Event]]:
+            return asyncio.to_thread(self.store.events_after, execution_id, since)
 
-        return await self.cache.wait_after(
-            execution_id, after_seq, wait_s, lambda: asyncio.to_thread(read_store)
-        )
+        return await self.watch.wait_after(execution_id, after_seq, wait_s, read_store)
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         await self.committer.drain()
@@ -188,11 +184,7 @@ class RecorderActor:
     async def delete_executions(self, ids: Sequence[str]) -> DeleteResult:
         # Drained first: the last writes of an execution that just ended land before it goes.
         await self.committer.drain()
-        result = await asyncio.to_thread(self.store.delete_executions, list(ids))
-        for execution_id in result.deleted:  # live streams must not serve them from memory
-            self.cache.events.pop(execution_id, None)
-            self.cache.seq.pop(execution_id, None)
-        return result
+        return await asyncio.to_thread(self.store.delete_executions, list(ids))
 
     async def performance(
         self, workflow_id: str | None = None, since: datetime | None = None
@@ -284,15 +276,6 @@ class RecorderActor:
         a large commit); raises StoreError when the database does not answer."""
         latency_ms = await asyncio.to_thread(self.store.check)
         return {"dialect": self.store.dialect, "latency_ms": latency_ms}
-
-
-def _as_hub_error(outcome: object) -> HubError | None:
-    """A commit's outcome as the caller gets it: None, or a HubError that crosses Ray whole."""
-    if not isinstance(outcome, BaseException):
-        return None
-    if isinstance(outcome, HubError):
-        return outcome
-    return StoreError(f"the store failed: {type(outcome).__name__}: {outcome}")
 
 
 def start_recorder(

@@ -39,8 +39,9 @@ from hub.lineage import link_child, slot_lender
 from hub.local import new_execution
 from hub.nodes import NodeTypeInfo, catalogue, default_registry
 from hub.overrides import apply_settings
-from hub.placement import execution_placement
+from hub.placement import execution_placement, runner_reaches_store
 from hub.plan import ExecutionPlan
+from hub.recording import EventWatch, GroupCommitter, commit_groups
 from hub.records import (
     AppendAudit,
     AppendEvent,
@@ -60,6 +61,7 @@ from hub.records import (
 )
 from hub.sealing import open_inputs, seal_inputs
 from hub.settings import RuntimeSettings, WorkflowOverrides, how_to_enable
+from hub.store import Store
 
 if TYPE_CHECKING:
     from hub.triggers import Fire
@@ -101,12 +103,18 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             namespace=namespace,
             store_node_id=store_node_id,
         )
-        # At most two Recorder calls in flight, so a run's start does not wait behind another
-        # run's end. (One in flight made fewer calls, a few percent of CPU, and exposed a race
-        # since fixed; CI then saw an unexplained extra queued run: back to two, bench/README.md.)
-        self.commits = CommitCoalescer(
+        # At most two commits in flight, so a run's start does not wait behind another run's
+        # end. (One in flight made fewer calls, a few percent of CPU, and exposed a race since
+        # fixed; CI then saw an unexplained extra queued run: back to two, bench/README.md.)
+        self.commits = CommitCoalescer(self._commit_groups)
+        # A run's last writes that its actor did not store itself: through the Recorder, whose
+        # queue holds the run's earlier writes, so the end lands after them.
+        self.end_commits = CommitCoalescer(
             lambda groups: remote(self.recorder.commit_groups.remote(groups))
         )
+        self._store_writer: GroupCommitter | None = None
+        self._store_writer_known = settings.step_writes != "direct"  # "recorder": never
+        self._store_writer_lock = asyncio.Lock()
         self.init_resources()
         self.prewarm_pools()
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
@@ -157,6 +165,35 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             shared,
             self.started_settings.step_writes,
         )
+
+    async def _commit_groups(self, groups: list[Sequence[StoreWrite]]) -> list[HubError | None]:
+        """Commit several runs' creations, each all or nothing: straight to the store when this
+        process reaches it, as ExecutionActors do (settings.step_writes), else in one Recorder
+        call."""
+        writer = await self._direct_writer()
+        if writer is not None:
+            return await commit_groups(writer, groups)
+        outcomes: list[HubError | None] = await remote(self.recorder.commit_groups.remote(groups))
+        return outcomes
+
+    async def _direct_writer(self) -> GroupCommitter | None:
+        """The supervisor's own writer to the store, set up once: None when the store is out
+        of its reach (hub.placement.runner_reaches_store) or cannot be opened here."""
+        if self._store_writer_known:
+            return self._store_writer
+        async with self._store_writer_lock:
+            if not self._store_writer_known:
+                url, store_node = await self.recorder.direct_store.remote()
+                here = ray.get_runtime_context().get_node_id()
+                if runner_reaches_store(url, here, store_node):
+                    try:
+                        store = Store(url, migrate=False)
+                    except HubError as exc:  # the Recorder reaches it, this process cannot
+                        logger.warning("the supervisor commits through the Recorder: %s", exc)
+                    else:  # on its writer thread: a busy SQLite file never blocks the loop
+                        self._store_writer = GroupCommitter(store.apply, EventWatch(), inline_max=0)
+                self._store_writer_known = True
+        return self._store_writer
 
     def _admission(self, order: RunOrder) -> AdmissionQueue:
         """The queue that admits ``order``: the shared mode has its own limit."""
@@ -447,7 +484,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 call = handle.run.options(name=run_task_name(order.record))
                 outcome: RunOutcome = await call.remote(order)
                 if outcome.writes:  # the end is durable before anyone hears of it
-                    await self.commits.commit(outcome.writes)
+                    await self.end_commits.commit(outcome.writes)
                 if outcome.parked is not None:  # sleeping in a delay: resumed when it is due
                     self.sleepers.add(execution_id, order, redacted, outcome.parked)
                     parked = True

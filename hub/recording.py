@@ -1,68 +1,47 @@
-"""The Recorder's core: group commits, per-execution event sequence numbers, live fan-out,
-and the leases that keep one runner at a time writing for an execution.
+"""The Recorder's core: group commits, live readers of events, and the leases that keep one
+runner at a time writing for an execution.
 
 Writers hand batches in; one writer thread applies everything that accumulated since the last
-transaction in one transaction ("group commit"), so many executions share each commit. Events
-get their per-execution ``seq`` here, the only place that numbers them; subscribers waiting for
-an execution's events are woken when a commit that holds them lands.
+transaction in one transaction ("group commit"), so many executions share each commit. Live
+readers of an execution's events read them from the store (EventWatch); those waiting are woken
+when a commit that holds events of theirs lands.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from hub.records import AppendEvent, CreateExecution, Event, StoreWrite
+from hub.errors import HubError, StoreError
+from hub.records import AppendEvent, Event, StoreWrite
 
 TERMINAL_EVENTS = frozenset({"execution_completed", "execution_failed", "execution_cancelled"})
 
 
-class EventCache:
-    """Recent events of recently active executions, for live streams without a DB read."""
+class EventWatch:
+    """Live readers of executions' events: a reader waits for events after its cursor (a long
+    poll) and reads them from the store.
 
-    def __init__(self, max_executions: int = 2000) -> None:
-        self.max_executions = max_executions
-        self.events: OrderedDict[str, list[Event]] = OrderedDict()
-        self.seq: dict[str, int] = {}
+    Events reach the store from several writers: a runner that reaches the store numbers and
+    stores its own (actors/_journal.py), the Recorder everything else. So readers read the
+    store, never a copy in memory that could miss one writer's events. A waiting reader is
+    woken at once by the Recorder's own commits (``notify``) and otherwise looks at the store
+    every ``poll_s``: a runner's events show up within that.
+    """
+
+    def __init__(self, poll_s: float = 0.05) -> None:
+        self.poll_s = poll_s
         self.changed: dict[str, asyncio.Event] = {}
 
-    def known(self, execution_id: str) -> bool:
-        return execution_id in self.seq
-
-    def next_seq(self, execution_id: str, current_max: Callable[[str], int]) -> int:
-        if execution_id not in self.seq:
-            self.seq[execution_id] = current_max(execution_id)
-        self.seq[execution_id] += 1
-        return self.seq[execution_id]
-
-    def publish(self, events: Sequence[Event]) -> None:
-        touched = set()
-        for event in events:
-            self.events.setdefault(event.execution_id, []).append(event)
-            self.events.move_to_end(event.execution_id)
-            touched.add(event.execution_id)
-        for execution_id in touched:
+    def notify(self, events: Sequence[Event]) -> None:
+        for execution_id in {e.execution_id for e in events}:
             signal = self.changed.pop(execution_id, None)
             if signal is not None:
                 signal.set()
-        while len(self.events) > self.max_executions:
-            old, _ = self.events.popitem(last=False)
-            self.seq.pop(old, None)
-
-    def after(self, execution_id: str, after_seq: int) -> list[Event] | None:
-        """Cached events after ``after_seq``; None when the cache cannot answer (the caller
-        reads the store)."""
-        cached = self.events.get(execution_id)
-        if cached is None or (cached[0].seq > after_seq + 1):
-            return None
-        return [e for e in cached if e.seq > after_seq]
-
-    def terminated(self, execution_id: str) -> bool:
-        cached = self.events.get(execution_id)
-        return cached is not None and bool(cached) and cached[-1].type in TERMINAL_EVENTS
 
     def signal(self, execution_id: str) -> asyncio.Event:
         return self.changed.setdefault(execution_id, asyncio.Event())
@@ -72,29 +51,29 @@ class EventCache:
         execution_id: str,
         after_seq: int,
         wait_s: float,
-        read_store: Callable[[], Awaitable[list[Event]]],
+        read_store: Callable[[int], Awaitable[list[Event]]],
     ) -> list[Event]:
-        """Events after ``after_seq`` (from the cache, else from ``read_store``), waiting up to
-        ``wait_s`` for new ones: a long poll. Returns [] when none came in time, or at once for
-        an execution whose terminal event is out."""
+        """Events after ``after_seq`` (``read_store(seq)`` reads those after ``seq``), waiting
+        up to ``wait_s`` for new ones. Returns [] when none came in time, or at once when the
+        event at ``after_seq`` is the execution's terminal event (nothing follows it)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        since = max(after_seq - 1, 0)  # the event at the cursor too: is it the last one?
         while True:
             signal = self.signal(execution_id)
-            found = self.after(execution_id, after_seq)
-            if found is None:
-                found = await read_store()
+            found = await read_store(since)
+            if found and found[0].seq == after_seq:
+                if found[0].type in TERMINAL_EVENTS:
+                    return found[1:]
+                found = found[1:]
             if found:
                 return found
-            if signal.is_set():
-                continue  # events landed while the store was read: read them
             remaining = deadline - loop.time()
-            if remaining <= 0 or self.terminated(execution_id):
-                return found
-            try:
-                await asyncio.wait_for(signal.wait(), remaining)
-            except TimeoutError:
+            if remaining <= 0:
                 return []
+            if not signal.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signal.wait(), min(remaining, self.poll_s))
 
 
 Lease = tuple[str, str]
@@ -143,8 +122,8 @@ class GroupCommitter:
     ``apply_batch`` is the Recorder's writer to the store. It receives every write queued since
     the previous transaction; small batches are applied right on the event loop (a
     sub-millisecond SQLite commit is cheaper than a thread hop), large ones on a dedicated
-    writer thread. ``max_seq`` reads the highest stored event sequence of an execution the cache
-    has not seen yet.
+    writer thread. The store numbers the events that come without a number, in the transaction
+    (hub.store._writes.number_events); readers waiting for them are woken once they landed.
 
     When a batch fails, its writes are applied one by one so that one bad write (say, an update
     of an execution that does not exist) fails only the caller that sent it; everyone else's
@@ -154,15 +133,13 @@ class GroupCommitter:
     def __init__(
         self,
         apply_batch: Callable[[list[StoreWrite]], None],
-        max_seq: Callable[[str], int],
-        cache: EventCache,
+        watch: EventWatch,
         *,
         max_batch: int = 5000,
         inline_max: int = 64,
     ) -> None:
         self.apply_batch = apply_batch
-        self.max_seq = max_seq
-        self.cache = cache
+        self.watch = watch
         self.max_batch = max_batch
         self.inline_max = inline_max
         # Each queued write carries the future of the commit it belongs to (None: fire and forget).
@@ -213,7 +190,7 @@ class GroupCommitter:
             events = await self._run(self._write, batch)
         except Exception:
             events = await self._run(lambda e: self._write_one_by_one(e, failures), entries)
-        self.cache.publish(events)
+        self.watch.notify(events)
         for future, exc in failures:
             if future is not None and not future.done():
                 future.set_exception(exc)
@@ -226,24 +203,18 @@ class GroupCommitter:
             return fn(arg)
         return await asyncio.get_running_loop().run_in_executor(self.thread, fn, arg)
 
-    def _number(self, writes: Sequence[StoreWrite]) -> list[Event]:
-        events = []
-        for write in writes:
-            if isinstance(write, AppendEvent):
-                if write.event.seq == 0:
-                    write.event.seq = self.cache.next_seq(write.event.execution_id, self.max_seq)
-                events.append(write.event)
-        return events
-
     def _write(self, batch: list[StoreWrite]) -> list[Event]:
-        events = self._number(batch)
+        events = [w.event for w in batch if isinstance(w, AppendEvent)]
+        unnumbered = [e for e in events if e.seq < 1]
         if batch:
-            self.apply_batch(batch)
+            try:
+                self.apply_batch(batch)
+            except BaseException:
+                for event in unnumbered:  # numbered by a transaction that did not commit
+                    event.seq = 0
+                raise
             self.batches += 1
             self.writes += len(batch)
-            for write in batch:
-                if isinstance(write, CreateExecution):  # a new execution has no events yet
-                    self.cache.seq.setdefault(write.record.id, 0)
         return events
 
     def _write_one_by_one(
@@ -271,6 +242,25 @@ class GroupCommitter:
             "failed_writes": self.failed_writes,
             "last_failure": self.last_failure,
         }
+
+
+async def commit_groups(
+    committer: GroupCommitter, groups: Sequence[Sequence[StoreWrite]]
+) -> list[HubError | None]:
+    """Commit several callers' writes at once: each group is durable all or nothing, and fails
+    alone (its error, a HubError, is in its place in the answer)."""
+    futures = [committer.submit(group, wait=True) for group in groups]
+    outcomes = await asyncio.gather(*(f for f in futures if f), return_exceptions=True)
+    return [_as_hub_error(outcome) for outcome in outcomes]
+
+
+def _as_hub_error(outcome: object) -> HubError | None:
+    """A commit's outcome as the caller gets it: None, or a HubError that crosses Ray whole."""
+    if not isinstance(outcome, BaseException):
+        return None
+    if isinstance(outcome, HubError):
+        return outcome
+    return StoreError(f"the store failed: {type(outcome).__name__}: {outcome}")
 
 
 def _units(

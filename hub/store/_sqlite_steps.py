@@ -16,42 +16,40 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import NotFound, StoreError
-from hub.records import StepRecord
+from hub.records import Event, StepRecord
 from hub.store import _rows
 from hub.store import _schema as t
 from hub.store._db import unreachable
 from hub.store._url import redact_url
+from hub.store._writes import number_events
 
 
-class SqliteStepWriter:
-    def __init__(self, engine: Engine) -> None:
+class _Statement:
+    """One table's INSERT (an upsert on ``keys`` when given) as SQLite SQL, with each column's
+    bind processor: rows become exactly the values SQLAlchemy would send."""
+
+    def __init__(self, engine: Engine, table: Table, keys: Sequence[str] = ()) -> None:
         dialect = engine.dialect
         quote = dialect.identifier_preparer.quote
-        table = t.steps
-        self.engine = engine
-        self.columns = [c.name for c in table.columns]
+        self.columns = [c.name for c in table.columns if c.autoincrement is not True]
         self.processors: list[Callable[[Any], Any] | None] = [
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in self.columns
         ]
-        keys = [c.name for c in table.primary_key.columns]
-        replaced = ", ".join(
-            f"{quote(c)} = excluded.{quote(c)}" for c in self.columns if c not in keys
-        )
-        self.upsert = (
+        self.sql = (
             f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in self.columns)}) "
-            f"VALUES ({', '.join('?' for _ in self.columns)}) "
-            f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {replaced}"
+            f"VALUES ({', '.join('?' for _ in self.columns)})"
         )
-        runner, execution_id = t.executions.c.runner, t.executions.c.id
-        self.holder = (
-            f"SELECT {quote(runner.name)} FROM {quote(t.executions.name)} "
-            f"WHERE {quote(execution_id.name)} = ?"
-        )
+        if keys:
+            replaced = ", ".join(
+                f"{quote(c)} = excluded.{quote(c)}" for c in self.columns if c not in keys
+            )
+            conflict = ", ".join(quote(k) for k in keys)
+            self.sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {replaced}"
 
     def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(
@@ -59,12 +57,42 @@ class SqliteStepWriter:
             for name, process in zip(self.columns, self.processors, strict=True)
         )
 
-    def commit(self, execution_id: str, token: str, steps: Sequence[StepRecord]) -> bool:
-        """As ``Store.commit_steps``: False (nothing written) when another runner holds the
-        execution; its errors are the same StoreError / NotFound."""
+
+class SqliteStepWriter:
+    """A runner's step rows and events in one fenced transaction (``Store.commit_run``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        quote = engine.dialect.identifier_preparer.quote
+        self.engine = engine
+        self.steps = _Statement(engine, t.steps, [c.name for c in t.steps.primary_key.columns])
+        self.events = _Statement(engine, t.events)
+        self.logs = _Statement(engine, t.logs)
+        runner, execution_id = t.executions.c.runner, t.executions.c.id
+        self.holder = (
+            f"SELECT {quote(runner.name)} FROM {quote(t.executions.name)} "
+            f"WHERE {quote(execution_id.name)} = ?"
+        )
+        ev = t.events
+        self.max_seq = (
+            f"SELECT max({quote(ev.c.seq.name)}) FROM {quote(ev.name)} "
+            f"WHERE {quote(ev.c.execution_id.name)} = ?"
+        )
+
+    def commit(
+        self,
+        execution_id: str,
+        token: str,
+        steps: Sequence[StepRecord],
+        events: Sequence[Event] = (),
+    ) -> bool:
+        """As ``Store.commit_run``: False (nothing written) when another runner holds the
+        execution; its errors are the same StoreError / NotFound. Events without a number
+        (seq 0) are numbered after the highest stored, inside the transaction."""
         what = f"storing the steps of execution {execution_id}"
         try:
-            rows = [self.values(_rows.step_row(execution_id, step)) for step in steps]
+            step_rows = [self.steps.values(_rows.step_row(execution_id, s)) for s in steps]
+            for event in events:
+                _check_owner(event, execution_id)
         except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
             raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
         try:
@@ -72,7 +100,9 @@ class SqliteStepWriter:
         except (SQLAlchemyError, sqlite3.Error) as exc:
             raise unreachable(self.engine.url, exc) from exc
         try:
-            return self._write(connection, execution_id, token, rows)
+            return self._write(connection, execution_id, token, step_rows, events)
+        except (TypeError, ValueError) as exc:  # an event value its column cannot take
+            raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
         except sqlite3.Error as exc:
             details: dict[str, Any] = {"url": self.url}
             if isinstance(exc, sqlite3.IntegrityError):
@@ -87,7 +117,12 @@ class SqliteStepWriter:
             connection.close()  # back to the pool
 
     def _write(
-        self, connection: Any, execution_id: str, token: str, rows: list[tuple[Any, ...]]
+        self,
+        connection: Any,
+        execution_id: str,
+        token: str,
+        step_rows: list[tuple[Any, ...]],
+        events: Sequence[Event],
     ) -> bool:
         cursor = connection.cursor()
         try:
@@ -102,7 +137,18 @@ class SqliteStepWriter:
             if holder[0] is not None and holder[0] != token:
                 cursor.execute("ROLLBACK")
                 return False
-            cursor.executemany(self.upsert, rows)
+            if step_rows:
+                cursor.executemany(self.steps.sql, step_rows)
+            if events:
+                number_events(
+                    events, lambda i: cursor.execute(self.max_seq, (i,)).fetchone()[0] or 0
+                )
+                cursor.executemany(
+                    self.events.sql, [self.events.values(_rows.event_row(e)) for e in events]
+                )
+                logs = [self.logs.values(_rows.log_row(e)) for e in events if e.type == "log"]
+                if logs:
+                    cursor.executemany(self.logs.sql, logs)
             cursor.execute("COMMIT")
             return True
         except BaseException:
@@ -116,3 +162,8 @@ class SqliteStepWriter:
     @property
     def url(self) -> str:
         return redact_url(self.engine.url)
+
+
+def _check_owner(event: Event, execution_id: str) -> None:
+    if event.execution_id != execution_id:
+        raise ValueError(f"event {event.type!r} is of execution {event.execution_id}")

@@ -26,12 +26,16 @@ from hub.history import (
     PerformanceReport,
 )
 from hub.records import (
+    AppendAudit,
+    AppendEvent,
+    CreateExecution,
     Event,
     ExecutionRecord,
     ExecutionStatus,
     LogEntry,
     StepRecord,
     StoreWrite,
+    UpsertStep,
     WorkflowRecord,
     utcnow,
 )
@@ -43,7 +47,7 @@ from hub.store._history_queries import contains, escape_like
 from hub.store._migrate import migrate_engine
 from hub.store._sqlite_steps import SqliteStepWriter
 from hub.store._url import parse_url, redact_url
-from hub.store._writes import STEP_KEY, apply_writes, upsert
+from hub.store._writes import apply_writes, upsert
 
 MIN_PREFIX = 6
 _NON_TERMINAL = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
@@ -133,12 +137,32 @@ class Store(Catalog):
             conn.execute(update(e).where(e.c.id == execution_id).values(runner=token))
 
     def commit_steps(self, execution_id: str, token: str, steps: Sequence[StepRecord]) -> bool:
-        """Store a runner's step rows in one transaction, unless another runner claimed the
-        execution since (``claim_runner``): then nothing is written and the answer is False.
-        An execution nobody claimed (a fresh run's first runner) takes any token."""
-        if self._sqlite_steps is not None:
+        """``commit_run`` with step rows only."""
+        return self.commit_run(
+            execution_id, token, [UpsertStep(execution_id=execution_id, step=s) for s in steps]
+        )
+
+    def commit_run(self, execution_id: str, token: str, writes: Sequence[StoreWrite]) -> bool:
+        """Store a runner's writes for its execution (step rows, events, the execution's own
+        updates) in one transaction, unless another runner claimed the execution since
+        (``claim_runner``): then nothing is written and the answer is False. An execution
+        nobody claimed (a fresh run's first runner) takes any token. Events without a number
+        are numbered after the highest stored (hub.store._writes.number_events)."""
+        for write in writes:
+            owner = write.event.execution_id if isinstance(write, AppendEvent) else None
+            owner = owner or getattr(write, "execution_id", None)
+            if owner != execution_id or isinstance(write, CreateExecution | AppendAudit):
+                raise StoreError(
+                    f"a runner of execution {execution_id} cannot store "
+                    f"{type(write).__name__} of {owner or 'another record'}"
+                )
+        if self._sqlite_steps is not None and all(
+            isinstance(w, UpsertStep | AppendEvent) for w in writes
+        ):
             self._check_open()
-            return self._sqlite_steps.commit(execution_id, token, steps)
+            steps = {w.step.node_id: w.step for w in writes if isinstance(w, UpsertStep)}
+            events = [w.event for w in writes if isinstance(w, AppendEvent)]
+            return self._sqlite_steps.commit(execution_id, token, list(steps.values()), events)
         e = t.executions
         what = f"storing the steps of execution {execution_id}"
         with self._tx(what, write=True) as conn:
@@ -151,7 +175,7 @@ class Store(Catalog):
                 raise NotFound(f"execution {execution_id} not found")
             if holder.runner is not None and holder.runner != token:
                 return False
-            upsert(conn, t.steps, [_rows.step_row(execution_id, s) for s in steps], STEP_KEY)
+            apply_writes(conn, writes)
         return True
 
     # --- workflows ------------------------------------------------------------------------------

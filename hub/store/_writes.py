@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, Update, bindparam, select, update
+from sqlalchemy import Connection, Insert, Table, Update, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -183,13 +183,41 @@ def _check_exist(conn: Connection, execution_ids: list[str]) -> None:
             )
 
 
-def _append_events(conn: Connection, events: list[Event]) -> None:
+def number_events(events: Sequence[Event], current_max: Callable[[str], int]) -> None:
+    """Give the events that have no number yet (seq 0) the next numbers of their execution,
+    after ``current_max`` (the highest stored, read inside the writing transaction) and any
+    numbered event of the same execution in this batch. A runner numbers its own events (its
+    journal); everything else (the supervisor's, the desktop's) is numbered here."""
+    highest: dict[str, int] = {}
+    for event in events:
+        if event.seq >= 1:
+            highest[event.execution_id] = max(highest.get(event.execution_id, 0), event.seq)
+    read: set[str] = set()
     for event in events:
         if event.seq < 1:
-            raise StoreError(
-                f"event {event.type!r} of execution {event.execution_id} has no sequence "
-                f"number (seq={event.seq}); the Recorder assigns seq >= 1 before storing events"
-            )
+            execution_id = event.execution_id
+            if execution_id not in read:
+                read.add(execution_id)
+                stored = current_max(execution_id)
+                highest[execution_id] = max(highest.get(execution_id, 0), stored)
+            highest[execution_id] += 1
+            event.seq = highest[execution_id]
+
+
+def _append_events(conn: Connection, events: list[Event]) -> None:
+    if any(e.seq < 1 for e in events):
+        ev = t.events
+        unnumbered = sorted({e.execution_id for e in events if e.seq < 1})
+        if conn.dialect.name != "sqlite":  # SQLite's writers are serial already
+            # The execution rows' locks: a runner storing its own events waits, or this for it.
+            e = t.executions
+            conn.execute(select(e.c.id).where(e.c.id.in_(unnumbered)).with_for_update())
+
+        def current_max(execution_id: str) -> int:
+            query = select(func.max(ev.c.seq)).where(ev.c.execution_id == execution_id)
+            return int(conn.execute(query).scalar() or 0)
+
+        number_events(events, current_max)
     conn.execute(t.events.insert(), [_rows.event_row(e) for e in events])
     log_rows = [_rows.log_row(e) for e in events if e.type == "log"]
     if log_rows:

@@ -41,7 +41,7 @@ from hub.lifecycle import RecoveryKind, RecoveryStep, plan_recovery
 from hub.local import new_execution
 from hub.nodes import NodeCall, NodeResult
 from hub.plan import ExecutionPlan, PlanNode
-from hub.recording import EventCache, GroupCommitter
+from hub.recording import EventWatch, GroupCommitter
 from hub.records import (
     CreateExecution,
     ExecutionStatus,
@@ -124,7 +124,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.count = itertools.count()
 
     async def _committer(self) -> GroupCommitter:
-        return GroupCommitter(self.store.apply, self.store.max_event_seq, EventCache())
+        return GroupCommitter(self.store.apply, EventWatch())
 
     async def commit(self, write: StoreWrite) -> None:
         future = self.committer.submit([write], wait=True)

@@ -3,8 +3,9 @@
 CommitCoalescer: many callers' commits in few Recorder calls, each commit all or nothing and
 failing alone; the Recorder side is the real GroupCommitter over a SQLite store, called the way
 RecorderActor.commit_groups calls it. RecorderJournal.take: an execution's last writes handed
-to the supervisor, after everything shipped before them. Direct mode: step rows stored by the
-journal itself in a real SQLite store, fenced by the runner's claim."""
+to the supervisor, after everything shipped before them. Direct mode: a run's writes (steps,
+events, updates) stored by the journal itself in a real SQLite store, fenced by the runner's
+claim, its events numbered by the journal."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from actors._journal import CommitCoalescer, RecorderJournal, StoreSteps
+from actors._journal import CommitCoalescer, RecorderJournal, StoreWrites
 from hub.errors import HubError, StoreError, Superseded
 from hub.history import AuditEntry
-from hub.recording import EventCache, GroupCommitter, Lease, RunnerLeases
+from hub.recording import EventWatch, GroupCommitter, Lease, RunnerLeases
 from hub.records import (
     AppendAudit,
     AppendEvent,
@@ -68,8 +69,7 @@ class Recorder:
 
 def run(store: Store, body: object) -> Recorder:
     async def main() -> Recorder:
-        cache = EventCache()
-        recorder = Recorder(GroupCommitter(store.apply, store.max_event_seq, cache))
+        recorder = Recorder(GroupCommitter(store.apply, EventWatch()))
         await body(CommitCoalescer(recorder.commit_groups), recorder)  # type: ignore[operator]
         return recorder
 
@@ -419,11 +419,15 @@ def test_checkpoints_waiting_behind_a_commit_share_the_next_one() -> None:
     ]
 
 
-# --- direct mode: step rows go straight to the store, the rest to the Recorder ------------------
+# --- direct mode: the run's writes go straight to the store -------------------------------------
 
 
 def _step(node_id: str, status: StepStatus = StepStatus.RUNNING, **kw: Any) -> StepRecord:
     return StepRecord(node_id=node_id, node_type="bench.noop", status=status, **kw)
+
+
+def _event(execution_id: str, kind: str = "step_started") -> AppendEvent:
+    return AppendEvent(event=Event(execution_id=execution_id, type=kind))
 
 
 def _direct(store: Store, execution_id: str, token: str = "mine", **kw: Any) -> Any:
@@ -433,57 +437,74 @@ def _direct(store: Store, execution_id: str, token: str = "mine", **kw: Any) -> 
     journal = RecorderJournal(
         recorder,
         lease=(execution_id, token),
-        steps=StoreSteps(Store(store.url, migrate=False), inline=True),
+        direct=StoreWrites(Store(store.url, migrate=False), inline=True),
         **{"delay_s": 10.0, **kw},
     )
     return recorder, journal
 
 
-def test_a_direct_checkpoint_stores_the_step_rows_before_it_returns(store: Store) -> None:
-    """The step's last row is durable when checkpoint returns (no barrier: dependents need not
-    wait for anything), nothing went to the Recorder, and the step's event follows on the
-    timer."""
+def test_a_direct_checkpoint_stores_everything_emitted_before_it_returns(store: Store) -> None:
+    """The step's last row and its events are durable when checkpoint returns (no barrier:
+    dependents need not wait for anything), the events numbered by the journal, and nothing
+    went to the Recorder."""
     execution_id = uuid.uuid4().hex
 
     async def main() -> FakeRecorder:
-        recorder, journal = _direct(store, execution_id, delay_s=0.001)
+        recorder, journal = _direct(store, execution_id)
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("a")))
-        started = AppendEvent(event=Event(execution_id=execution_id, type="step_started"))
-        journal.emit(started)
+        journal.emit(_event(execution_id, "step_started"))
         done = _step("a", StepStatus.COMPLETED, attempts=1, output={"ok": True})
         journal.emit(UpsertStep(execution_id=execution_id, step=done))
+        journal.emit(_event(execution_id, "step_completed"))
         await journal.checkpoint()
         assert journal.barrier is None
         stored = store.get_execution(execution_id).steps
         assert [(s.node_id, s.status, s.output) for s in stored] == [
             ("a", StepStatus.COMPLETED, {"ok": True})
         ]
-        await asyncio.sleep(0.03)
-        assert recorder.log == [("record", [started])]
+        events = [(e.seq, e.type) for e in store.events_after(execution_id)]
+        assert events == [(1, "step_started"), (2, "step_completed")]
         return recorder
+
+    assert asyncio.run(main()).log == []
+
+
+def test_the_timer_stores_what_no_checkpoint_did(store: Store) -> None:
+    """An inline step's row and events (no checkpoint) are stored by the timer."""
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> None:
+        _, journal = _direct(store, execution_id, delay_s=0.01)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("x", StepStatus.COMPLETED)))
+        journal.emit(_event(execution_id, "step_completed"))
+        for _ in range(500):
+            if store.events_after(execution_id):
+                break
+            await asyncio.sleep(0.01)
+        assert [s.node_id for s in store.get_execution(execution_id).steps] == ["x"]
+        assert [e.seq for e in store.events_after(execution_id)] == [1]
 
     asyncio.run(main())
 
 
-def test_direct_rows_of_a_long_step_land_after_a_whole_tick(store: Store) -> None:
-    """A step that runs longer than the timer's tick has its running row stored by the timer
-    (one tick late: a step that ends within a tick is stored once, by its checkpoint)."""
+def test_a_resumed_run_numbers_its_events_after_the_stored_ones(store: Store) -> None:
     execution_id = uuid.uuid4().hex
 
     async def main() -> None:
-        _, journal = _direct(store, execution_id, delay_s=0.2)
-        journal.emit(UpsertStep(execution_id=execution_id, step=_step("slow")))
-        for _ in range(1000):  # the first tick: it waits one more
-            if journal.steps_waited:
-                break
-            await asyncio.sleep(0.001)
-        assert journal.steps_waited
-        assert store.get_execution(execution_id).steps == []
-        for _ in range(500):  # the next tick stores it
-            if store.get_execution(execution_id).steps:
-                break
-            await asyncio.sleep(0.01)
-        assert [s.node_id for s in store.get_execution(execution_id).steps] == ["slow"]
+        _, first = _direct(store, execution_id)
+        first.emit(_event(execution_id, "execution_started"))
+        first.emit(_event(execution_id, "step_started"))
+        await first.flush()
+        direct = StoreWrites(Store(store.url, migrate=False), inline=True)
+        last = await direct.last_event_seq(execution_id)
+        store.claim_runner(execution_id, "resumed")
+        again = RecorderJournal(
+            FakeRecorder(), 10.0, (execution_id, "resumed"), direct=direct, last_seq=last
+        )
+        again.emit(_event(execution_id, "execution_resumed"))
+        assert await again.take() == []  # stored by take itself
+        events = [(e.seq, e.type) for e in store.events_after(execution_id)]
+        assert events[-1] == (3, "execution_resumed") and last == 2
 
     asyncio.run(main())
 
@@ -497,6 +518,7 @@ def test_a_direct_checkpoint_after_another_runner_claimed_stops_the_journal(stor
         await journal.checkpoint()
         store.claim_runner(execution_id, "theirs")  # another runner resumed the execution
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.FAILED)))
+        journal.emit(_event(execution_id))
         with pytest.raises(Superseded):
             await journal.checkpoint()
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("b")))  # dropped
@@ -505,60 +527,70 @@ def test_a_direct_checkpoint_after_another_runner_claimed_stops_the_journal(stor
         return journal
 
     journal = asyncio.run(main())
-    assert journal.superseded and journal.pending_steps == {}
+    assert journal.superseded
     assert [(s.node_id, s.status) for s in store.get_execution(execution_id).steps] == [
         ("a", StepStatus.RUNNING)
     ]
+    assert store.events_after(execution_id) == []
 
 
-def test_take_hands_over_the_direct_rows_not_stored_yet(store: Store) -> None:
-    """The run's last step rows go with its end (the supervisor commits them with it), after
-    the rows already stored; each step's last row only."""
+def test_take_stores_the_run_s_end_itself(store: Store) -> None:
+    """Direct mode: the end (last rows, events, the execution's update) is durable when take
+    returns, in one transaction, and nothing is handed to the supervisor."""
     execution_id = uuid.uuid4().hex
     end = UpdateExecution(execution_id=execution_id, status=ExecutionStatus.COMPLETED)
 
     async def main() -> list[StoreWrite]:
-        _, journal = _direct(store, execution_id)
+        recorder, journal = _direct(store, execution_id)
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("a")))
         await journal.checkpoint()
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("b")))
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("b", StepStatus.COMPLETED)))
         journal.emit(end)
-        return await journal.take()
+        journal.emit(_event(execution_id, "execution_completed"))
+        taken = await journal.take()
+        assert recorder.log == []
+        return taken
 
-    taken = asyncio.run(main())
-    assert [type(w).__name__ for w in taken] == ["UpsertStep", "UpdateExecution"]
-    assert isinstance(taken[0], UpsertStep) and taken[0].step.status == StepStatus.COMPLETED
-    assert [s.node_id for s in store.get_execution(execution_id).steps] == ["a"]
+    assert asyncio.run(main()) == []
+    stored = store.get_execution(execution_id)
+    assert stored.status == ExecutionStatus.COMPLETED
+    assert [(s.node_id, s.status) for s in stored.steps] == [
+        ("a", StepStatus.RUNNING),
+        ("b", StepStatus.COMPLETED),
+    ]
+    assert [e.type for e in store.events_after(execution_id)] == ["execution_completed"]
 
 
-def test_a_failed_direct_write_keeps_the_rows_for_the_run_s_end(store: Store) -> None:
-    """The store refuses a step's write (a fault, not another runner): the checkpoint raises,
-    and the rows stay, so the run's end (which the supervisor commits through the Recorder)
-    still carries the step's last record."""
+def test_a_failed_direct_write_keeps_the_writes_for_the_next(store: Store) -> None:
+    """The store refuses a write (a fault, not another runner): the checkpoint raises, the
+    writes stay in order ahead of later ones, and the next write that succeeds stores them."""
     execution_id = uuid.uuid4().hex
 
-    class Failing(StoreSteps):
-        async def write(self, lease: Lease, steps: Sequence[StepRecord]) -> bool:
-            raise StoreError("database is locked")
+    class Flaky(StoreWrites):
+        failing = True
 
-    async def main() -> list[StoreWrite]:
+        async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+            if self.failing:
+                raise StoreError("database is locked")
+            return await super().write(lease, writes)
+
+    async def main() -> None:
         store.apply([create(execution_id)])
-        journal = RecorderJournal(
-            FakeRecorder(),
-            delay_s=10,
-            lease=(execution_id, "mine"),
-            steps=Failing(store, inline=True),
-        )
+        flaky = Flaky(Store(store.url, migrate=False), inline=True)
+        journal = RecorderJournal(FakeRecorder(), 10, (execution_id, "mine"), direct=flaky)
         journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.FAILED)))
+        journal.emit(_event(execution_id, "step_failed"))
         with pytest.raises(StoreError, match="locked"):
             await journal.checkpoint()
-        return await journal.take()
+        flaky.failing = False
+        journal.emit(_event(execution_id, "execution_failed"))
+        await journal._store()
+        events = [(e.seq, e.type) for e in store.events_after(execution_id)]
+        assert events == [(1, "step_failed"), (2, "execution_failed")]
+        assert [s.node_id for s in store.get_execution(execution_id).steps] == ["a"]
 
-    taken = asyncio.run(main())
-    assert [(type(w).__name__, getattr(w, "step", None)) for w in taken] == [
-        ("UpsertStep", _step("a", StepStatus.FAILED))
-    ]
+    asyncio.run(main())
 
 
 def test_a_commit_right_after_the_last_shipper_finished_still_ships(store: Store) -> None:
@@ -568,7 +600,7 @@ def test_a_commit_right_after_the_last_shipper_finished_still_ships(store: Store
     a, b = uuid.uuid4().hex, uuid.uuid4().hex
 
     async def main() -> None:
-        committer = GroupCommitter(store.apply, store.max_event_seq, EventCache())
+        committer = GroupCommitter(store.apply, EventWatch())
         recorder = Recorder(committer)
         coalescer = CommitCoalescer(recorder.commit_groups, max_in_flight=1)
         await coalescer.commit([create(a)])
@@ -577,23 +609,3 @@ def test_a_commit_right_after_the_last_shipper_finished_still_ships(store: Store
 
     asyncio.run(main())
     assert {store.get_execution(i).id for i in (a, b)} == {a, b}
-
-
-def test_an_update_of_the_execution_never_lands_ahead_of_its_step_rows(store: Store) -> None:
-    """An inline step's row waits for the next tick, but not when the same shipment updates
-    the execution (say, its status becomes paused): the rows are stored first, so the store
-    never shows a paused run without the steps it paused after."""
-    execution_id = uuid.uuid4().hex
-
-    async def main() -> None:
-        recorder, journal = _direct(store, execution_id, delay_s=0.01)
-        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.COMPLETED)))
-        journal.emit(UpdateExecution(execution_id=execution_id, status=ExecutionStatus.PAUSED))
-        for _ in range(500):
-            if recorder.log:
-                break
-            await asyncio.sleep(0.001)
-        assert [name for name, _ in recorder.log] == ["record"]
-        assert [s.node_id for s in store.get_execution(execution_id).steps] == ["a"]
-
-    asyncio.run(main())

@@ -1,4 +1,4 @@
-"""hub.recording: group commits into a real SQLite store, event numbering, the event cache."""
+"""hub.recording: group commits into a real SQLite store, event numbering, live event readers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from hub.errors import StoreError
-from hub.recording import EventCache, GroupCommitter
+from hub.recording import EventWatch, GroupCommitter
 from hub.records import (
     AppendEvent,
     CreateExecution,
@@ -49,7 +49,7 @@ def update(execution_id: str, status: ExecutionStatus) -> UpdateExecution:
 
 def run_with_committer(
     store: Store,
-    body: Callable[[GroupCommitter, EventCache], Coroutine[Any, Any, Any]],
+    body: Callable[[GroupCommitter, EventWatch], Coroutine[Any, Any, Any]],
     *,
     apply_batch: Callable[[list[StoreWrite]], None] | None = None,
     max_batch: int = 5000,
@@ -58,16 +58,12 @@ def run_with_committer(
     """Run ``body`` with a committer over ``store`` inside a fresh event loop."""
 
     async def main() -> Any:
-        cache = EventCache()
+        watch = EventWatch()
         committer = GroupCommitter(
-            apply_batch or store.apply,
-            store.max_event_seq,
-            cache,
-            max_batch=max_batch,
-            inline_max=inline_max,
+            apply_batch or store.apply, watch, max_batch=max_batch, inline_max=inline_max
         )
         try:
-            return await body(committer, cache)
+            return await body(committer, watch)
         finally:
             if committer.task is not None:
                 committer.task.cancel()
@@ -92,7 +88,7 @@ def stored(store: Store, execution_id: str) -> list[tuple[int, str]]:
 def test_seq_is_1_to_n_per_execution_in_submission_order(store: Store) -> None:
     a, b = new_id(), new_id()
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         committer.submit([create(a), create(b)], wait=False)
         committer.submit([event(a, "a1"), event(b, "b1")], wait=False)
         await asyncio.sleep(0.01)  # let a first batch land
@@ -108,38 +104,45 @@ def test_seq_is_1_to_n_per_execution_in_submission_order(store: Store) -> None:
     assert stored(store, b) == [(1, "b1"), (2, "b2"), (3, "b3")]
 
 
-def test_a_new_execution_s_events_are_numbered_without_reading_the_store(store: Store) -> None:
+def test_a_failed_transaction_gives_its_event_numbers_back(store: Store) -> None:
+    """The store numbers events inside the transaction (in place, so readers can be told);
+    a transaction that rolls back leaves them unnumbered again, or a retry would store the
+    numbers of a transaction that never happened."""
     a = new_id()
-    reads: list[str] = []
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
-        def counting_max_seq(execution_id: str) -> int:
-            reads.append(execution_id)
-            return store.max_event_seq(execution_id)
+    def numbering_then_failing(batch: list[StoreWrite]) -> None:
+        for write in batch:
+            if isinstance(write, AppendEvent):
+                write.event.seq = 99  # what the store's numbering did before the rollback
+        raise StoreError("rolled back")
 
-        committer.max_seq = counting_max_seq
-        await commit(committer, [create(a)])
-        await commit(committer, [event(a, "one"), event(a, "two")])
+    async def body(committer: GroupCommitter, watch: EventWatch) -> AppendEvent:
+        write = event(a, "one")
+        future = committer.submit([write], wait=True)
+        assert future is not None
+        try:
+            await future
+        except StoreError:
+            pass
+        else:
+            raise AssertionError("the commit should have failed")
+        return write
 
-    run_with_committer(store, body)
-    assert reads == []  # created here: its numbering starts at 1 with no SELECT
-    assert stored(store, a) == [(1, "one"), (2, "two")]
+    assert run_with_committer(store, body, apply_batch=numbering_then_failing).event.seq == 0
 
 
 def test_seq_continues_from_the_store_after_a_restart(store: Store) -> None:
     a = new_id()
 
-    async def first(committer: GroupCommitter, cache: EventCache) -> None:
+    async def first(committer: GroupCommitter, watch: EventWatch) -> None:
         committer.submit([create(a), event(a, "one"), event(a, "two")], wait=False)
         await committer.drain()
 
-    async def second(committer: GroupCommitter, cache: EventCache) -> None:
-        assert not cache.known(a)
+    async def second(committer: GroupCommitter, watch: EventWatch) -> None:
         await commit(committer, [event(a, "three")])
-        assert cache.known(a)
 
     run_with_committer(store, first)
-    run_with_committer(store, second)  # a new cache: numbering re-reads the store
+    run_with_committer(store, second)  # a new committer: numbering reads the store
     assert stored(store, a) == [(1, "one"), (2, "two"), (3, "three")]
 
 
@@ -151,7 +154,7 @@ def test_wait_resolves_only_after_the_rows_are_readable(store: Store) -> None:
         gate.wait(5)
         store.apply(batch)
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         future = committer.submit([create(a), event(a, "started")], wait=True)
         assert future is not None
         await asyncio.sleep(0.05)
@@ -162,10 +165,6 @@ def test_wait_resolves_only_after_the_rows_are_readable(store: Store) -> None:
         # readable the moment the future resolves
         assert store.get_execution(a).status == ExecutionStatus.QUEUED
         assert stored(store, a) == [(1, "started")]
-        # and the cache has them too
-        cached = cache.after(a, 0)
-        assert cached is not None
-        assert [e.type for e in cached] == ["started"]
 
     # inline_max=0: every batch goes to the writer thread, so the loop stays free to observe it
     run_with_committer(store, body, apply_batch=gated_apply, inline_max=0)
@@ -174,7 +173,7 @@ def test_wait_resolves_only_after_the_rows_are_readable(store: Store) -> None:
 def test_wait_false_returns_none_and_still_writes(store: Store) -> None:
     a = new_id()
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         assert committer.submit([create(a), event(a, "x")], wait=False) is None
         await committer.drain()
 
@@ -195,7 +194,7 @@ def test_concurrent_submits_are_grouped_into_few_batches(store: Store) -> None:
         assert future is not None
         await future
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> dict[str, Any]:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> dict[str, Any]:
         await asyncio.gather(*(one(committer, i) for i in ids))
         return committer.stats()
 
@@ -217,7 +216,7 @@ def test_max_batch_splits_transactions(store: Store) -> None:
         batch_sizes.append(len(batch))
         store.apply(batch)
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         future = committer.submit([create(a), *(event(a, f"e{n}") for n in range(9))], wait=True)
         assert future is not None
         await future
@@ -228,11 +227,11 @@ def test_max_batch_splits_transactions(store: Store) -> None:
 
 
 def test_a_bad_write_fails_only_its_own_commit_and_the_rest_still_commit(store: Store) -> None:
-    """A commit is all or nothing: the good write sent with the bad one is not applied (its
-    seq stays unused), and the other senders' writes land."""
+    """A commit is all or nothing: the good write sent with the bad one is not applied, and
+    the other senders' writes land, numbered after what is stored."""
     a, ghost = new_id(), new_id()
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         await commit(committer, [create(a), event(a, "one")])
         bad = committer.submit(
             [event(a, "kept"), update(ghost, ExecutionStatus.RUNNING)], wait=True
@@ -248,14 +247,14 @@ def test_a_bad_write_fails_only_its_own_commit_and_the_rest_still_commit(store: 
         assert committer.stats()["failed_writes"] == 2
 
     run_with_committer(store, body)
-    assert stored(store, a) == [(1, "one"), (3, "two")]
+    assert stored(store, a) == [(1, "one"), (2, "two")]
     assert store.get_execution(a).status == ExecutionStatus.RUNNING
 
 
 def test_a_lost_fire_and_forget_write_does_not_fail_other_waiters(store: Store) -> None:
     a, ghost = new_id(), new_id()
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> dict[str, Any]:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> dict[str, Any]:
         await commit(committer, [create(a)])
         committer.submit([update(ghost, ExecutionStatus.RUNNING), event(a, "x")], wait=False)
         future = committer.submit([event(a, "y")], wait=True)
@@ -271,7 +270,7 @@ def test_a_lost_fire_and_forget_write_does_not_fail_other_waiters(store: Store) 
 def test_drain_waits_for_everything_queued(store: Store) -> None:
     ids = [new_id() for _ in range(5)]
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         for i in ids:
             committer.submit([create(i), event(i, "e")], wait=False)
         await committer.drain()
@@ -284,7 +283,7 @@ def test_log_events_reach_the_logs_table(store: Store) -> None:
     a = new_id()
     log = event(a, "log", level="info", message="hello", source="node", metadata={})
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         await commit(committer, [create(a), event(a, "execution_started"), log])
 
     run_with_committer(store, body)
@@ -295,132 +294,117 @@ def test_log_events_reach_the_logs_table(store: Store) -> None:
 def test_subscribers_are_signalled_when_events_commit(store: Store) -> None:
     a = new_id()
 
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
-        signal = cache.signal(a)
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
+        signal = watch.signal(a)
         assert not signal.is_set()
         committer.submit([create(a), event(a, "execution_started")], wait=False)
         await asyncio.wait_for(signal.wait(), 5)
-        found = cache.after(a, 0)
-        assert found is not None and [e.seq for e in found] == [1]
+        assert stored(store, a) == [(1, "execution_started")]
 
     run_with_committer(store, body)
 
 
-# --- EventCache -----------------------------------------------------------------------------------
+# --- EventWatch -----------------------------------------------------------------------------------
 
 
 def numbered(execution_id: str, seq: int, kind: str = "step_started") -> Event:
     return Event(execution_id=execution_id, type=kind, seq=seq)
 
 
-def test_after_is_none_for_an_unknown_execution() -> None:
-    assert EventCache().after("nope", 0) is None
+class FakeStore:
+    """An execution's events as the store holds them: what ``read_store`` reads."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.reads = 0
+
+    async def read(self, since: int) -> list[Event]:
+        self.reads += 1
+        return [e for e in self.events if e.seq > since]
 
 
-def test_after_returns_events_past_the_cursor() -> None:
-    cache = EventCache()
-    cache.publish([numbered("a", 1), numbered("a", 2), numbered("b", 1), numbered("a", 3)])
-    assert [e.seq for e in cache.after("a", 0) or []] == [1, 2, 3]
-    assert [e.seq for e in cache.after("a", 2) or []] == [3]
-    assert cache.after("a", 3) == []  # up to date: an answer, not "ask the store"
-    assert [e.seq for e in cache.after("b", 0) or []] == [1]
-
-
-def test_after_is_none_when_the_cache_starts_past_the_cursor() -> None:
-    cache = EventCache()
-    cache.publish([numbered("a", 5), numbered("a", 6)])  # e.g. cached since a restart
-    assert cache.after("a", 2) is None
-    assert cache.after("a", 3) is None
-    assert [e.seq for e in cache.after("a", 4) or []] == [5, 6]
-
-
-def test_terminated() -> None:
-    cache = EventCache()
-    assert cache.terminated("a") is False
-    cache.publish([numbered("a", 1, "execution_started")])
-    assert cache.terminated("a") is False
-    for kind in ("execution_completed", "execution_failed", "execution_cancelled"):
-        cache.publish([numbered(kind, 1, "execution_started"), numbered(kind, 2, kind)])
-        assert cache.terminated(kind) is True
-
-
-def test_old_executions_are_evicted() -> None:
-    cache = EventCache(max_executions=2)
-    cache.next_seq("a", lambda _: 0)
-    cache.publish([numbered("a", 1)])
-    cache.next_seq("b", lambda _: 0)
-    cache.publish([numbered("b", 1)])
-    cache.publish([numbered("a", 2)])  # "a" is now the most recently active
-    cache.next_seq("c", lambda _: 0)
-    cache.publish([numbered("c", 1)])
-    assert cache.after("b", 0) is None  # evicted: the caller reads the store
-    assert not cache.known("b")
-    assert cache.after("a", 0) is not None
-    assert cache.after("c", 0) is not None
-
-
-def test_next_seq_reads_the_store_once() -> None:
-    cache = EventCache()
-    calls: list[str] = []
-
-    def current_max(execution_id: str) -> int:
-        calls.append(execution_id)
-        return 7
-
-    assert [cache.next_seq("a", current_max) for _ in range(3)] == [8, 9, 10]
-    assert calls == ["a"]
-    assert cache.known("a")
-
-
-def test_signal_is_set_by_publish_and_replaced() -> None:
+def test_signal_is_set_by_notify_and_replaced() -> None:
     async def body() -> None:
-        cache = EventCache()
-        first = cache.signal("a")
-        assert cache.signal("a") is first
-        cache.publish([numbered("b", 1)])
+        watch = EventWatch()
+        first = watch.signal("a")
+        assert watch.signal("a") is first
+        watch.notify([numbered("b", 1)])
         assert not first.is_set()
-        cache.publish([numbered("a", 1)])
+        watch.notify([numbered("a", 1)])
         assert first.is_set()
-        assert cache.signal("a") is not first  # a fresh one for the next wait
+        assert watch.signal("a") is not first  # a fresh one for the next wait
 
     asyncio.run(body())
 
 
+def test_a_long_poll_returns_what_is_stored_past_the_cursor() -> None:
+    async def body() -> tuple[list[int], list[int]]:
+        store = FakeStore()
+        store.events = [numbered("a", 1), numbered("a", 2), numbered("a", 3)]
+        watch = EventWatch()
+        everything = await watch.wait_after("a", 0, 5.0, store.read)
+        rest = await watch.wait_after("a", 2, 5.0, store.read)
+        return [e.seq for e in everything], [e.seq for e in rest]
+
+    assert asyncio.run(body()) == ([1, 2, 3], [3])
+
+
 def test_a_long_poll_returns_the_events_that_land_while_it_reads_the_store() -> None:
-    """The race that lost a webhook run's events in notebook 02: the cache does not know the
-    execution, so the poll reads the store; the whole run (terminal event included) commits
-    during that read. The poll must return those events, not the stale empty read."""
+    """The race that lost a webhook run's events in notebook 02: the whole run commits while
+    the poll reads the store. The poll must look again, not wait on a stale empty read."""
 
     async def body() -> list[int]:
-        cache = EventCache()
+        watch = EventWatch(poll_s=60)
+        store = FakeStore()
 
-        async def read_store() -> list[Event]:
-            cache.publish([numbered("a", 1, "execution_started")])
-            cache.publish([numbered("a", 2, "execution_completed")])
-            return []  # read before the commit landed
+        async def read(since: int) -> list[Event]:
+            found = await store.read(since)
+            if store.reads == 1:  # the commit lands during the first read
+                store.events = [numbered("a", 1, "execution_started")]
+                watch.notify(store.events)
+            return found
 
-        found = await cache.wait_after("a", 0, 5.0, read_store)
+        found = await asyncio.wait_for(watch.wait_after("a", 0, 30.0, read), 5)
         return [e.seq for e in found]
 
-    assert asyncio.run(body()) == [1, 2]
+    assert asyncio.run(body()) == [1]
 
 
-def test_a_long_poll_wakes_on_new_events_and_times_out_empty() -> None:
+def test_a_long_poll_sees_events_another_writer_stored_within_its_poll() -> None:
+    """A runner stores its own events (nobody notifies the Recorder): a waiting reader finds
+    them at its next look at the store."""
+
+    async def body() -> list[int]:
+        store = FakeStore()
+        watch = EventWatch(poll_s=0.02)
+
+        async def runner() -> None:
+            await asyncio.sleep(0.05)
+            store.events.append(numbered("a", 1))
+
+        task = asyncio.create_task(runner())
+        found = await asyncio.wait_for(watch.wait_after("a", 0, 30.0, store.read), 5)
+        await task
+        return [e.seq for e in found]
+
+    assert asyncio.run(body()) == [1]
+
+
+def test_a_long_poll_wakes_on_notify_and_times_out_empty() -> None:
     async def body() -> tuple[list[int], list[Event]]:
-        cache = EventCache()
-        cache.publish([numbered("a", 1, "execution_started")])
-
-        async def no_store() -> list[Event]:
-            raise AssertionError("the cache knows this execution")
+        store = FakeStore()
+        store.events = [numbered("a", 1, "execution_started")]
+        watch = EventWatch(poll_s=60)
 
         async def later() -> None:
             await asyncio.sleep(0.05)
-            cache.publish([numbered("a", 2, "step_started")])
+            store.events.append(numbered("a", 2))
+            watch.notify(store.events[-1:])
 
         task = asyncio.create_task(later())
-        woke = await cache.wait_after("a", 1, 5.0, no_store)
+        woke = await asyncio.wait_for(watch.wait_after("a", 1, 30.0, store.read), 5)
         await task
-        idle = await cache.wait_after("a", 2, 0.05, no_store)
+        idle = await watch.wait_after("a", 2, 0.05, store.read)
         return [e.seq for e in woke], idle
 
     woke, idle = asyncio.run(body())
@@ -429,12 +413,8 @@ def test_a_long_poll_wakes_on_new_events_and_times_out_empty() -> None:
 
 def test_a_long_poll_past_the_terminal_event_returns_at_once() -> None:
     async def body() -> list[Event]:
-        cache = EventCache()
-        cache.publish([numbered("a", 1, "execution_started"), numbered("a", 2, "execution_failed")])
-
-        async def no_store() -> list[Event]:
-            raise AssertionError("the cache knows this execution")
-
-        return await asyncio.wait_for(cache.wait_after("a", 2, 60.0, no_store), 5)
+        store = FakeStore()
+        store.events = [numbered("a", 1, "execution_started"), numbered("a", 2, "execution_failed")]
+        return await asyncio.wait_for(EventWatch().wait_after("a", 2, 60.0, store.read), 5)
 
     assert asyncio.run(body()) == []

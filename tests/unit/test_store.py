@@ -394,9 +394,10 @@ def test_commit_steps_lands_for_the_runner_that_holds_the_execution_only(store: 
 
 
 def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path: Path) -> None:
-    """Store.commit_steps on SQLite goes straight through the driver
-    (hub.store._sqlite_steps): the rows it writes are byte for byte those of the SQLAlchemy
-    path, for every kind of value a step row holds, first inserted and then replaced."""
+    """Store.commit_run on SQLite goes straight through the driver (hub.store._sqlite_steps):
+    the rows it writes are byte for byte those of the SQLAlchemy path, for every kind of value
+    a step row holds, first inserted and then replaced, and for events and their log rows,
+    numbered or not."""
     from sqlalchemy import text
 
     error = ErrorInfo(message="boom \u2603", category="http_status", retryable=True, attempts=2)
@@ -428,15 +429,24 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
             store.apply([CreateExecution(record=execution())])
             assert store.commit_steps("exec-000001", "tok", firsts)
             assert store.commit_steps("exec-000001", "tok", seconds)
+            assert store.commit_run("exec-000001", "tok", [e.model_copy(deep=True) for e in events])
+            found = []
             with store._engine.connect() as conn:
-                query = text("SELECT * FROM step_executions ORDER BY node_id")
-                found = [tuple(r) for r in conn.execute(query)]
+                for table in ("step_executions", "execution_events", "execution_logs"):
+                    query = text(f"SELECT * FROM {table} ORDER BY 1, 2")
+                    found += [(table, *r) for r in conn.execute(query)]
             assert [s.node_id for s in store.get_execution("exec-000001").steps]
         return found
 
+    events = [
+        event("exec-000001", 0, "step_started", node_id="full", data={"\u2603": [1.5, None]}),
+        log("exec-000001", 0, "warning", "slow \u00e9", node_id="full", metadata={"ms": 12}),
+        event("exec-000001", 7, "numbered"),
+        log("exec-000001", 0, "info", "after it"),
+    ]
     fast = rows(fast=True)
     assert fast == rows(fast=False)
-    assert len(fast) == 5
+    assert len(fast) == 5 + 4 + 2
 
 
 def test_a_refused_or_failed_sqlite_step_commit_writes_nothing(tmp_path: Path) -> None:
@@ -470,13 +480,14 @@ def test_a_sqlite_step_commit_that_cannot_reach_its_file_is_a_store_error(
             store.commit_steps("exec-000001", "tok", [step("a")])
 
 
-def test_a_runner_s_journal_stores_its_steps_on_a_thread_and_is_fenced(db_url: str) -> None:
+def test_a_runner_s_journal_stores_its_writes_on_a_thread_and_is_fenced(db_url: str) -> None:
     """An ExecutionActor's journal in direct mode, as on a server database (the commit on a
-    worker thread): the checkpoint's rows are durable when it returns; after another runner's
-    claim, the next checkpoint raises Superseded and writes nothing."""
+    worker thread): the checkpoint's rows, events (numbered by the journal) and the
+    execution's update are durable when it returns; after another runner's claim, the next
+    checkpoint raises Superseded and writes nothing."""
     import asyncio
 
-    from actors._journal import RecorderJournal, StoreSteps
+    from actors._journal import RecorderJournal, StoreWrites
     from hub.errors import Superseded
 
     with Store(db_url) as store, Store(db_url, migrate=False) as runner_store:
@@ -484,21 +495,44 @@ def test_a_runner_s_journal_stores_its_steps_on_a_thread_and_is_fenced(db_url: s
 
         async def main() -> None:
             journal = RecorderJournal(
-                None,  # nothing but step rows is emitted: the Recorder is never called
+                None,  # direct mode: the Recorder is never called
                 delay_s=10,
                 lease=("exec-000001", "mine"),
-                steps=StoreSteps(runner_store, inline=False),
+                direct=StoreWrites(runner_store, inline=False),
+            )
+            journal.emit(
+                UpdateExecution(execution_id="exec-000001", status=ExecutionStatus.RUNNING)
             )
             journal.emit(UpsertStep(execution_id="exec-000001", step=step("a")))
+            journal.emit(event("exec-000001", 0, "step_started"))
+            journal.emit(log("exec-000001", 0, "info", "hello", node_id="a"))
             await journal.checkpoint()
-            assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a"]
+            stored = store.get_execution("exec-000001")
+            assert [s.node_id for s in stored.steps] == ["a"]
+            assert stored.status == ExecutionStatus.RUNNING
+            assert [e.seq for e in store.events_after("exec-000001")] == [1, 2]
+            assert [(e.seq, e.message) for e in store.logs("exec-000001")] == [(2, "hello")]
             store.claim_runner("exec-000001", "theirs")
             journal.emit(UpsertStep(execution_id="exec-000001", step=step("b")))
+            journal.emit(event("exec-000001", 0, "step_started"))
             with pytest.raises(Superseded):
                 await journal.checkpoint()
 
         asyncio.run(main())
         assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a"]
+        assert [e.seq for e in store.events_after("exec-000001")] == [1, 2]
+
+
+def test_a_runner_cannot_store_records_of_another_execution(store: Store) -> None:
+    store.apply([CreateExecution(record=execution())])
+    for bad in (
+        event("other-00001", 0),
+        UpsertStep(execution_id="other-00001", step=step("a")),
+        CreateExecution(record=execution()),
+    ):
+        with pytest.raises(StoreError, match="cannot store"):
+            store.commit_run("exec-000001", "tok", [bad])
+    assert store.events_after("exec-000001") == []
 
 
 def test_a_runner_s_store_and_the_recorder_s_write_one_sqlite_file_at_once(
@@ -596,12 +630,30 @@ def test_events_after_and_max_seq(store: Store) -> None:
     assert store.max_event_seq("other-00001") == 9
 
 
-def test_duplicate_or_missing_event_seq_is_rejected(store: Store) -> None:
+def test_a_duplicate_event_seq_is_rejected(store: Store) -> None:
     store.apply([event("exec-000001", 1)])
     with pytest.raises(StoreError, match="rejected a write"):
         store.apply([event("exec-000001", 1)])
-    with pytest.raises(StoreError, match="no sequence number"):
-        store.apply([event("exec-000001", 0)])
+    assert [e.seq for e in store.events_after("exec-000001")] == [1]
+
+
+def test_unnumbered_events_get_the_next_numbers_of_their_execution(store: Store) -> None:
+    """Events written with seq 0 (the supervisor's, the desktop's) are numbered in the writing
+    transaction, after what is stored and after numbered events of the same batch."""
+    store.apply([event("exec-000001", 1), event("exec-000001", 2), event("other-00001", 4)])
+    batch = [
+        event("exec-000001", 0, "a"),
+        event("other-00001", 0, "b"),
+        event("exec-000001", 0, "c"),
+        event("fresh-000001", 0, "d"),
+    ]
+    store.apply(batch)
+    assert [w.event.seq for w in batch] == [3, 5, 4, 1]  # numbered in place, for fan-out
+    stored = [(e.seq, e.type) for e in store.events_after("exec-000001")]
+    assert stored == [(1, "step_started"), (2, "step_started"), (3, "a"), (4, "c")]
+    mixed = [event("exec-000001", 7, "numbered"), event("exec-000001", 0, "after it")]
+    store.apply(mixed)
+    assert [w.event.seq for w in mixed] == [7, 8]
 
 
 def test_log_events_land_in_logs(store: Store) -> None:

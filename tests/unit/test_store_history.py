@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from hub.errors import InvalidRequest, NotFound
 from hub.history import ExecutionQuery, SavedInputs, encode_cursor
-from hub.recording import EventCache, GroupCommitter
+from hub.recording import EventWatch, GroupCommitter
 from hub.records import (
     AppendAudit,
     AuditEntry,
@@ -621,7 +621,7 @@ def test_audit_entries_newest_first_with_filters_and_paging(store: Store) -> Non
 
 
 def test_audit_entries_are_group_committed_by_the_recorder(store: Store) -> None:
-    async def body(committer: GroupCommitter, cache: EventCache) -> None:
+    async def body(committer: GroupCommitter, watch: EventWatch) -> None:
         committer.submit([audit("one"), execution("c1")], wait=False)
         await commit(committer, [audit("two", "c1"), audit("three")])
 
