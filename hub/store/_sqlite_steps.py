@@ -72,6 +72,8 @@ class SqliteStepWriter:
             f"SELECT {quote(runner.name)} FROM {quote(t.executions.name)} "
             f"WHERE {quote(execution_id.name)} = ?"
         )
+        self.quote = quote
+        self.updates: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
         ev = t.events
         self.max_seq = (
             f"SELECT max({quote(ev.c.seq.name)}) FROM {quote(ev.name)} "
@@ -84,15 +86,18 @@ class SqliteStepWriter:
         token: str,
         steps: Sequence[StepRecord],
         events: Sequence[Event] = (),
+        update: dict[str, Any] | None = None,
     ) -> bool:
         """As ``Store.commit_run``: False (nothing written) when another runner holds the
         execution; its errors are the same StoreError / NotFound. Events without a number
-        (seq 0) are numbered after the highest stored, inside the transaction."""
+        (seq 0) are numbered after the highest stored, inside the transaction; ``update`` is
+        the execution's changed columns (hub.store._writes.merged_update)."""
         what = f"storing the steps of execution {execution_id}"
         try:
             step_rows = [self.steps.values(_rows.step_row(execution_id, s)) for s in steps]
             for event in events:
                 _check_owner(event, execution_id)
+            changed = self._update(execution_id, update) if update else None
         except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
             raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
         try:
@@ -100,7 +105,7 @@ class SqliteStepWriter:
         except (SQLAlchemyError, sqlite3.Error) as exc:
             raise unreachable(self.engine.url, exc) from exc
         try:
-            return self._write(connection, execution_id, token, step_rows, events)
+            return self._write(connection, execution_id, token, step_rows, events, changed)
         except (TypeError, ValueError) as exc:  # an event value its column cannot take
             raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
         except sqlite3.Error as exc:
@@ -123,6 +128,7 @@ class SqliteStepWriter:
         token: str,
         step_rows: list[tuple[Any, ...]],
         events: Sequence[Event],
+        changed: tuple[str, tuple[Any, ...]] | None,
     ) -> bool:
         cursor = connection.cursor()
         try:
@@ -137,6 +143,8 @@ class SqliteStepWriter:
             if holder[0] is not None and holder[0] != token:
                 cursor.execute("ROLLBACK")
                 return False
+            if changed is not None:  # updates first, as apply_writes orders them
+                cursor.execute(*changed)
             if step_rows:
                 cursor.executemany(self.steps.sql, step_rows)
             if events:
@@ -158,6 +166,23 @@ class SqliteStepWriter:
             raise
         finally:
             cursor.close()
+
+    def _update(self, execution_id: str, fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        """The UPDATE of the execution's row for ``fields``, and its values."""
+        columns = tuple(sorted(fields))
+        if columns not in self.updates:
+            e, quote, dialect = t.executions, self.quote, self.engine.dialect
+            sets = ", ".join(f"{quote(c)} = ?" for c in columns)
+            self.updates[columns] = (
+                f"UPDATE {quote(e.name)} SET {sets} WHERE {quote(e.c.id.name)} = ?",
+                [e.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns],
+            )
+        sql, processors = self.updates[columns]
+        values = [
+            fields[c] if process is None else process(fields[c])
+            for c, process in zip(columns, processors, strict=True)
+        ]
+        return sql, (*values, execution_id)
 
     @property
     def url(self) -> str:

@@ -35,6 +35,7 @@ from hub.records import (
     LogEntry,
     StepRecord,
     StoreWrite,
+    UpdateExecution,
     UpsertStep,
     WorkflowRecord,
     utcnow,
@@ -47,7 +48,7 @@ from hub.store._history_queries import contains, escape_like
 from hub.store._migrate import migrate_engine
 from hub.store._sqlite_steps import SqliteStepWriter
 from hub.store._url import parse_url, redact_url
-from hub.store._writes import apply_writes, upsert
+from hub.store._writes import apply_writes, merged_update, upsert
 
 MIN_PREFIX = 6
 _NON_TERMINAL = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
@@ -156,13 +157,14 @@ class Store(Catalog):
                     f"a runner of execution {execution_id} cannot store "
                     f"{type(write).__name__} of {owner or 'another record'}"
                 )
-        if self._sqlite_steps is not None and all(
-            isinstance(w, UpsertStep | AppendEvent) for w in writes
-        ):
+        if self._sqlite_steps is not None:
             self._check_open()
             steps = {w.step.node_id: w.step for w in writes if isinstance(w, UpsertStep)}
             events = [w.event for w in writes if isinstance(w, AppendEvent)]
-            return self._sqlite_steps.commit(execution_id, token, list(steps.values()), events)
+            update = merged_update([w for w in writes if isinstance(w, UpdateExecution)])
+            return self._sqlite_steps.commit(
+                execution_id, token, list(steps.values()), events, update
+            )
         e = t.executions
         what = f"storing the steps of execution {execution_id}"
         with self._tx(what, write=True) as conn:

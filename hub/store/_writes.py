@@ -131,6 +131,14 @@ def _create_executions(conn: Connection, records: list[ExecutionRecord]) -> None
     conn.execute(t.executions.insert(), [_rows.execution_row(r) for r in records])
 
 
+def merged_update(writes: Sequence[UpdateExecution]) -> dict[str, Any]:
+    """An execution's updates as the columns they change, in order (later fields win)."""
+    fields: dict[str, Any] = {}
+    for write in writes:
+        _merge_update(fields, write)
+    return fields
+
+
 def _merge_update(fields: dict[str, Any], w: UpdateExecution) -> None:
     if w.status is not None:
         fields["status"] = w.status.value

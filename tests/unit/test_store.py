@@ -430,11 +430,15 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
             assert store.commit_steps("exec-000001", "tok", firsts)
             assert store.commit_steps("exec-000001", "tok", seconds)
             assert store.commit_run("exec-000001", "tok", [e.model_copy(deep=True) for e in events])
+            assert store.commit_run("exec-000001", "tok", updates)
             found = []
             with store._engine.connect() as conn:
                 for table in ("step_executions", "execution_events", "execution_logs"):
                     query = text(f"SELECT * FROM {table} ORDER BY 1, 2")
                     found += [(table, *r) for r in conn.execute(query)]
+                columns = "status, started_at, ended_at, error, outputs"
+                query = text(f"SELECT {columns} FROM workflow_executions")
+                found += [("workflow_executions", *r) for r in conn.execute(query)]
             assert [s.node_id for s in store.get_execution("exec-000001").steps]
         return found
 
@@ -444,9 +448,22 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
         event("exec-000001", 7, "numbered"),
         log("exec-000001", 0, "info", "after it"),
     ]
+    updates = [
+        UpdateExecution(
+            execution_id="exec-000001", status=ExecutionStatus.RUNNING, started_at=started
+        ),
+        UpdateExecution(
+            execution_id="exec-000001",
+            status=ExecutionStatus.FAILED,
+            ended_at=started + timedelta(seconds=1),
+            error=error,
+            outputs={"x": [1, "\u2603", None]},
+        ),
+    ]
     fast = rows(fast=True)
     assert fast == rows(fast=False)
-    assert len(fast) == 5 + 4 + 2
+    assert len(fast) == 5 + 4 + 2 + 1
+    assert fast[-1][1] == "failed"
 
 
 def test_a_refused_or_failed_sqlite_step_commit_writes_nothing(tmp_path: Path) -> None:
