@@ -121,14 +121,27 @@ class RecorderJournal:
             if not self.buffer or self.superseded:
                 return
             batch, self.buffer = self.buffer, []
-            try:
-                stored = await self.direct.write(self.lease, batch)
-            except BaseException:
+            # Shielded: a cancelled caller (a step stopped by its run) must not leave the
+            # transaction's outcome unknown, or the batch would be stored twice or not at all.
+            write = asyncio.ensure_future(self.direct.write(self.lease, batch))
+            cancelled: asyncio.CancelledError | None = None
+            while not write.done():
+                try:
+                    await asyncio.shield(write)
+                except asyncio.CancelledError as exc:
+                    cancelled = exc
+                except BaseException:
+                    break
+            error = write.exception()
+            if error is not None:
                 # Not stored: kept, ahead of what was emitted since, for the next write.
                 self.buffer[:0] = batch
-                raise
-            if not stored:
+                raise cancelled or error
+            self.failure = None  # an earlier failed batch was in this one: it is stored now
+            if not write.result():
                 self.superseded = True
+            if cancelled is not None:
+                raise cancelled
 
     async def checkpoint(self) -> None:
         """Direct mode: store what was emitted so far and return once it is durable.
@@ -144,8 +157,7 @@ class RecorderJournal:
         return at once (steps ending together cost one commit, not one each)."""
         if self.direct is not None:
             self._cancel_timer()
-            self._raise_failure()
-            await self._store()
+            await self._store()  # an earlier failed shipment is tried again with it
             self._raise_failure()
             return
         self._cancel_timer()

@@ -43,7 +43,7 @@ class RecorderActor:
         tune_process()
         self.database_url = database_url
         self.store = Store(database_url)
-        self.watch = EventWatch()
+        self.watch = EventWatch(self._latest_event_seqs)
         self.committer = GroupCommitter(self.store.apply, self.watch)
         self.leases = RunnerLeases()
         self.retention = retention or Retention()
@@ -114,8 +114,8 @@ class RecorderActor:
     async def claim_execution(self, execution_id: str, token: str) -> ExecutionRecord:
         """Make the runner with ``token`` the only one whose writes land for this execution,
         then read it (after every write queued before the claim): what a resume starts from.
-        The claim is stored too: runners that write their steps straight to the store
-        (Store.commit_steps) are fenced there, and a later read sees every step they stored."""
+        The claim is stored too: runners that write their records straight to the store
+        (Store.commit_run) are fenced there, and a later read sees everything they stored."""
         self.leases.claim(execution_id, token)
         await self.committer.drain()
         await asyncio.to_thread(self.store.claim_runner, execution_id, token)
@@ -126,6 +126,9 @@ class RecorderActor:
         """Commit several callers' writes in one call: each group is durable all or nothing,
         and fails alone (its error, a HubError, is in its place in the answer)."""
         return await commit_groups(self.committer, groups)
+
+    async def _latest_event_seqs(self, execution_ids: list[str]) -> dict[str, int]:
+        return await asyncio.to_thread(self.store.latest_event_seqs, execution_ids)
 
     async def events(self, execution_id: str, after_seq: int = 0, wait_s: float = 0) -> list[Event]:
         """Events after ``after_seq``; waits up to ``wait_s`` for new ones (long poll)."""

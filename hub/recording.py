@@ -29,19 +29,32 @@ class EventWatch:
     Events reach the store from several writers: a runner that reaches the store numbers and
     stores its own (actors/_journal.py), the Recorder everything else. So readers read the
     store, never a copy in memory that could miss one writer's events. A waiting reader is
-    woken at once by the Recorder's own commits (``notify``) and otherwise looks at the store
-    every ``poll_s``: a runner's events show up within that.
+    woken at once by the Recorder's own commits (``notify``); for the rest, while anyone waits,
+    one poller asks the store every ``poll_s`` for the newest event number of every execution
+    waited on (``latest``: one query for all of them) and wakes the readers of those that
+    moved. Without ``latest`` each reader looks at the store itself every ``poll_s``.
     """
 
-    def __init__(self, poll_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        latest: Callable[[list[str]], Awaitable[dict[str, int]]] | None = None,
+        poll_s: float = 0.05,
+    ) -> None:
+        self.latest = latest
         self.poll_s = poll_s
         self.changed: dict[str, asyncio.Event] = {}
+        self.waiting: dict[str, int] = {}  # readers waiting, by execution
+        self.seen: dict[str, int] = {}  # the newest event number the poller saw
+        self.poller: asyncio.Task[None] | None = None
 
     def notify(self, events: Sequence[Event]) -> None:
         for execution_id in {e.execution_id for e in events}:
-            signal = self.changed.pop(execution_id, None)
-            if signal is not None:
-                signal.set()
+            self._wake(execution_id)
+
+    def _wake(self, execution_id: str) -> None:
+        signal = self.changed.pop(execution_id, None)
+        if signal is not None:
+            signal.set()
 
     def signal(self, execution_id: str) -> asyncio.Event:
         return self.changed.setdefault(execution_id, asyncio.Event())
@@ -59,21 +72,54 @@ class EventWatch:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         since = max(after_seq - 1, 0)  # the event at the cursor too: is it the last one?
-        while True:
-            signal = self.signal(execution_id)
-            found = await read_store(since)
-            if found and found[0].seq == after_seq:
-                if found[0].type in TERMINAL_EVENTS:
-                    return found[1:]
-                found = found[1:]
-            if found:
-                return found
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return []
-            if not signal.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(signal.wait(), min(remaining, self.poll_s))
+        self.waiting[execution_id] = self.waiting.get(execution_id, 0) + 1
+        try:
+            while True:
+                signal = self.signal(execution_id)
+                found = await read_store(since)
+                if found and found[0].seq == after_seq:
+                    if found[0].type in TERMINAL_EVENTS:
+                        return found[1:]
+                    found = found[1:]
+                if found:
+                    return found
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return []
+                # What this reader has seen: the poller wakes it only for newer events.
+                self.seen[execution_id] = max(self.seen.get(execution_id, 0), after_seq)
+                if not signal.is_set():
+                    timeout = remaining if self._polling() else min(remaining, self.poll_s)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(signal.wait(), timeout)
+        finally:
+            self.waiting[execution_id] -= 1
+            if not self.waiting[execution_id]:  # the last reader left: forget the execution
+                del self.waiting[execution_id]
+                self.changed.pop(execution_id, None)
+                self.seen.pop(execution_id, None)
+
+    def _polling(self) -> bool:
+        """Whether the shared poller runs (started here when it is not running yet)."""
+        if self.latest is None:
+            return False
+        if self.poller is None or self.poller.done():
+            self.poller = asyncio.get_running_loop().create_task(self._poll())
+        return True
+
+    async def _poll(self) -> None:
+        while self.waiting:
+            await asyncio.sleep(self.poll_s)
+            assert self.latest is not None
+            ids = list(self.waiting)
+            try:
+                newest = await self.latest(ids)
+            except Exception:  # the store away for a moment: the readers' timeouts still end
+                continue
+            for execution_id, seq in newest.items():
+                if seq > self.seen.get(execution_id, 0) and execution_id in self.waiting:
+                    self.seen[execution_id] = seq
+                    self._wake(execution_id)
 
 
 Lease = tuple[str, str]

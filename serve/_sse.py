@@ -1,6 +1,7 @@
 """Server-Sent Events: framing, heartbeats and resuming from ``Last-Event-ID``.
 
-An execution's events carry the Recorder's per-execution ``seq`` as their SSE id, so a client
+An execution's events carry their per-execution ``seq`` (docs/dsl.md, "Durability") as their
+SSE id, so a client
 that reconnects with the last id it saw gets every later event exactly once.
 """
 

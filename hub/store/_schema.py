@@ -108,8 +108,9 @@ class ExecutionRow(Base):
     parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # What a trigger received: its id and type, and the slot, message id or caller's key.
     trigger_info: Mapped[dict[str, Any] | None] = mapped_column(json_type(), nullable=True)
-    # The token of the runner that resumed it last (Store.claim_runner): step writes that come
-    # straight from a runner carry theirs and are refused when it is another (Store.commit_steps).
+    # The token of the runner that holds it (Store.claim_runner on a resume, or a fresh run's
+    # first write): a runner's own writes carry theirs and are refused when it is another
+    # (Store.commit_run).
     runner: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

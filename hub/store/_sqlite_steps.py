@@ -1,4 +1,5 @@
-"""``Store.commit_steps`` on SQLite, straight on the driver's connection.
+"""``Store.commit_run`` on SQLite, straight on the driver's connection: a runner's step rows,
+events (with their log rows) and its execution's update, in one fenced transaction.
 
 A runner stores each action step's row in its own transaction, before the step's dependents
 run, so this transaction is on every step's path. SQLAlchemy's per-statement work (cache keys,
@@ -74,6 +75,10 @@ class SqliteStepWriter:
         )
         self.quote = quote
         self.updates: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
+        self.claim = (
+            f"UPDATE {quote(t.executions.name)} SET {quote(runner.name)} = ? "
+            f"WHERE {quote(execution_id.name)} = ?"
+        )
         ev = t.events
         self.max_seq = (
             f"SELECT max({quote(ev.c.seq.name)}) FROM {quote(ev.name)} "
@@ -140,7 +145,9 @@ class SqliteStepWriter:
             holder = cursor.execute(self.holder, (execution_id,)).fetchone()
             if holder is None:
                 raise NotFound(f"execution {execution_id} not found")
-            if holder[0] is not None and holder[0] != token:
+            if holder[0] is None:  # a fresh run's first write: its runner claims it
+                cursor.execute(self.claim, (token, execution_id))
+            elif holder[0] != token:
                 cursor.execute("ROLLBACK")
                 return False
             if changed is not None:  # updates first, as apply_writes orders them

@@ -146,9 +146,10 @@ class Store(Catalog):
     def commit_run(self, execution_id: str, token: str, writes: Sequence[StoreWrite]) -> bool:
         """Store a runner's writes for its execution (step rows, events, the execution's own
         updates) in one transaction, unless another runner claimed the execution since
-        (``claim_runner``): then nothing is written and the answer is False. An execution
-        nobody claimed (a fresh run's first runner) takes any token. Events without a number
-        are numbered after the highest stored (hub.store._writes.number_events)."""
+        (``claim_runner``): then nothing is written and the answer is False. The first write
+        to an execution nobody claimed (a fresh run's) claims it for ``token``: a second runner
+        of the same fresh run (one presumed lost) is refused from then on. Events without a
+        number are numbered after the highest stored (hub.store._writes.number_events)."""
         for write in writes:
             owner = write.event.execution_id if isinstance(write, AppendEvent) else None
             owner = owner or getattr(write, "execution_id", None)
@@ -161,9 +162,9 @@ class Store(Catalog):
             self._check_open()
             steps = {w.step.node_id: w.step for w in writes if isinstance(w, UpsertStep)}
             events = [w.event for w in writes if isinstance(w, AppendEvent)]
-            update = merged_update([w for w in writes if isinstance(w, UpdateExecution)])
+            changed = merged_update([w for w in writes if isinstance(w, UpdateExecution)])
             return self._sqlite_steps.commit(
-                execution_id, token, list(steps.values()), events, update
+                execution_id, token, list(steps.values()), events, changed
             )
         e = t.executions
         what = f"storing the steps of execution {execution_id}"
@@ -175,7 +176,9 @@ class Store(Catalog):
             ).first()
             if holder is None:
                 raise NotFound(f"execution {execution_id} not found")
-            if holder.runner is not None and holder.runner != token:
+            if holder.runner is None:  # a fresh run's first write: its runner claims it
+                conn.execute(update(e).where(e.c.id == execution_id).values(runner=token))
+            elif holder.runner != token:
                 return False
             apply_writes(conn, writes)
         return True
@@ -422,6 +425,22 @@ class Store(Catalog):
         with self._tx(f"reading events of execution {execution_id}") as conn:
             value = conn.execute(query).scalar()
         return int(value or 0)
+
+    def latest_event_seqs(self, execution_ids: Sequence[str]) -> dict[str, int]:
+        """The highest event seq of each of ``execution_ids`` that has events, in one query
+        (per 500): what live streams poll (hub.recording.EventWatch)."""
+        ev = t.events
+        found: dict[str, int] = {}
+        ids = list(dict.fromkeys(execution_ids))
+        with self._tx("reading the newest events") as conn:
+            for start in range(0, len(ids), 500):
+                query = (
+                    select(ev.c.execution_id, func.max(ev.c.seq))
+                    .where(ev.c.execution_id.in_(ids[start : start + 500]))
+                    .group_by(ev.c.execution_id)
+                )
+                found.update({str(i): int(seq) for i, seq in conn.execute(query)})
+        return found
 
     def logs(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -609,3 +610,77 @@ def test_a_commit_right_after_the_last_shipper_finished_still_ships(store: Store
 
     asyncio.run(main())
     assert {store.get_execution(i).id for i in (a, b)} == {a, b}
+
+
+def test_a_failed_timer_shipment_is_stored_by_the_next_checkpoint(store: Store) -> None:
+    """A database blip on a timer shipment: the next checkpoint stores it with its own writes
+    and does not fail; the run's end is stored once, with no error left behind."""
+    execution_id = uuid.uuid4().hex
+    calls: list[int] = []
+
+    class BlipOnce(StoreWrites):
+        async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+            calls.append(len(writes))
+            if len(calls) == 1:
+                raise StoreError("database is locked")
+            return await super().write(lease, writes)
+
+    async def main() -> list[StoreWrite]:
+        store.apply([create(execution_id)])
+        direct = BlipOnce(Store(store.url, migrate=False), inline=True)
+        journal = RecorderJournal(FakeRecorder(), 0.001, (execution_id, "mine"), direct=direct)
+        journal.emit(_event(execution_id, "execution_started"))
+        for _ in range(500):  # the timer's shipment fails
+            if journal.failure is not None:
+                break
+            await asyncio.sleep(0.002)
+        assert journal.failure is not None
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.COMPLETED)))
+        await journal.checkpoint()  # stores both: no error
+        journal.emit(UpdateExecution(execution_id=execution_id, status=ExecutionStatus.COMPLETED))
+        journal.emit(_event(execution_id, "execution_completed"))
+        return await journal.take()
+
+    assert asyncio.run(main()) == []
+    assert calls == [1, 2, 2]  # the failed one again, with the checkpoint's own
+    events = [(e.seq, e.type) for e in store.events_after(execution_id)]
+    assert events == [(1, "execution_started"), (2, "execution_completed")]
+    assert store.get_execution(execution_id).status == ExecutionStatus.COMPLETED
+
+
+def test_a_cancelled_checkpoint_still_knows_whether_its_write_landed(store: Store) -> None:
+    """A step's checkpoint cancelled while its transaction runs on a thread (the run stopped
+    the step): the transaction's outcome is awaited, so the writes are neither lost nor
+    stored twice, and the run's end goes after them."""
+    execution_id = uuid.uuid4().hex
+    release = threading.Event()
+
+    class Slow(StoreWrites):
+        """A server's transaction: on a thread, which a cancelled caller does not stop."""
+
+        async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+            def commit() -> bool:
+                release.wait(10)
+                return bool(self.store.commit_run(lease[0], lease[1], writes))
+
+            return await asyncio.get_running_loop().run_in_executor(None, commit)
+
+    async def main() -> None:
+        store.apply([create(execution_id)])
+        direct = Slow(Store(store.url, migrate=False), inline=True)
+        journal = RecorderJournal(FakeRecorder(), 10.0, (execution_id, "mine"), direct=direct)
+        journal.emit(_event(execution_id, "step_completed"))
+        step = asyncio.create_task(journal.checkpoint())
+        await asyncio.sleep(0.01)
+        step.cancel()
+        await asyncio.sleep(0.01)
+        assert not step.done()  # waits for the write's outcome
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await step
+        journal.emit(_event(execution_id, "execution_cancelled"))
+        assert await journal.take() == []
+
+    asyncio.run(main())
+    events = [(e.seq, e.type) for e in store.events_after(execution_id)]
+    assert events == [(1, "step_completed"), (2, "execution_cancelled")]

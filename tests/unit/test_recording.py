@@ -418,3 +418,36 @@ def test_a_long_poll_past_the_terminal_event_returns_at_once() -> None:
         return await asyncio.wait_for(EventWatch().wait_after("a", 2, 60.0, store.read), 5)
 
     assert asyncio.run(body()) == []
+
+
+def test_one_poller_serves_every_waiting_reader_and_forgets_them_when_they_leave() -> None:
+    """Runners store their events without telling the Recorder: while readers wait, one query
+    a poll (``latest``) covers all their executions, and only the readers of an execution
+    that moved are woken. Nothing stays behind once the readers are gone."""
+
+    async def body() -> tuple[list[int], list[list[str]], EventWatch]:
+        stores = {name: FakeStore() for name in ("a", "b", "c")}
+        for name, store in stores.items():
+            store.events = [numbered(name, 1)]
+        asked: list[list[str]] = []
+
+        async def latest(ids: list[str]) -> dict[str, int]:
+            asked.append(sorted(ids))
+            return {i: stores[i].events[-1].seq for i in ids}
+
+        watch = EventWatch(latest, poll_s=0.02)
+        readers = [
+            asyncio.create_task(watch.wait_after(name, 1, 1.0, stores[name].read))
+            for name in stores
+        ]
+        await asyncio.sleep(0.1)
+        stores["b"].events.append(numbered("b", 2))  # stored by its runner
+        woke = await asyncio.wait_for(readers[1], 5)
+        for reader in (readers[0], readers[2]):
+            assert await reader == []  # timed out: nothing of theirs moved
+        return [e.seq for e in woke], asked, watch
+
+    woke, asked, watch = asyncio.run(body())
+    assert woke == [2]
+    assert asked and all(ids == ["a", "b", "c"] for ids in asked[:3])
+    assert watch.waiting == {} and watch.changed == {} and watch.seen == {}

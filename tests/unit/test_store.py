@@ -374,10 +374,13 @@ def test_step_for_unknown_execution_is_rejected(store: Store) -> None:
 
 
 def test_commit_steps_lands_for_the_runner_that_holds_the_execution_only(store: Store) -> None:
-    """A runner's own step writes (Store.commit_steps): an unclaimed execution takes any
-    runner's; once another runner claims it, the first one's rows are refused, whole."""
+    """A runner's own step writes (Store.commit_steps): the first write to an unclaimed
+    execution claims it, so a second runner of the same fresh run is refused; once another
+    runner claims it, the first one's rows are refused, whole."""
     store.apply([CreateExecution(record=execution())])
     assert store.commit_steps("exec-000001", "first", [step("a"), step("b")])
+    assert not store.commit_run("exec-000001", "stray", [event("exec-000001", 0)])
+    assert store.events_after("exec-000001") == []
     assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a", "b"]
     store.claim_runner("exec-000001", "second")
     done = step("a", StepStatus.COMPLETED, attempts=1, output={"n": 1})
@@ -538,6 +541,13 @@ def test_a_runner_s_journal_stores_its_writes_on_a_thread_and_is_fenced(db_url: 
         asyncio.run(main())
         assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a"]
         assert [e.seq for e in store.events_after("exec-000001")] == [1, 2]
+
+
+def test_latest_event_seqs_answers_for_many_executions_at_once(store: Store) -> None:
+    store.apply([event("exec-000001", 1), event("exec-000001", 2), event("other-00001", 5)])
+    ids = ["exec-000001", "other-00001", "none-000001", "exec-000001"]
+    assert store.latest_event_seqs(ids) == {"exec-000001": 2, "other-00001": 5}
+    assert store.latest_event_seqs([]) == {}
 
 
 def test_a_runner_cannot_store_records_of_another_execution(store: Store) -> None:
