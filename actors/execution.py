@@ -86,6 +86,7 @@ class ExecutionActor:
         self._desktop: Any = None
         self._store_writes: StoreWrites | None = None
         self._store_writes_known = step_writes != "direct"  # "recorder": never straight
+        self._store_writes_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         """What it runs, for Ray's dashboard and logs (actors/_reprs.py)."""
@@ -200,17 +201,22 @@ class ExecutionActor:
         """How this actor stores its runs' records itself (settings.step_writes "direct"),
         asked of the Recorder once: None when the store is out of its reach (a SQLite file on
         another machine, an in-memory database), and the records go through the Recorder."""
-        if not self._store_writes_known:
-            url, store_node = await self.recorder.direct_store.remote()
-            here = ray.get_runtime_context().get_node_id()
-            if runner_reaches_store(url, here, store_node):
-                try:
-                    store = Store(url, migrate=False)
-                except HubError as exc:  # the Recorder reaches it, this process cannot
-                    _log.warning("run records go through the Recorder: %s", exc)
-                else:
-                    self._store_writes = StoreWrites(store, inline=store.dialect == "sqlite")
-            self._store_writes_known = True
+        if self._store_writes_known:
+            return self._store_writes
+        async with self._store_writes_lock:  # a shared actor's first runs: one store
+            if not self._store_writes_known:
+                url, store_node = await self.recorder.direct_store.remote()
+                here = ray.get_runtime_context().get_node_id()
+                if runner_reaches_store(url, here, store_node):
+                    try:
+                        store = Store(url, migrate=False)
+                    except HubError as exc:  # the Recorder reaches it, this process cannot
+                        _log.warning("run records go through the Recorder: %s", exc)
+                    else:  # SQLite's short commits on the loop, but for a shared actor's
+                        # runs: one waiting for the file's write lock would stall them all
+                        inline = store.dialect == "sqlite" and not self.shared
+                        self._store_writes = StoreWrites(store, inline=inline)
+                self._store_writes_known = True
         return self._store_writes
 
     async def open_credentials(self, names: Sequence[str]) -> dict[str, Any]:
