@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+import ray
 
 from hub.errors import HubError, Superseded
 from hub.recording import Lease
 from hub.records import AppendEvent, StoreWrite
+
+
+async def store_within_reach(recorder: Any, log: logging.Logger) -> Any:
+    """The store, opened in this process when it reaches it (hub.placement.runner_reaches_store:
+    a server database, or a SQLite file on this machine), else None: what an ExecutionActor or
+    the supervisor asks once before writing straight to the store instead of through the
+    Recorder (settings.step_writes "direct")."""
+    from hub.placement import runner_reaches_store
+    from hub.store import Store
+
+    url, store_node = await recorder.direct_store.remote()
+    if not runner_reaches_store(url, ray.get_runtime_context().get_node_id(), store_node):
+        return None
+    try:
+        return Store(url, migrate=False)
+    except HubError as exc:  # the Recorder reaches it, this process cannot
+        log.warning("writes go through the Recorder: %s", exc)
+        return None
 
 
 class StoreWrites:

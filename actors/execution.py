@@ -20,7 +20,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from actors import _reprs
 from actors._children import SupervisorChildRuns
-from actors._journal import RecorderJournal, StoreWrites
+from actors._journal import RecorderJournal, StoreWrites, store_within_reach
 from actors._metrics import StepMetrics
 from actors._process import tune_process
 from actors.breakers import RayBreakers
@@ -31,13 +31,11 @@ from hub.errors import CredentialMissing, ErrorCategory, HubError, NotRunningHer
 from hub.expressions import compile_value
 from hub.lifecycle import Action
 from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
-from hub.placement import runner_reaches_store
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import ExecutionRecord, ExecutionStatus, RunOrder, RunOutcome
 from hub.restore import restore
 from hub.run_breakers import RunBreakers
 from hub.runner import ExecutionRunner
-from hub.store import Store
 
 _log = logging.getLogger("runtime_hub.execution")
 
@@ -205,17 +203,11 @@ class ExecutionActor:
             return self._store_writes
         async with self._store_writes_lock:  # a shared actor's first runs: one store
             if not self._store_writes_known:
-                url, store_node = await self.recorder.direct_store.remote()
-                here = ray.get_runtime_context().get_node_id()
-                if runner_reaches_store(url, here, store_node):
-                    try:
-                        store = Store(url, migrate=False)
-                    except HubError as exc:  # the Recorder reaches it, this process cannot
-                        _log.warning("run records go through the Recorder: %s", exc)
-                    else:  # SQLite's short commits on the loop, but for a shared actor's
-                        # runs: one waiting for the file's write lock would stall them all
-                        inline = store.dialect == "sqlite" and not self.shared
-                        self._store_writes = StoreWrites(store, inline=inline)
+                store = await store_within_reach(self.recorder, _log)
+                if store is not None:  # SQLite's short commits on the loop, but for a shared
+                    # actor's runs: one waiting for the file's write lock would stall them all
+                    inline = store.dialect == "sqlite" and not self.shared
+                    self._store_writes = StoreWrites(store, inline=inline)
                 self._store_writes_known = True
         return self._store_writes
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 from ray.exceptions import ActorUnschedulableError, RayActorError
 
-from actors._journal import CommitCoalescer
+from actors._journal import CommitCoalescer, store_within_reach
 from actors._lifecycle import LifecycleControl, remote
 from actors._observe import Observability
 from actors._placement import actor_options
@@ -39,7 +39,7 @@ from hub.lineage import link_child, slot_lender
 from hub.local import new_execution
 from hub.nodes import NodeTypeInfo, catalogue, default_registry
 from hub.overrides import apply_settings
-from hub.placement import execution_placement, runner_reaches_store
+from hub.placement import execution_placement
 from hub.plan import ExecutionPlan
 from hub.recording import EventWatch, GroupCommitter, commit_groups
 from hub.records import (
@@ -61,7 +61,6 @@ from hub.records import (
 )
 from hub.sealing import open_inputs, seal_inputs
 from hub.settings import RuntimeSettings, WorkflowOverrides, how_to_enable
-from hub.store import Store
 
 if TYPE_CHECKING:
     from hub.triggers import Fire
@@ -183,15 +182,9 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             return self._store_writer
         async with self._store_writer_lock:
             if not self._store_writer_known:
-                url, store_node = await self.recorder.direct_store.remote()
-                here = ray.get_runtime_context().get_node_id()
-                if runner_reaches_store(url, here, store_node):
-                    try:
-                        store = Store(url, migrate=False)
-                    except HubError as exc:  # the Recorder reaches it, this process cannot
-                        logger.warning("the supervisor commits through the Recorder: %s", exc)
-                    else:  # on its writer thread: a busy SQLite file never blocks the loop
-                        self._store_writer = GroupCommitter(store.apply, EventWatch(), inline_max=0)
+                store = await store_within_reach(self.recorder, logger)
+                if store is not None:  # on its writer thread: a busy SQLite file never blocks
+                    self._store_writer = GroupCommitter(store.apply, EventWatch(), inline_max=0)
                 self._store_writer_known = True
         return self._store_writer
 
