@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,10 +30,46 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+# Ports handed out from outside the ranges others take ports from on their own: Ray's worker
+# ports (10002-19999 by default) below, Serve's direct-ingress ports (30000+) and the kernel's
+# ephemeral range (Linux: 32768-60999) above. A port is chosen well before its server binds
+# it (hub up starts Ray, then the API's replica binds the API port seconds later); an
+# ephemeral port is free only until the kernel gives it to some connection in between.
+_SPARE_PORTS = range(20000, 30000)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A port nobody listens on now and that nobody else is likely to take before the server
+    it is for binds it: one of _SPARE_PORTS not handed out before by this process (the
+    kernel's choice when that range overlaps the ephemeral one or is full)."""
+    spare = range(_SPARE_PORTS.start, min(_SPARE_PORTS.stop, _ephemeral_low()))
+    for _ in range(64 if spare else 0):
+        port = random.choice(spare)
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    """Free for a listener without SO_REUSEADDR: nothing listens on it, and no connection
+    (TIME-WAIT included) uses it, on any address."""
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -99,9 +99,27 @@ def deploy_api(home: Path, host: str, port: int, ingress: Ingress) -> None:
     heartbeat_s = heartbeat_from_env()
     if heartbeat_s is not None:
         config["heartbeat_s"] = heartbeat_s
-    ray_serve.run(
-        build(config),
-        name=APP_NAME,
-        route_prefix="/",
-        blocking=False,
-    )
+    try:
+        ray_serve.run(build(config), name=APP_NAME, route_prefix="/", blocking=False)
+    except RuntimeError as exc:
+        try:
+            app = ray_serve.status().applications.get(APP_NAME)
+            details = [d.message for d in app.deployments.values()] if app else []
+        except Exception:  # the failure itself is what the caller must see
+            details = []
+        raise RuntimeUnavailable(deploy_failure(str(exc), details, host, port, ingress)) from exc
+
+
+def deploy_failure(failure: str, details: list[str], host: str, port: int, ingress: Ingress) -> str:
+    """What ``hub up`` says when the API's deployment failed: Serve's own error names only the
+    deployment ("Failed to update the deployments ['api']"); the cause is in the deployment's
+    status message (the replica's traceback), of which the last line is the error."""
+    text = "\n".join(details)
+    if "NoAvailablePortError" in text or "Failed to bind to address" in text:
+        where = "the API port" if ingress == "direct" else "Serve's proxy port"
+        return (
+            f"{where} {host}:{port} was taken by another program after hub up checked it and "
+            "before the API could listen on it; free it, or choose another with --api-port"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{failure} {lines[-1]}" if lines else failure

@@ -11,7 +11,6 @@ from hub import _ray_env  # noqa: F401
 # isort: split
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+
+from hub._processes import free_port
 
 # Under CI=true a skip fails the run, unless what it lacks cannot exist here (a GPU).
 from tests.prerequisites import pytest_runtest_makereport as pytest_runtest_makereport
@@ -37,12 +38,6 @@ sys.path.insert(0, str(PLUGINS))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(PLUGINS), str(ROOT), os.environ.get("PYTHONPATH")) if p
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hub.api_deploy import access_log_from_env, heartbeat_from_env, ingress_from_env, ray_env
+from hub.api_deploy import (
+    access_log_from_env,
+    deploy_failure,
+    heartbeat_from_env,
+    ingress_from_env,
+    ray_env,
+)
 from hub.errors import HubError, RuntimeUnavailable
 
 
@@ -57,3 +63,29 @@ def test_the_stream_heartbeat_is_the_api_s_default_unless_set(
         monkeypatch.setenv("HUB_API_HEARTBEAT_S", bad)
         with pytest.raises(RuntimeUnavailable, match=f"HUB_API_HEARTBEAT_S is '{bad}'"):
             heartbeat_from_env()
+
+
+# What Serve's status says when the replica could not listen on the API port (captured from
+# Ray 2.60 with the port held by another listener), shortened to the lines that matter.
+_PORT_TAKEN = (
+    "The deployment failed to start 3 times in a row. This may be due to a problem with its "
+    "constructor or initial health check failing. See controller logs for details. Error:\n"
+    '  File ".../ray/serve/_private/replica.py", line 2328, in allocate_and_start_server\n'
+    "ray.serve._private.node_port_manager.NoAvailablePortError: No available ports on node "
+    "d909bc for RequestProtocol.HTTP protocol."
+)
+
+
+def test_a_taken_api_port_is_named_with_what_to_do() -> None:
+    failure = "Deploying application hub-api failed: Failed to update the deployments ['api']."
+    message = deploy_failure(failure, [_PORT_TAKEN], "127.0.0.1", 8123, "direct")
+    assert "the API port 127.0.0.1:8123 was taken by another program" in message
+    assert "--api-port" in message
+
+
+def test_another_deployment_failure_carries_the_replicas_error() -> None:
+    failure = "Deploying application hub-api failed: Failed to update the deployments ['api']."
+    detail = 'The deployment failed to start.\n  File "x.py"\nValueError: bad token digest\n'
+    message = deploy_failure(failure, [detail], "127.0.0.1", 8123, "direct")
+    assert message == f"{failure} ValueError: bad token digest"
+    assert deploy_failure(failure, [], "127.0.0.1", 8123, "direct") == failure

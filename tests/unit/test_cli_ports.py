@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hub._processes import port_free
+from hub import _processes
+from hub._processes import free_port, port_free
 
 TIME_WAIT = "06"  # the state column of /proc/net/tcp
 
@@ -113,3 +114,39 @@ def test_a_listener_on_every_address_makes_loopback_busy() -> None:
         assert not port_free(int(listener.getsockname()[1]))
     finally:
         listener.close()
+
+
+# free_port: a port chosen now for a server that binds it seconds later (hub up's API port,
+# the test session's ports) must not be one the kernel hands to a connection in between: CI
+# once lost its whole session runtime when the API replica found its port taken.
+
+
+def test_handed_out_ports_are_free_distinct_and_outside_the_ranges_others_take_from() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(40)]
+    assert len(set(ports)) == len(ports)
+    for port in ports:
+        assert 20000 <= port < min(30000, low), port  # above Ray's worker ports (10002-19999)
+        assert _server_can_listen(port)
+
+
+def test_a_port_someone_listens_on_is_never_handed_out(
+    live_listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy = live_listener.getsockname()[1]
+    monkeypatch.setattr(_processes, "_SPARE_PORTS", range(busy, busy + 2))
+    monkeypatch.setattr(_processes, "_handed_out", set())
+    monkeypatch.setattr(_processes, "_ephemeral_low", lambda: 65536)
+    assert {free_port()} == {busy + 1}
+    # Both taken now (one listened on, one handed out): the kernel's choice instead.
+    assert free_port() not in (busy, busy + 1)
+
+
+def test_where_the_spare_range_is_ephemeral_the_kernel_chooses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    monkeypatch.setattr(_processes, "_ephemeral_low", lambda: 1024)  # e.g. 1024-65535
+    port = free_port()
+    assert low <= port <= high  # what the kernel hands out for port 0
+    assert _server_can_listen(port)
