@@ -61,6 +61,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def claim_ports(*ports: int) -> None:
+    """Ports this process was given for later binding (``hub up --api-port``…): free_port
+    never hands them out for something else."""
+    _handed_out.update(ports)
+
+
 def _bindable(port: int) -> bool:
     """Free for a listener without SO_REUSEADDR: nothing listens on it, and no connection
     (TIME-WAIT included) uses it, on any address."""

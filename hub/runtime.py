@@ -28,6 +28,7 @@ from hub import prometheus
 from hub._processes import (
     alive,
     check_reachable,
+    claim_ports,
     ensure_ray_token,
     free_port,
     port_free,
@@ -434,6 +435,7 @@ def _start_head(
     """``ray start --head`` in a session of its own, and this process joined to it."""
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    claim_ports(port, dashboard_port, api_port)  # not for Ray's other servers, nor the proxy
     ray_bin = Path(sys.executable).with_name("ray")
     ensure_ray_token(str(ray_bin) if ray_bin.exists() else "ray")
     cmd = [

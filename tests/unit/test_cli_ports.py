@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hub import _processes
-from hub._processes import free_port, port_free
+from hub._processes import claim_ports, free_port, port_free
 
 TIME_WAIT = "06"  # the state column of /proc/net/tcp
 
@@ -150,3 +150,14 @@ def test_where_the_spare_range_is_ephemeral_the_kernel_chooses(
     port = free_port()
     assert low <= port <= high  # what the kernel hands out for port 0
     assert _server_can_listen(port)
+
+
+def test_a_port_given_for_later_is_not_handed_out_for_something_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given = free_port()
+    monkeypatch.setattr(_processes, "_SPARE_PORTS", range(given, given + 2))
+    monkeypatch.setattr(_processes, "_handed_out", set())
+    monkeypatch.setattr(_processes, "_ephemeral_low", lambda: 65536)
+    claim_ports(given)  # hub up --api-port <given>: the replica binds it seconds later
+    assert free_port() == given + 1
