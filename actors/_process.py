@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
+from typing import Any
+
+from ray import cloudpickle
+
+from hub.nodes import NodeCall, NodeResult
+from hub.records import ExecutionRecord, RunOrder, RunOutcome
 
 # Ray delivers replies on its own threads, which must take the GIL from the actor's event loop
 # thread. With CPython's default 5 ms switch interval each hand-off can cost milliseconds; the
 # runtime's actors are latency-bound, so they hand the GIL over sooner.
 SWITCH_INTERVAL_S = 0.0005
 
+# The records every run or step sends through a Ray call. Ray pickles arguments and answers
+# with cloudpickle, whose Python hook runs for every object and looks up every class anew:
+# 2-3x the standard library's C pickler for these (bench/README.md, "Records on the wire").
+WIRE_RECORDS = (RunOrder, RunOutcome, ExecutionRecord, NodeCall, NodeResult)
+
 
 def tune_process() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    for cls in WIRE_RECORDS:  # the process that sends them pickles them so
+        cloudpickle.CloudPickler.dispatch[cls] = _c_pickled
+
+
+def _c_pickled(record: Any) -> tuple[Any, ...]:
+    """A record as the C pickler's bytes, unpickled by ``pickle.loads`` wherever it lands
+    (no registration needed there). What only cloudpickle can carry (a node's output holding
+    a local function, say) goes its usual way."""
+    try:
+        return pickle.loads, (pickle.dumps(record, pickle.HIGHEST_PROTOCOL),)
+    except Exception:
+        return record.__reduce_ex__(pickle.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]

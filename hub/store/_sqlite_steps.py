@@ -5,28 +5,60 @@ A runner stores each action step's row in its own transaction, before the step's
 run, so this transaction is on every step's path. SQLAlchemy's per-statement work (cache keys,
 execution contexts, result set-up) costs about three times SQLite's own for it (0.175 against
 0.045 ms a commit: bench/step_commit.py; bench/README.md, "Threaded node actors and step commits
-on the driver"). Here the same statements run on the pooled DB-API connection:
-the SQL is built once from the table, and every value goes through its column's own bind
-processor, so the rows are exactly what the SQLAlchemy path writes (tests/unit/test_store.py
-compares them)."""
+on the driver"). Here the same statements run on a DB-API connection of the pool, kept
+between commits: the SQL is built once from the table, and every value goes through its
+column's bind processor (SQLAlchemy's, or the same conversion in one C call for the store's
+timestamp and JSON columns), so the rows are exactly what the SQLAlchemy path writes
+(tests/unit/test_store.py compares them)."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import JSON, Column, Dialect, Engine, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import NotFound, StoreError
 from hub.records import Event, StepRecord
 from hub.store import _rows
 from hub.store import _schema as t
-from hub.store._db import unreachable
+from hub.store._db import _json_dumps, unreachable
 from hub.store._url import redact_url
 from hub.store._writes import number_events
+
+
+def _sqlite_timestamp(value: datetime | None) -> str | None:
+    """UTCDateTime's value on SQLite (UTC, naive, SQLAlchemy's DATETIME storage format
+    ``YYYY-MM-DD HH:MM:SS.ffffff``), in C: the generic processor's two Python steps cost more
+    than the rest of a row."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def _json_or_null(value: Any) -> str | None:
+    """json_type()'s value on SQLite: None is SQL NULL (none_as_null), the rest the store's
+    JSON (hub.store._db._json_dumps)."""
+    return None if value is None else _json_dumps(value)
+
+
+def _processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's bind processor: SQLAlchemy's, but for the store's timestamp and JSON
+    columns, whose same values come from one C call each (tests/unit/test_store.py compares
+    the rows with SQLAlchemy's)."""
+    kind = column.type
+    if isinstance(kind, t.UTCDateTime):
+        return _sqlite_timestamp
+    if isinstance(kind, JSON) and kind.none_as_null:  # json_type(), as SQLite sees it
+        return _json_or_null
+    return kind.dialect_impl(dialect).bind_processor(dialect)
 
 
 class _Statement:
@@ -38,8 +70,7 @@ class _Statement:
         quote = dialect.identifier_preparer.quote
         self.columns = [c.name for c in table.columns if c.autoincrement is not True]
         self.processors: list[Callable[[Any], Any] | None] = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self.columns
+            _processor(table.c[name], dialect) for name in self.columns
         ]
         self.sql = (
             f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in self.columns)}) "
@@ -74,6 +105,8 @@ class SqliteStepWriter:
             f"WHERE {quote(execution_id.name)} = ?"
         )
         self.quote = quote
+        self.lock = threading.Lock()  # one commit at a time on the kept connection
+        self.kept: Any = None  # the pool's connection this writer keeps between commits
         self.updates: dict[tuple[str, ...], tuple[str, list[Callable[[Any], Any] | None]]] = {}
         self.claim = (
             f"UPDATE {quote(t.executions.name)} SET {quote(runner.name)} = ? "
@@ -105,26 +138,43 @@ class SqliteStepWriter:
             changed = self._update(execution_id, update) if update else None
         except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
             raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
-        try:
-            connection = self.engine.raw_connection()  # the pool's, set up by its connect hook
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            raise unreachable(self.engine.url, exc) from exc
-        try:
-            return self._write(connection, execution_id, token, step_rows, events, changed)
-        except (TypeError, ValueError) as exc:  # an event value its column cannot take
-            raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
-        except sqlite3.Error as exc:
-            details: dict[str, Any] = {"url": self.url}
-            if isinstance(exc, sqlite3.IntegrityError):
-                details["constraint"] = True
-                raise StoreError(
-                    f"the database rejected a write while {what}: {exc}", details=details
-                ) from exc
-            raise StoreError(
-                f"database error while {what} ({self.url}): {exc}", details=details
-            ) from exc
-        finally:
-            connection.close()  # back to the pool
+        with self.lock:
+            connection = self._connection()
+            try:
+                written = self._write(connection, execution_id, token, step_rows, events, changed)
+            except BaseException as exc:
+                connection.close()  # back to the pool, which rolls back what is left
+                self.kept = None  # the next commit takes a fresh one
+                if isinstance(exc, TypeError | ValueError):  # an event value its column refuses
+                    raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise self._store_error(what, exc) from exc
+                raise
+            return written
+
+    def _connection(self) -> Any:
+        """One of the pool's connections, kept between commits (a checkout and a check-in cost
+        a quarter of a commit's own time); given back after any failure and by ``close``."""
+        if self.kept is None:
+            try:
+                self.kept = self.engine.raw_connection()  # set up by the pool's connect hook
+            except (SQLAlchemyError, sqlite3.Error) as exc:
+                raise unreachable(self.engine.url, exc) from exc
+        return self.kept
+
+    def close(self) -> None:
+        """Give the kept connection back to the pool (before the engine is disposed)."""
+        with self.lock:
+            if self.kept is not None:
+                self.kept.close()
+                self.kept = None
+
+    def _store_error(self, what: str, exc: sqlite3.Error) -> StoreError:
+        details: dict[str, Any] = {"url": self.url}
+        if isinstance(exc, sqlite3.IntegrityError):
+            details["constraint"] = True
+            return StoreError(f"the database rejected a write while {what}: {exc}", details=details)
+        return StoreError(f"database error while {what} ({self.url}): {exc}", details=details)
 
     def _write(
         self,
@@ -182,7 +232,7 @@ class SqliteStepWriter:
             sets = ", ".join(f"{quote(c)} = ?" for c in columns)
             self.updates[columns] = (
                 f"UPDATE {quote(e.name)} SET {sets} WHERE {quote(e.c.id.name)} = ?",
-                [e.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns],
+                [_processor(e.c[c], dialect) for c in columns],
             )
         sql, processors = self.updates[columns]
         values = [

@@ -95,6 +95,8 @@ class Store(Catalog):
 
     def close(self) -> None:
         self._closed = True
+        if self._sqlite_steps is not None:
+            self._sqlite_steps.close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:

@@ -420,6 +420,12 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
         step("scalar", StepStatus.COMPLETED, output=42, started_at=started.replace(tzinfo=None)),
         step("text", StepStatus.COMPLETED, output="null"),
         step("list", StepStatus.COMPLETED, output=[{"a": None}], input={}),
+        step(  # a whole second, in another zone: stored in UTC, with its microseconds
+            "zoned",
+            StepStatus.COMPLETED,
+            started_at=datetime(2026, 5, 1, 14, 0, 0, tzinfo=timezone(timedelta(hours=2))),
+            output={"when": started, "tags": {"b", "a"}, "raw": b"\xffok"},
+        ),
     ]
     seconds = [step("plain", StepStatus.COMPLETED, attempts=1, output={"done": 1})]
 
@@ -465,7 +471,9 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
     ]
     fast = rows(fast=True)
     assert fast == rows(fast=False)
-    assert len(fast) == 5 + 4 + 2 + 1
+    assert len(fast) == 6 + 4 + 2 + 1
+    assert fast[5][:3] == ("step_executions", "exec-000001", "zoned")
+    assert fast[5][6] == "2026-05-01 12:00:00.000000"
     assert fast[-1][1] == "failed"
 
 
@@ -940,3 +948,21 @@ def test_an_execution_keeps_its_trigger_info(store: Store) -> None:
     store.apply([CreateExecution(record=record)])
     assert store.get_execution(record.id).trigger_info == record.trigger_info
     assert store.list_executions()[0].trigger_info == record.trigger_info
+
+
+def test_the_sqlite_step_writer_keeps_one_connection_and_gives_it_back(tmp_path: Path) -> None:
+    """Step commits reuse one pooled connection (a checkout per commit cost a quarter of it);
+    a failed commit gives it back, and so does closing the store."""
+    store = Store(f"sqlite:///{tmp_path / 'hub.db'}")
+    pool = store._engine.pool
+    store.apply([CreateExecution(record=execution())])
+    assert store.commit_steps("exec-000001", "tok", [step("a")])
+    assert store.commit_steps("exec-000001", "tok", [step("b")])
+    assert pool.checkedout() == 1  # kept between commits, the same one
+    with pytest.raises(NotFound, match="nope-0001"):
+        store.commit_steps("nope-0001", "tok", [step("c")])
+    assert pool.checkedout() == 0  # given back with the failure
+    assert store.commit_steps("exec-000001", "tok", [step("c")])
+    assert [s.node_id for s in store.get_execution("exec-000001").steps] == ["a", "b", "c"]
+    store.close()
+    assert pool.checkedout() == 0
