@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -79,6 +81,13 @@ InputValidator = validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _validator(schema: str) -> Any:
+    """A validator for a schema (as sorted JSON): made once per workflow's inputs, not once per
+    run (making one costs more than validating most runs' inputs with it)."""
+    return InputValidator(json.loads(schema))
+
+
 def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
     """Fill defaults and validate; raises InputsInvalid naming every bad field."""
     if not isinstance(inputs, dict):
@@ -92,7 +101,11 @@ def validate_inputs(specs: dict[str, InputSpec], inputs: Any) -> dict[str, Any]:
         if spec.default is not None and name not in inputs
     }
     filled.update(inputs)
-    validator = InputValidator(input_schema(specs))
+    schema = input_schema(specs)
+    try:
+        validator = _validator(json.dumps(schema, sort_keys=True))
+    except (TypeError, ValueError):  # a value JSON cannot hold: validated without the cache
+        validator = InputValidator(schema)
     errors = []
     for err in sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path)):
         path = "/".join(str(p) for p in err.absolute_path)

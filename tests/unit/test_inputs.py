@@ -234,3 +234,17 @@ def test_a_backtracking_pattern_cannot_hold_the_caller() -> None:
     assert validate_inputs(specs, {"code": "aaa"}) == {"code": "aaa"}
     with pytest.raises(InputsInvalid, match="does not match"):
         validate_inputs(specs, {"code": "b"})
+
+
+def test_a_validator_is_made_once_per_schema_and_never_shared_between_schemas() -> None:
+    from hub.inputs import _validator
+
+    small = specs_of({"n": {"type": "integer", "maximum": 3}})
+    large = specs_of({"n": {"type": "integer", "maximum": 300}})
+    validate_inputs(small, {"n": 1})
+    made = _validator.cache_info().misses
+    assert validate_inputs(small, {"n": 2}) == {"n": 2}
+    assert _validator.cache_info().misses == made  # the same validator again
+    with pytest.raises(InputsInvalid, match="n: 100 is greater than the maximum of 3"):
+        validate_inputs(small, {"n": 100})
+    assert validate_inputs(large, {"n": 100}) == {"n": 100}  # its own rules, not small's
