@@ -130,16 +130,17 @@ def test_handed_out_ports_are_free_distinct_and_outside_the_ranges_others_take_f
         assert _server_can_listen(port)
 
 
-def test_a_port_someone_listens_on_is_never_handed_out(
-    live_listener: socket.socket, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    busy = live_listener.getsockname()[1]
-    monkeypatch.setattr(_processes, "_SPARE_PORTS", range(busy, busy + 2))
-    monkeypatch.setattr(_processes, "_handed_out", set())
-    monkeypatch.setattr(_processes, "_ephemeral_low", lambda: 65536)
-    assert {free_port()} == {busy + 1}
-    # Both taken now (one listened on, one handed out): the kernel's choice instead.
-    assert free_port() not in (busy, busy + 1)
+def test_a_port_someone_listens_on_is_never_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    busy = free_port()  # a spare port: its neighbour is one no connection holds
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", busy))
+        listener.listen()
+        monkeypatch.setattr(_processes, "_SPARE_PORTS", range(busy, busy + 2))
+        monkeypatch.setattr(_processes, "_handed_out", set())
+        monkeypatch.setattr(_processes, "_ephemeral_low", lambda: 65536)
+        assert {free_port()} == {busy + 1}
+        # Both taken now (one listened on, one handed out): the kernel's choice instead.
+        assert free_port() not in (busy, busy + 1)
 
 
 def test_where_the_spare_range_is_ephemeral_the_kernel_chooses(
