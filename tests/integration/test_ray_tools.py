@@ -4,11 +4,13 @@ Prometheus (`hub metrics prometheus`) that scrapes every node and answers PromQL
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +115,24 @@ def query_until(url: str, promql: str, least: float, timeout_s: float = 150) -> 
     return value
 
 
+def scrape_report(url: str) -> str:
+    """What Prometheus scrapes and how each scrape went, for a failure's message."""
+    with urllib.request.urlopen(f"{url}/api/v1/targets", timeout=10) as answer:
+        targets = json.load(answer)["data"]["activeTargets"]
+    lines = []
+    for target in targets:
+        hub_series = "?"
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(target["scrapeUrl"], timeout=10) as answer:
+                text = answer.read().decode(errors="replace")
+            hub_series = str(sum(line.startswith("ray_hub_") for line in text.splitlines()))
+        lines.append(
+            f"{target['scrapeUrl']} {target['health']} {target.get('lastError')!r}"
+            f" ray_hub_ lines: {hub_series}"
+        )
+    return "targets:\n" + "\n".join(lines)
+
+
 @pytest.mark.timeout(400)
 def test_prometheus_scrapes_the_runtimes_metrics(
     runtime: hub.Client, running_prometheus: Any, hub_home: Path
@@ -132,7 +152,8 @@ def test_prometheus_scrapes_the_runtimes_metrics(
     runs = 3
     for _ in range(runs):
         assert runtime.run(doc).status == ExecutionStatus.COMPLETED
-    assert query_until(url, "sum(ray_hub_executions_total)", before + runs) >= before + runs
+    total = query_until(url, "sum(ray_hub_executions_total)", before + runs)
+    assert total >= before + runs, scrape_report(url)
 
     # Every Grafana panel's query runs on the real Prometheus.
     for panel in panels():
