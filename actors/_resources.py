@@ -9,7 +9,6 @@ from typing import Any
 import ray
 
 from actors._placement import actor_options
-from actors.desktop import DesktopActor
 from actors.node_pool import NodeActor
 from actors.ocr import OcrActor
 from hub.errors import NoDesktopNode
@@ -115,6 +114,8 @@ class ResourcePools:
         if self._desktop is None:
             if ray.cluster_resources().get("desktop", 0) < 1:  # type: ignore[no-untyped-call]
                 raise NoDesktopNode(NO_DESKTOP_NODE)
+            from actors.desktop import DesktopActor  # its screen and input stack: only here
+
             self._desktop = DesktopActor.options(  # type: ignore[attr-defined]
                 name="desktop",
                 namespace=self.namespace,

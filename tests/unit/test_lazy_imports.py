@@ -33,6 +33,11 @@ def test_a_node_actors_process_loads_no_compiler_either() -> None:
     assert loaded_after("import actors.node_pool", unwanted) == dict.fromkeys(unwanted, False)
 
 
+def test_the_supervisors_process_loads_the_desktop_stack_only_to_make_the_desktop_actor() -> None:
+    unwanted = ["actors.desktop", "hub.desktop.screen", "numpy"]
+    assert loaded_after("import actors.supervisor", unwanted) == dict.fromkeys(unwanted, False)
+
+
 @pytest.mark.parametrize("package", [hub, actors], ids=["hub", "actors"])
 def test_every_public_name_resolves(package: object) -> None:
     for name in package.__all__:  # type: ignore[attr-defined]
