@@ -195,6 +195,15 @@ class ExecutionActor:
             await breakers.ended(admission, status, ended.error)
         return RunOutcome(record=ended, writes=await journal.take(), parked=runner.parked)
 
+    async def prepare(self) -> None:
+        """Open what a first run needs before it comes: the store this actor writes its runs'
+        records to (its driver's import and engine, ~0.3 s). The supervisor asks it of every
+        actor it makes; a run that comes first finds it opening and waits for the same one."""
+        try:
+            await self.store_writes()
+        except Exception:  # the run that comes next asks again and reports it
+            _log.warning("could not open the store ahead of the first run", exc_info=True)
+
     async def store_writes(self) -> StoreWrites | None:
         """How this actor stores its runs' records itself (settings.step_writes "direct"),
         asked of the Recorder once: None when the store is out of its reach (a SQLite file on

@@ -149,7 +149,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
     def _new_execution_actor(self, node_id: str | None = None, shared: bool = False) -> Any:
         self.actor_count += 1
         kind = "execution-shared" if shared else "execution"
-        return ExecutionActor.options(  # type: ignore[attr-defined]
+        actor = ExecutionActor.options(  # type: ignore[attr-defined]
             name=f"{kind}:{self.incarnation}{self.actor_count}",
             namespace=self.namespace,
             # A shared actor's runs and the control calls beside them: never the limit.
@@ -164,6 +164,8 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             shared,
             self.started_settings.step_writes,
         )
+        actor.prepare.remote()  # its store opens while it waits for its first run
+        return actor
 
     async def _commit_groups(self, groups: list[Sequence[StoreWrite]]) -> list[HubError | None]:
         """Commit several runs' creations, each all or nothing: straight to the store when this

@@ -430,3 +430,22 @@ def test_an_execution_actor_stores_its_step_rows_itself(runtime: hub.Client) -> 
         ("slow", "completed", {"s": 1.5}),
         ("fast", "completed", {"s": 0}),
     ]
+
+
+def test_a_new_execution_actor_opens_its_store_before_its_first_run(runtime: hub.Client) -> None:
+    """What the supervisor asks of every ExecutionActor it makes (``prepare``): the store its
+    runs' records go to is open before a run comes, not on the first run's clock."""
+    import ray
+
+    from actors import NAMESPACE, RECORDER_NAME, ExecutionActor
+
+    recorder = ray.get_actor(RECORDER_NAME, namespace=NAMESPACE)
+    actor = ExecutionActor.options(namespace=NAMESPACE).remote(  # type: ignore[attr-defined]
+        recorder, "supervisor", NAMESPACE, 20.0
+    )
+    try:
+        assert ray.get(actor.where.remote(), timeout=120)["step_writes"] == "recorder"
+        ray.get(actor.prepare.remote(), timeout=120)
+        assert ray.get(actor.where.remote(), timeout=60)["step_writes"] == "direct"
+    finally:
+        ray.kill(actor)
