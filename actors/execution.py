@@ -388,7 +388,7 @@ class ExecutionActor:
             "execution_id": next(iter(self.runners), None),
             "execution_ids": sorted(self.runners),
             "shared": self.shared,
-            # Where its step rows go (settings.step_writes), once its first run asked.
+            # Where its step rows go (settings.step_writes), once ``prepare`` or a run asked.
             "step_writes": "direct" if self._store_writes is not None else "recorder",
             "repr": repr(self),
         }

@@ -11,6 +11,18 @@ _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 Sample = tuple[str, dict[str, str], float]
 
 
+def node_endpoints() -> list[str]:
+    """host:port of every alive node's metrics endpoint, as Ray's service discovery lists it
+    (this process joined to the runtime)."""
+    import ray
+
+    return [
+        f"{n['NodeManagerAddress']}:{n['MetricsExportPort']}"
+        for n in ray.nodes()
+        if n["Alive"] and n.get("MetricsExportPort")
+    ]
+
+
 def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:
         return str(response.read().decode())

@@ -13,7 +13,7 @@ import pytest
 
 import hub
 from hub import ExecutionStatus
-from tests.metrics_text import Sample, fetch, parse, total
+from tests.metrics_text import Sample, fetch, node_endpoints, parse, total
 
 pytestmark = pytest.mark.ray
 
@@ -22,13 +22,7 @@ SCRAPE_FOR_S = 90
 
 
 def endpoints() -> list[str]:
-    import ray
-
-    return [
-        f"http://{n['NodeManagerAddress']}:{n['MetricsExportPort']}/metrics"
-        for n in ray.nodes()
-        if n["Alive"] and n.get("MetricsExportPort")
-    ]
+    return [f"http://{address}/metrics" for address in node_endpoints()]
 
 
 def scrape() -> list[Sample]:

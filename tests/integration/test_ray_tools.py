@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from hub import ExecutionStatus, prometheus
 from hub.grafana import RATE, panels
 from serve import APP_NAME
 from tests.conftest import free_port
+from tests.metrics_text import fetch, node_endpoints, parse
 from tests.prerequisites import require_tools
 
 pytestmark = pytest.mark.ray
@@ -97,9 +97,9 @@ def running_prometheus(shell_env: dict[str, str], hub_home: Path) -> Iterator[An
     port = free_port()
     # Not faster: Prometheus gives a scrape at most its interval, and this session's node serves
     # megabytes of series by now (docs/metrics.md); a 1 s scrape timed out on a busy machine.
-    interval = SCRAPE_INTERVAL_S
     started = sh(
-        shell_env, f"hub metrics prometheus --port {port} --scrape-interval-s {interval} --json"
+        shell_env,
+        f"hub metrics prometheus --port {port} --scrape-interval-s {SCRAPE_INTERVAL_S} --json",
     )
     assert started.returncode == 0, started.stdout + started.stderr
     try:
@@ -123,28 +123,14 @@ def query_until(url: str, promql: str, least: float, timeout_s: float = 150) -> 
     return value
 
 
-def node_endpoints() -> list[str]:
-    """host:port of every alive node's metrics endpoint, as Ray's service discovery lists it."""
-    import ray
-
-    return [
-        f"{n['NodeManagerAddress']}:{n['MetricsExportPort']}"
-        for n in ray.nodes()
-        if n["Alive"] and n.get("MetricsExportPort")
-    ]
-
-
 def scrape_report(url: str) -> str:
     """What Prometheus scrapes and how each scrape went, for a failure's message."""
-    with urllib.request.urlopen(f"{url}/api/v1/targets", timeout=10) as answer:
-        targets = json.load(answer)["data"]["activeTargets"]
+    targets = json.loads(fetch(f"{url}/api/v1/targets"))["data"]["activeTargets"]
     lines = []
     for target in targets:
         hub_series = "?"
         with contextlib.suppress(OSError):
-            with urllib.request.urlopen(target["scrapeUrl"], timeout=10) as answer:
-                text = answer.read().decode(errors="replace")
-            hub_series = str(sum(line.startswith("ray_hub_") for line in text.splitlines()))
+            hub_series = str(len(parse(fetch(target["scrapeUrl"]))))
         lines.append(
             f"{target['scrapeUrl']} {target['health']} {target.get('lastError')!r}"
             f" took {target.get('lastScrapeDuration')} s of {target.get('scrapeTimeout')},"
