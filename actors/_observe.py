@@ -12,6 +12,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
+from actors._local_runs import SupervisorRuns
 from actors._metrics import SupervisorMetrics
 from actors._sleeping import Sleepers
 from actors.breakers import breakers_summary
@@ -35,6 +36,7 @@ class Observability:
     shared_admission: AdmissionQueue
     warm: WarmPool[Any]
     shared: SharedPool[Any]
+    local: SupervisorRuns
     running: dict[str, Any]
     sleepers: Sleepers
     pools: dict[str, list[Any]]
@@ -76,13 +78,16 @@ class Observability:
             "max_concurrent_executions": self.admission.limit,
             "execution_actors": {
                 "warm": len(self.warm.idle),
-                "busy": max(0, len(self.running) - self.shared.carried()),  # exclusive ones
+                # exclusive ones
+                "busy": max(0, len(self.running) - self.shared.carried() - self.local.carried()),
                 "created": self.actor_count,
                 "respread": self.respread,
                 # The shared isolation mode's actors and the runs they carry now.
                 "shared": len(self.shared.members),
                 "shared_runs": self.shared.carried(),
             },
+            # The auto isolation mode's runs of control nodes, carried by the supervisor.
+            "supervisor_runs": self.local.carried(),
             "node_pools": {t: len(m) for t, m in self.pools.items()},
             "recovered": dict(self.recovered),
             "breakers": await breakers_summary(self.namespace),
@@ -143,7 +148,7 @@ class Observability:
                 running=len(self.admission.running) + len(self.shared_admission.running),
                 pools={node_type: len(members) for node_type, members in self.pools.items()},
                 idle_execution_actors=len(self.warm.idle),
-                busy_execution_actors=len(self.running),
+                busy_execution_actors=len(self.running) - self.local.carried(),
             )
             await asyncio.sleep(METRICS_SAMPLE_S)
 

@@ -50,8 +50,11 @@ def actor_key(handle: Any) -> Any:
 NODE_PROCESS_LOSSES = 3
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
-class ExecutionActor:
+class ExecutionHost:
+    """What runs executions: the body of an ExecutionActor, and, made in the supervisor's own
+    process (``in_supervisor``), the host of the runs that need no process of their own
+    (docs/dsl.md, "Isolation modes": ``auto``)."""
+
     def __init__(
         self,
         recorder: Any,
@@ -61,13 +64,20 @@ class ExecutionActor:
         sealing_key: str | None = None,
         shared: bool = False,
         step_writes: str = "direct",
+        in_supervisor: bool = False,
+        open_store: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
-        tune_process()
+        if not in_supervisor:
+            tune_process()
         # Ray restarts this actor after its process dies and retries the runs that were in
         # flight; they then resume from the store. A shared actor may get several such calls,
-        # in any order with new runs: each of its runs checks the store (see run).
-        self.reconstructed = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        # in any order with new runs: each of its runs checks the store (see run). Runs in the
+        # supervisor die with it, and its recovery resumes them (their orders say so).
+        self.reconstructed = not in_supervisor and bool(
+            ray.get_runtime_context().was_current_actor_reconstructed
+        )
         self.shared = shared
+        self.in_supervisor = in_supervisor
         self.recorder = recorder
         self.supervisor_name = supervisor_name
         self.namespace = namespace
@@ -85,6 +95,8 @@ class ExecutionActor:
         self._store_writes: StoreWrites | None = None
         self._store_writes_known = step_writes != "direct"  # "recorder": never straight
         self._store_writes_lock = asyncio.Lock()
+        # How it opens the store: its own, unless the supervisor that carries it shares its own.
+        self.open_store = open_store or (lambda: store_within_reach(self.recorder, _log))
 
     def __repr__(self) -> str:
         """What it runs, for Ray's dashboard and logs (actors/_reprs.py)."""
@@ -212,7 +224,7 @@ class ExecutionActor:
             return self._store_writes
         async with self._store_writes_lock:  # a shared actor's first runs: one store
             if not self._store_writes_known:
-                store = await store_within_reach(self.recorder, _log)
+                store = await self.open_store()
                 if store is not None:  # SQLite's short commits on the loop, but for a shared
                     # actor's runs: one waiting for the file's write lock would stall them all
                     inline = store.dialect == "sqlite" and not self.shared
@@ -388,10 +400,17 @@ class ExecutionActor:
             "execution_id": next(iter(self.runners), None),
             "execution_ids": sorted(self.runners),
             "shared": self.shared,
+            "in_supervisor": self.in_supervisor,
             # Where its step rows go (settings.step_writes), once ``prepare`` or a run asked.
             "step_writes": "direct" if self._store_writes is not None else "recorder",
             "repr": repr(self),
         }
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+class ExecutionActor(ExecutionHost):
+    """An ExecutionHost in a process of its own: Ray restarts it after the process dies and
+    retries the run calls that were in flight (its name is what the dashboard lists)."""
 
 
 def _started(stored: ExecutionRecord) -> bool:

@@ -20,6 +20,7 @@ from ray.exceptions import ActorUnschedulableError, RayActorError
 
 from actors._journal import CommitCoalescer, store_within_reach
 from actors._lifecycle import LifecycleControl, remote
+from actors._local_runs import SupervisorRuns
 from actors._observe import Observability
 from actors._placement import actor_options
 from actors._process import tune_process
@@ -27,7 +28,7 @@ from actors._reprs import run_task_name
 from actors._resources import ResourcePools
 from actors._settings import SettingsControl
 from actors._sleeping import Sleepers
-from actors.execution import ExecutionActor, actor_key
+from actors.execution import ExecutionActor, ExecutionHost, actor_key
 from actors.recorder import start_recorder
 from hub import lifecycle, sealing
 from hub.admission import AdmissionQueue, SharedPool, WarmPool
@@ -112,8 +113,9 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             lambda groups: remote(self.recorder.commit_groups.remote(groups))
         )
         self._store_writer: GroupCommitter | None = None
-        self._store_writer_known = settings.step_writes != "direct"  # "recorder": never
-        self._store_writer_lock = asyncio.Lock()
+        self._store: Any = None  # opened here once, for this process's direct writes
+        self._store_known = settings.step_writes != "direct"  # "recorder": never
+        self._store_lock = asyncio.Lock()
         self.init_resources()
         self.prewarm_pools()
         limit = min(settings.max_concurrent_executions, settings.max_execution_actors)
@@ -132,6 +134,21 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             key=actor_key,
         )
         self.shared_admission = AdmissionQueue(settings.shared_max_executions)
+        # The `auto` mode's runs of control nodes only: on this process's loop, no actor.
+        self.local = SupervisorRuns(
+            ExecutionHost(
+                self.recorder,
+                "supervisor",
+                namespace,
+                settings.journal_flush_ms,
+                sealing_key,
+                shared=True,
+                step_writes=settings.step_writes,
+                in_supervisor=True,
+                open_store=self._own_store,
+            )
+        )
+        self.local.prepare.remote()  # the store, opened before the first run needs it
         self.pending: dict[str, tuple[RunOrder, dict[str, Any]]] = {}
         self.sleepers = Sleepers(self._wake)  # runs parked in a long delay (hub.parking)
         self.running: dict[str, Any] = {}
@@ -149,7 +166,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
     def _new_execution_actor(self, node_id: str | None = None, shared: bool = False) -> Any:
         self.actor_count += 1
         kind = "execution-shared" if shared else "execution"
-        actor = ExecutionActor.options(  # type: ignore[attr-defined]
+        actor: Any = ExecutionActor.options(  # type: ignore[attr-defined]
             name=f"{kind}:{self.incarnation}{self.actor_count}",
             namespace=self.namespace,
             # A shared actor's runs and the control calls beside them: never the limit.
@@ -180,30 +197,42 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
     async def _direct_writer(self) -> GroupCommitter | None:
         """The supervisor's own writer to the store, set up once: None when the store is out
         of its reach (hub.placement.runner_reaches_store) or cannot be opened here."""
-        if self._store_writer_known:
-            return self._store_writer
-        async with self._store_writer_lock:
-            if not self._store_writer_known:
-                store = await store_within_reach(self.recorder, logger)
-                if store is not None:  # on its writer thread: a busy SQLite file never blocks
-                    self._store_writer = GroupCommitter(store.apply, EventWatch(), inline_max=0)
-                self._store_writer_known = True
+        if self._store_writer is None:
+            store = await self._own_store()
+            if store is not None and self._store_writer is None:  # on its writer thread: a
+                # busy SQLite file never blocks the loop
+                self._store_writer = GroupCommitter(store.apply, EventWatch(), inline_max=0)
         return self._store_writer
+
+    async def _own_store(self) -> Any:
+        """The store opened in this process, once, for the creations it commits and the runs
+        it carries (settings.step_writes "direct"): None when out of its reach."""
+        if not self._store_known:
+            async with self._store_lock:
+                if not self._store_known:
+                    self._store = await store_within_reach(self.recorder, logger)
+                    self._store_known = True
+        return self._store
 
     def _admission(self, order: RunOrder) -> AdmissionQueue:
         """The queue that admits ``order``: the shared mode has its own limit."""
-        queue: AdmissionQueue = self.shared_admission if order.shared else self.admission
+        shares = order.shared or order.in_supervisor  # runs that share a process
+        queue: AdmissionQueue = self.shared_admission if shares else self.admission
         return queue
 
     def _lease(self, order: RunOrder, lost: int) -> Any:
         """An ExecutionActor for ``order``. After a loss, a new exclusive actor that Ray places
         on a live node: an idle warm one may be pinned to the node that was just lost (until
         the next look at the nodes)."""
+        if order.in_supervisor:
+            return self.local
         if order.shared:
             return self.shared.lease()
         return self.warm.lease()[0] if lost == 0 else self._new_execution_actor()
 
     def _give_back(self, order: RunOrder, handle: Any, healthy: bool) -> None:
+        if order.in_supervisor:
+            return
         if order.shared:
             if healthy:
                 self.shared.release(handle)

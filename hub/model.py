@@ -21,7 +21,7 @@ NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Names an expression can reach besides node ids; a node may not take one of them.
 RESERVED_NAMES = frozenset({"input", "execution", "env", "credential", "item", "index"})
 # How executions share ExecutionActors (docs/dsl.md, "Isolation modes").
-Isolation = Literal["exclusive", "shared"]
+Isolation = Literal["exclusive", "shared", "auto"]
 
 
 class OnError(StrEnum):
@@ -98,8 +98,9 @@ class WorkflowSettings(_Spec):
     # breakers"); what a run uses is the runtime's merged under the document's (hub.overrides).
     circuit_breaker: BreakerSettings | None = None
     # Where the execution runs (docs/dsl.md, "Isolation modes"): an ExecutionActor of its own
-    # ("exclusive"), or one shared by many executions as independent tasks ("shared"). Unset:
-    # the runtime's default_isolation.
+    # ("exclusive"), or one shared by many executions as independent tasks ("shared"), or, for
+    # a workflow of built-in control nodes only, the supervisor's own process ("auto"; other
+    # workflows run exclusive). Unset: the runtime's default_isolation.
     isolation: Isolation | None = None
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.errors import Severity, severity_of
+from hub.isolation import isolation_of, runs_in_supervisor
 
 
 def utcnow() -> datetime:
@@ -237,8 +238,13 @@ class RunOrder(_Record):
     def shared(self) -> bool:
         """Whether it runs in the ``shared`` isolation mode (its definition's effective
         ``settings.isolation``; docs/dsl.md, "Isolation modes")."""
-        settings = self.definition.get("settings")
-        return isinstance(settings, dict) and settings.get("isolation") == "shared"
+        return isolation_of(self.definition) == "shared"
+
+    @property
+    def in_supervisor(self) -> bool:
+        """Whether the supervisor runs it in its own process (the ``auto`` isolation mode and
+        a workflow of built-in control nodes only)."""
+        return runs_in_supervisor(self.definition)
 
 
 class Parked(_Record):

@@ -237,8 +237,8 @@ def attach(
             )
             dashboard = _dashboard_url(context)
         settings = settings_from_env()
-        if target is None and "HUB_WARM_EXECUTION_ACTORS" not in os.environ:
-            settings = settings.model_copy(update={"warm_execution_actors": EMBEDDED_WARM_ACTORS})
+        if target is None:
+            settings = settings.model_copy(update=_embedded_defaults())
         with_triggers = triggers or target is not None  # a joined runtime has its own
         supervisor, recorder = _create_supervisor(
             database_url, settings, home, triggers=with_triggers
@@ -260,6 +260,18 @@ def attach(
 
 
 EMBEDDED_WARM_ACTORS = 1
+
+
+def _embedded_defaults() -> dict[str, Any]:
+    """What an embedded runtime sets unlike ``hub up``, unless the environment says: one warm
+    ExecutionActor, and the ``auto`` isolation mode (a workflow of control nodes runs in the
+    supervisor, not in a process it would first wait for; docs/dsl.md, "Isolation modes")."""
+    defaults: dict[str, Any] = {}
+    if "HUB_WARM_EXECUTION_ACTORS" not in os.environ:
+        defaults["warm_execution_actors"] = EMBEDDED_WARM_ACTORS
+    if "HUB_DEFAULT_ISOLATION" not in os.environ:
+        defaults["default_isolation"] = "auto"
+    return defaults
 
 
 def _start_embedded_api(home: Path, api_port: int, ingress: Ingress) -> str:

@@ -151,7 +151,9 @@ class RuntimeSettings(BaseModel):
     # Isolation modes (docs/dsl.md, "Isolation modes"): workflows that do not choose run on an
     # ExecutionActor of their own ("exclusive") or on one of at most shared_execution_actors
     # actors that carry many executions each ("shared"), at most shared_max_executions of them
-    # running at once (the rest queue).
+    # running at once (the rest queue); "auto": workflows of built-in control nodes only run
+    # in the supervisor's process (counted as shared), the others exclusive. An embedded
+    # runtime's default is "auto" (hub.runtime._embedded_defaults).
     default_isolation: Isolation = "exclusive"
     shared_execution_actors: int = Field(default=1, ge=1, le=64)
     shared_max_executions: int = Field(default=1000, ge=1, le=100_000)

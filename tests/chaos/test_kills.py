@@ -139,7 +139,54 @@ def test_kill_the_supervisor_while_runs_are_queued_and_running(
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("isolation", ISOLATION_MODES)
+def test_kill_9_of_the_supervisor_resumes_the_runs_it_carried(runtime: hub.Client) -> None:
+    """The auto mode's own risk: runs of control nodes live in the supervisor's process, so a
+    kill of it interrupts them all. Its next incarnation resumes each from the store: the step
+    done before the kill is not done again."""
+    doc = {
+        "id": f"carried-{time.monotonic_ns()}",
+        "settings": {"isolation": "auto"},
+        "inputs": {"n": {"type": "integer", "required": True}},
+        "nodes": [
+            {"id": "a", "type": "set", "parameters": {"values": {"n": "{{ $input.n }}"}}},
+            {"id": "wait", "type": "delay", "parameters": {"seconds": 3}},
+            {"id": "b", "type": "set", "parameters": {"values": {"twice": "{{ $a.n * 2 }}"}}},
+        ],
+        "edges": [{"from": "a", "to": "wait"}, {"from": "wait", "to": "b"}],
+    }
+    runtime.register(doc)
+    ids = [runtime.run(doc["id"], {"n": n}, wait=False).id for n in range(6)]
+
+    def carried() -> dict[str, Any] | None:
+        where = supervisor_where()
+        leases = [where["executions"].get(i) for i in ids]
+        return where if all(lease and lease["in_supervisor"] for lease in leases) else None
+
+    before = wait_for(carried, 60)
+
+    def a_stored(execution_id: str) -> bool:
+        return any(
+            s.node_id == "a" and s.status == "completed" for s in runtime.get(execution_id).steps
+        )
+
+    wait_for(lambda: all(a_stored(i) for i in ids), 60)
+    kill(before["pid"])
+    finals = [runtime.wait(i, timeout_s=120) for i in ids]
+    assert [f.status for f in finals] == [ExecutionStatus.COMPLETED] * 6, [f.error for f in finals]
+    assert [f.outputs["b"] for f in finals] == [{"twice": 2 * n} for n in range(6)]
+    assert supervisor_where()["pid"] != before["pid"]
+    for final in finals:
+        events = [e for e in runtime.watch(final.id) if e.type == "execution_resumed"]
+        assert [e.data["reason"] for e in events] == ["supervisor_restart"], [
+            (e.type, e.node_id, e.data) for e in runtime.watch(final.id)
+        ]
+        starts = [e for e in runtime.watch(final.id) if e.type == "step_started"]
+        assert [e.node_id for e in starts].count("a") == 1, final.id  # done once, kept
+    assert sorted(r.id for r in runtime.list(workflow_id=doc["id"], limit=100)) == sorted(ids)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("isolation", [*ISOLATION_MODES, "auto"])
 def test_a_paused_run_with_a_secret_input_survives_a_supervisor_restart(
     runtime: hub.Client, isolation: str
 ) -> None:

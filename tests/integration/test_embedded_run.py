@@ -42,6 +42,22 @@ def test_a_short_embedded_run_ends_without_starting_the_api(tmp_path: Path) -> N
     assert "hub show" in done.stdout
 
 
+def test_an_embedded_runtime_runs_a_workflow_of_control_nodes_in_its_supervisor(
+    tmp_path: Path,
+) -> None:
+    """An embedded runtime's default isolation is `auto` (docs/dsl.md, "Isolation modes"):
+    hello.json's control nodes need no ExecutionActor; HUB_DEFAULT_ISOLATION still wins."""
+    hello = [HUB, "run", str(ROOT / "examples" / "hello.json"), "-i", "name=Ada", "--json"]
+    for environment, isolation in (({}, "auto"), ({"HUB_DEFAULT_ISOLATION": "exclusive"}, None)):
+        env = {**embedded_env(tmp_path / str(isolation)), **environment}
+        done = subprocess.run(hello, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        record = json.loads(done.stdout)
+        assert record["status"] == "completed"
+        assert record["outputs"]["greeting"]["text"] == "Hello, Ada!"
+        assert record["settings"]["effective"]["workflow"].get("isolation") == isolation
+
+
 def test_a_lasting_embedded_run_serves_the_api_while_it_runs(tmp_path: Path) -> None:
     doc = {
         "id": f"nap-{uuid.uuid4().hex[:8]}",
