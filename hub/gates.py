@@ -5,7 +5,8 @@ Contracts:
 - Only whoever starts the runtime opens a gate: the environment ``hub up`` (or the process that
   starts an embedded runtime) runs with, read at every start: ``HUB_ENABLE_CODE_NODES=1``,
   ``HUB_ENABLE_SHELL_NODES=1``, ``HUB_ENABLE_DESKTOP=1``, ``HUB_DESKTOP_DRY_RUN=0`` (the default),
-  ``HUB_AMQP_CONTROL=1`` (the AMQP control queue).
+  ``HUB_AMQP_CONTROL=1`` (the AMQP control queue), ``HUB_SUPERVISOR_RUNS=1`` (the default:
+  ``auto`` runs in the supervisor's process).
 - The settings API may close a gate, and reopen it up to what that environment allows; a change
   that would open one wider is refused (:class:`~hub.errors.GateLocked`, HTTP 403) naming the
   variable to set instead.
@@ -39,6 +40,8 @@ GATES: dict[str, bool] = {
     "desktop_dry_run": False,
     # Whoever can publish to the control queue can start and cancel runs (hub/triggers/_control).
     "amqp_control": True,
+    # Runs of the `auto` isolation mode in the supervisor's own process (hub.isolation).
+    "supervisor_runs": True,
 }
 # The key of the stored settings row that lists the gates closed through the API.
 CLOSED_KEY = "closed_gates"
@@ -65,8 +68,9 @@ def check_within(environment: RuntimeSettings, new: RuntimeSettings) -> None:
     asked = ", ".join(f"{s}={json.dumps(getattr(new, s))}" for s in widened)
     how = "; ".join(how_to_open(s) for s in widened)
     raise GateLocked(
-        f"{asked} cannot be set through the settings: code, shell and desktop control are "
-        f"opened only by whoever starts the runtime; {how}",
+        f"{asked} cannot be set through the settings: gates (code, shell, desktop control, "
+        f"the AMQP control queue, runs in the supervisor) are opened only by whoever starts "
+        f"the runtime; {how}",
         settings=widened,
         env_vars=[env_var(s) for s in widened],
     )

@@ -45,6 +45,8 @@ def effective_settings(
     # Written only when it is not the document's own: a run's definition is unchanged when
     # nothing was asked, and an unset isolation is exclusive (hub.records.RunOrder.shared).
     isolation = overrides.isolation or workflow.get("isolation") or runtime.default_isolation
+    if isolation == "auto" and not runtime.supervisor_runs:  # the gate is closed
+        isolation = "exclusive"
     if isolation != workflow.get("isolation", "exclusive"):
         workflow["isolation"] = isolation
     breaker = effective_breaker(runtime.circuit_breaker, workflow.get("circuit_breaker"))

@@ -155,6 +155,9 @@ class RuntimeSettings(BaseModel):
     # in the supervisor's process (counted as shared), the others exclusive. An embedded
     # runtime's default is "auto" (hub.runtime._embedded_defaults).
     default_isolation: Isolation = "exclusive"
+    # A gate (hub.gates): whether `auto` runs may run in the supervisor's process at all; off,
+    # they run exclusive. Only the start environment opens it (HUB_SUPERVISOR_RUNS).
+    supervisor_runs: bool = True
     shared_execution_actors: int = Field(default=1, ge=1, le=64)
     shared_max_executions: int = Field(default=1000, ge=1, le=100_000)
     # Sub-workflows (docs/dsl.md, "Sub-workflows"): how deep workflow nodes may nest.

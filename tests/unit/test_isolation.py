@@ -68,3 +68,21 @@ def test_the_setting_accepts_auto_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("HUB_DEFAULT_ISOLATION", "sideways")
     with pytest.raises(Exception, match="exclusive"):
         settings_from_env()
+
+
+def test_a_closed_gate_runs_auto_workflows_exclusive() -> None:
+    closed = RuntimeSettings(default_isolation="auto", supervisor_runs=False)
+    for definition in (doc("set", isolation=None), doc("set", isolation="auto")):
+        effective = effective_settings(definition, closed, None)
+        assert not runs_in_supervisor(apply_settings(definition, effective))
+        assert effective.workflow.get("isolation", "exclusive") == "exclusive"
+
+
+def test_the_settings_api_cannot_open_the_gate_the_environment_closed() -> None:
+    from hub.errors import GateLocked
+    from hub.gates import check_within
+
+    environment = RuntimeSettings(supervisor_runs=False)
+    with pytest.raises(GateLocked, match="HUB_SUPERVISOR_RUNS=1"):
+        check_within(environment, RuntimeSettings(supervisor_runs=True))
+    check_within(RuntimeSettings(), RuntimeSettings(supervisor_runs=False))  # closing is fine

@@ -56,8 +56,14 @@ export const GROUPS: Array<[string, FieldSpec[]]> = [
       {
         path: "/default_isolation",
         label: "Isolation of workflows that do not choose",
-        kind: { choices: ["exclusive", "shared"] },
-        help: "exclusive: an execution actor each; shared: many executions on few actors.",
+        kind: { choices: ["exclusive", "shared", "auto"] },
+        help: "exclusive: an execution actor each; shared: many executions on few actors; auto: workflows of control nodes only run in the supervisor, the others exclusive.",
+      },
+      {
+        path: "/supervisor_runs",
+        label: "Let auto workflows run in the supervisor",
+        kind: "bool",
+        help: "A gate: off, auto workflows run exclusive. Only HUB_SUPERVISOR_RUNS opens it.",
       },
       { path: "/shared_execution_actors", label: "Shared execution actors (at most)", kind: "int" },
       { path: "/shared_max_executions", label: "Shared executions at once", kind: "int" },
