@@ -25,8 +25,8 @@ async def store_within_reach(recorder: Any, log: logging.Logger) -> Any:
     url, store_node = await recorder.direct_store.remote()
     if not runner_reaches_store(url, ray.get_runtime_context().get_node_id(), store_node):
         return None
-    try:
-        return Store(url, migrate=False)
+    try:  # on a thread: the import and the engine take a second, the caller's loop goes on
+        return await asyncio.to_thread(Store, url, migrate=False)
     except HubError as exc:  # the Recorder reaches it, this process cannot
         log.warning("writes go through the Recorder: %s", exc)
         return None

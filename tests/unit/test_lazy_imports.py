@@ -38,6 +38,20 @@ def test_the_supervisors_process_loads_the_desktop_stack_only_to_make_the_deskto
     assert loaded_after("import actors.supervisor", unwanted) == dict.fromkeys(unwanted, False)
 
 
+def test_compiling_a_workflow_loads_no_database_library() -> None:
+    """The CLI's precheck, the supervisor and every ExecutionActor compile workflows: the sql
+    node's engine code (SQLAlchemy) loads on its first call, in its node actor."""
+    compile_all = "from hub.nodes import default_registry; default_registry()"
+    assert loaded_after(compile_all, ["sqlalchemy", "hub.nodes._sql_engine"]) == {
+        "sqlalchemy": False,
+        "hub.nodes._sql_engine": False,
+    }
+
+
+def test_the_store_uses_sqlalchemy_core_not_its_orm() -> None:
+    assert loaded_after("import hub.store", ["sqlalchemy.orm"]) == {"sqlalchemy.orm": False}
+
+
 @pytest.mark.parametrize("package", [hub, actors], ids=["hub", "actors"])
 def test_every_public_name_resolves(package: object) -> None:
     for name in package.__all__:  # type: ignore[attr-defined]
