@@ -77,7 +77,7 @@ def test_an_auto_workflow_with_any_other_node_runs_on_an_actor_of_its_own(
         "edges": [{"from": "a", "to": "wait"}, {"from": "wait", "to": "double"}],
     }
     record = runtime.run(doc, wait=False)
-    where = wait_for(lambda: supervisor_where(), 30)
+    where = supervisor_where()
     lease = wait_for(lambda: supervisor_where()["executions"].get(record.id), 30)
     assert lease["in_supervisor"] is False and lease["pid"] != where["pid"]
     assert lease["shared"] is False
