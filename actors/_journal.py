@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ray
@@ -35,20 +36,61 @@ async def store_within_reach(recorder: Any, log: logging.Logger) -> Any:
 class StoreWrites:
     """Writes a runner's records straight to the store (``Store.commit_run``), fenced by the
     runner's lease: what an ExecutionActor does instead of sending them through the Recorder
-    when it can reach the store itself (docs/dsl.md, "Durability"). SQLite's short
-    transactions run on the event loop (a thread hop costs more than the commit); a server's,
-    on a thread."""
+    when it can reach the store itself (docs/dsl.md, "Durability").
 
-    def __init__(self, store: Any, *, inline: bool) -> None:
+    ``inline``: SQLite's short transactions run on the event loop (a thread hop costs more
+    than the commit), for a host of one run at a time. A host of many runs (shared, or the
+    supervisor's) on SQLite ``batches``: the writes its runs make while a commit is in flight
+    go together in the next, one transaction on one writer thread (``Store.commit_runs``),
+    so no run's commit waits for the file's write lock on the loop and many cost one thread
+    hop. Otherwise (a server database) each runner's commit runs on a thread of its own."""
+
+    def __init__(self, store: Any, *, inline: bool, batches: bool = False) -> None:
         self.store = store
         self.inline = inline
+        self.batches = batches and not inline
+        self.waiting: list[tuple[Lease, Sequence[StoreWrite], asyncio.Future[bool]]] = []
+        self.writer: asyncio.Task[None] | None = None
+        self.thread: ThreadPoolExecutor | None = None
+        self.commits = 0  # transactions, batched: how many runs' writes shared each (tests)
 
     async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
         """Store ``writes``; False when another runner holds the execution (nothing written)."""
         execution_id, token = lease
         if self.inline:
             return bool(self.store.commit_run(execution_id, token, writes))
-        return bool(await asyncio.to_thread(self.store.commit_run, execution_id, token, writes))
+        if not self.batches:
+            return bool(await asyncio.to_thread(self.store.commit_run, execution_id, token, writes))
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((lease, writes, future))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.get_running_loop().create_task(self._write_waiting())
+        return bool(await future)
+
+    async def _write_waiting(self) -> None:
+        if self.thread is None:
+            self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-commits")
+        loop = asyncio.get_running_loop()
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            runs = [(lease[0], lease[1], writes) for lease, writes, _ in batch]
+            self.commits += 1
+            try:
+                outcomes = await loop.run_in_executor(self.thread, self.store.commit_runs, runs)
+            except BaseException as exc:  # the writer's own failure: every run in it failed
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(bool(outcome))
 
     async def last_event_seq(self, execution_id: str) -> int:
         """The highest stored event number of an execution: where a resumed run goes on."""

@@ -37,8 +37,10 @@ class SupervisorRuns:
 
     async def _run(self, order: RunOrder) -> Any:
         # An actor gets a copy of the order; the supervisor keeps its own (to park or end the
-        # run), which the runner must not change under it.
-        return await self.host.run(order.model_copy(deep=True))
+        # run), whose record the runner must not change under it (the runner only reads the
+        # rest: the definition, options, overrides, env and defaults).
+        record = order.record.model_copy(deep=True)
+        return await self.host.run(order.model_copy(update={"record": record}))
 
     def carried(self) -> int:
         return len(self.host.runners)

@@ -227,8 +227,10 @@ class ExecutionHost:
                 store = await self.open_store()
                 if store is not None:  # SQLite's short commits on the loop, but for a shared
                     # actor's runs: one waiting for the file's write lock would stall them all
-                    inline = store.dialect == "sqlite" and not self.shared
-                    self._store_writes = StoreWrites(store, inline=inline)
+                    sqlite = store.dialect == "sqlite"
+                    self._store_writes = StoreWrites(
+                        store, inline=sqlite and not self.shared, batches=sqlite
+                    )
                 self._store_writes_known = True
         return self._store_writes
 

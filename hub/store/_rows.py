@@ -58,6 +58,26 @@ def workflow_record(row: RowMapping) -> WorkflowRecord:
 # --- executions ---------------------------------------------------------------------------------
 
 
+# The columns of a new execution's row, as execution_row gives them.
+EXECUTION_COLUMNS = (
+    "id",
+    "workflow_id",
+    "workflow_version",
+    "status",
+    "trigger",
+    "inputs",
+    "outputs",
+    "settings",
+    "error",
+    "idempotency_key",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "parent_id",
+    "trigger_info",
+)
+
+
 def execution_row(record: ExecutionRecord) -> dict[str, Any]:
     return {
         "id": record.id,

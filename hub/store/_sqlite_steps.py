@@ -18,18 +18,33 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Column, Dialect, Engine, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.errors import NotFound, StoreError
-from hub.records import Event, StepRecord
+from hub.records import Event, ExecutionRecord, StepRecord
 from hub.store import _rows
 from hub.store import _schema as t
 from hub.store._db import _json_dumps, unreachable
 from hub.store._url import redact_url
 from hub.store._writes import number_events
+
+# One run's writes as ``commit`` takes them: execution id, runner token, step rows, events and
+# the execution's changed columns (or None).
+RunWrites = tuple[str, str, Sequence[StepRecord], Sequence[Event], dict[str, Any] | None]
+
+
+class _Run(NamedTuple):
+    """One run's writes, made rows (``SqliteStepWriter._prepare``)."""
+
+    execution_id: str
+    token: str
+    step_rows: list[tuple[Any, ...]]
+    events: Sequence[Event]
+    changed: tuple[str, tuple[Any, ...]] | None
+    args: RunWrites  # as given: what ``commit`` takes to store it alone
 
 
 def _sqlite_timestamp(value: datetime | None) -> str | None:
@@ -65,10 +80,20 @@ class _Statement:
     """One table's INSERT (an upsert on ``keys`` when given) as SQLite SQL, with each column's
     bind processor: rows become exactly the values SQLAlchemy would send."""
 
-    def __init__(self, engine: Engine, table: Table, keys: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        table: Table,
+        keys: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
+    ) -> None:
         dialect = engine.dialect
         quote = dialect.identifier_preparer.quote
-        self.columns = [c.name for c in table.columns if c.autoincrement is not True]
+        self.columns = (
+            list(columns)
+            if columns is not None
+            else [c.name for c in table.columns if c.autoincrement is not True]
+        )
         self.processors: list[Callable[[Any], Any] | None] = [
             _processor(table.c[name], dialect) for name in self.columns
         ]
@@ -98,6 +123,8 @@ class SqliteStepWriter:
         self.engine = engine
         self.steps = _Statement(engine, t.steps, [c.name for c in t.steps.primary_key.columns])
         self.events = _Statement(engine, t.events)
+        # A new execution's row has no runner yet (hub.store._rows.execution_row).
+        self.executions = _Statement(engine, t.executions, columns=_rows.EXECUTION_COLUMNS)
         self.logs = _Statement(engine, t.logs)
         runner, execution_id = t.executions.c.runner, t.executions.c.id
         self.holder = (
@@ -130,27 +157,95 @@ class SqliteStepWriter:
         execution; its errors are the same StoreError / NotFound. Events without a number
         (seq 0) are numbered after the highest stored, inside the transaction; ``update`` is
         the execution's changed columns (hub.store._writes.merged_update)."""
-        what = f"storing the steps of execution {execution_id}"
+        run = self._prepare((execution_id, token, steps, events, update))
+        with self.lock:
+            what = f"storing the steps of execution {execution_id}"
+            return bool(self._transaction(lambda cursor: self._write(cursor, run), what))
+
+    def commit_many(self, runs: Sequence[RunWrites]) -> list[bool | Exception]:
+        """``commit`` for several runs in one transaction (one BEGIN, one COMMIT: what a host
+        running many executions does with the writes they made meanwhile). Each run's outcome
+        is its own: True, False (another runner holds it: none of its writes land) or the
+        error that refused it. A run whose rows the database refuses fails the transaction;
+        the runs are then committed one by one, so it fails alone."""
+        outcomes: list[bool | Exception] = [False] * len(runs)
+        prepared: list[tuple[int, _Run]] = []
+        for i, given in enumerate(runs):
+            try:
+                prepared.append((i, self._prepare(given)))
+            except StoreError as exc:
+                outcomes[i] = exc
+
+        def write_all(cursor: Any) -> None:
+            for i, one in prepared:
+                try:
+                    outcomes[i] = self._write(cursor, one)
+                except NotFound as exc:  # checked before any of its writes: the rest goes on
+                    outcomes[i] = exc
+
+        if prepared:
+            try:
+                with self.lock:
+                    self._transaction(write_all, "storing the steps of several executions")
+            except Exception:  # one by one: each run gets its own outcome
+                for i, one in prepared:
+                    try:
+                        outcomes[i] = self.commit(*one.args)
+                    except Exception as exc:
+                        outcomes[i] = exc
+        return outcomes
+
+    def create(self, records: Sequence[ExecutionRecord]) -> None:
+        """Insert new executions' rows (no steps, no idempotency key: ``Store.apply`` sends
+        only those here) in one transaction; StoreError, with ``constraint``, for an id
+        already stored."""
+        rows = []
+        try:
+            rows = [self.executions.values(_rows.execution_row(r)) for r in records]
+        except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
+            raise StoreError(f"database error while {_CREATING} ({self.url}): {exc}") from exc
+        with self.lock:
+            self._transaction(
+                lambda cursor: cursor.executemany(self.executions.sql, rows), _CREATING
+            )
+
+    def _prepare(self, given: RunWrites) -> _Run:
+        """A run's rows as the statements take them; StoreError for a value its column cannot
+        take (bad JSON) or an event of another execution."""
+        execution_id, token, steps, events, update = given
         try:
             step_rows = [self.steps.values(_rows.step_row(execution_id, s)) for s in steps]
             for event in events:
                 _check_owner(event, execution_id)
             changed = self._update(execution_id, update) if update else None
-        except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
-            raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
-        with self.lock:
-            connection = self._connection()
-            try:
-                written = self._write(connection, execution_id, token, step_rows, events, changed)
-            except BaseException as exc:
-                connection.close()  # back to the pool, which rolls back what is left
-                self.kept = None  # the next commit takes a fresh one
-                if isinstance(exc, TypeError | ValueError):  # an event value its column refuses
-                    raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
-                if isinstance(exc, sqlite3.Error):
-                    raise self._store_error(what, exc) from exc
-                raise
-            return written
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"database error while storing the steps of execution {execution_id} "
+                f"({self.url}): {exc}"
+            ) from exc
+        return _Run(
+            execution_id,
+            token,
+            step_rows,
+            events,
+            changed,
+            given,
+        )
+
+    def _transaction(self, body: Callable[[Any], Any], what: str) -> Any:
+        """``body(cursor)`` in one write transaction on the kept connection (the caller holds
+        ``lock``); the connection is given back after any failure."""
+        connection = self._connection()
+        try:
+            return self._in_transaction(connection, body)
+        except BaseException as exc:
+            connection.close()  # back to the pool, which rolls back what is left
+            self.kept = None  # the next commit takes a fresh one
+            if isinstance(exc, TypeError | ValueError):  # an event value its column refuses
+                raise StoreError(f"database error while {what} ({self.url}): {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise self._store_error(what, exc) from exc
+            raise
 
     def _connection(self) -> Any:
         """One of the pool's connections, kept between commits (a checkout and a check-in cost
@@ -176,15 +271,8 @@ class SqliteStepWriter:
             return StoreError(f"the database rejected a write while {what}: {exc}", details=details)
         return StoreError(f"database error while {what} ({self.url}): {exc}", details=details)
 
-    def _write(
-        self,
-        connection: Any,
-        execution_id: str,
-        token: str,
-        step_rows: list[tuple[Any, ...]],
-        events: Sequence[Event],
-        changed: tuple[str, tuple[Any, ...]] | None,
-    ) -> bool:
+    @staticmethod
+    def _in_transaction(connection: Any, body: Callable[[Any], Any]) -> Any:
         cursor = connection.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as every store writer
@@ -192,30 +280,9 @@ class SqliteStepWriter:
             cursor.close()
             raise
         try:
-            holder = cursor.execute(self.holder, (execution_id,)).fetchone()
-            if holder is None:
-                raise NotFound(f"execution {execution_id} not found")
-            if holder[0] is None:  # a fresh run's first write: its runner claims it
-                cursor.execute(self.claim, (token, execution_id))
-            elif holder[0] != token:
-                cursor.execute("ROLLBACK")
-                return False
-            if changed is not None:  # updates first, as apply_writes orders them
-                cursor.execute(*changed)
-            if step_rows:
-                cursor.executemany(self.steps.sql, step_rows)
-            if events:
-                number_events(
-                    events, lambda i: cursor.execute(self.max_seq, (i,)).fetchone()[0] or 0
-                )
-                cursor.executemany(
-                    self.events.sql, [self.events.values(_rows.event_row(e)) for e in events]
-                )
-                logs = [self.logs.values(_rows.log_row(e)) for e in events if e.type == "log"]
-                if logs:
-                    cursor.executemany(self.logs.sql, logs)
+            result = body(cursor)
             cursor.execute("COMMIT")
-            return True
+            return result
         except BaseException:
             if connection.dbapi_connection.in_transaction:  # this call's own BEGIN
                 with contextlib.suppress(sqlite3.Error):
@@ -223,6 +290,32 @@ class SqliteStepWriter:
             raise
         finally:
             cursor.close()
+
+    def _write(self, cursor: Any, run: _Run) -> bool:
+        """One run's writes in the open transaction: False, and none written, when another
+        runner holds the execution."""
+        execution_id = run.execution_id
+        holder = cursor.execute(self.holder, (execution_id,)).fetchone()
+        if holder is None:
+            raise NotFound(f"execution {execution_id} not found")
+        if holder[0] is None:  # a fresh run's first write: its runner claims it
+            cursor.execute(self.claim, (run.token, execution_id))
+        elif holder[0] != run.token:
+            return False
+        if run.changed is not None:  # updates first, as apply_writes orders them
+            cursor.execute(*run.changed)
+        if run.step_rows:
+            cursor.executemany(self.steps.sql, run.step_rows)
+        events = run.events
+        if events:
+            number_events(events, lambda i: cursor.execute(self.max_seq, (i,)).fetchone()[0] or 0)
+            cursor.executemany(
+                self.events.sql, [self.events.values(_rows.event_row(e)) for e in events]
+            )
+            logs = [self.logs.values(_rows.log_row(e)) for e in events if e.type == "log"]
+            if logs:
+                cursor.executemany(self.logs.sql, logs)
+        return True
 
     def _update(self, execution_id: str, fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         """The UPDATE of the execution's row for ``fields``, and its values."""
@@ -244,6 +337,9 @@ class SqliteStepWriter:
     @property
     def url(self) -> str:
         return redact_url(self.engine.url)
+
+
+_CREATING = "creating executions"
 
 
 def _check_owner(event: Event, execution_id: str) -> None:

@@ -46,7 +46,7 @@ from hub.store._catalog import Catalog
 from hub.store._db import create_store_engine, transaction
 from hub.store._history_queries import contains, escape_like
 from hub.store._migrate import migrate_engine
-from hub.store._sqlite_steps import SqliteStepWriter
+from hub.store._sqlite_steps import RunWrites, SqliteStepWriter
 from hub.store._url import parse_url, redact_url
 from hub.store._writes import apply_writes, merged_update, upsert
 
@@ -129,6 +129,11 @@ class Store(Catalog):
         """Apply a batch of writes, in order, in one transaction (all or nothing)."""
         if not writes:
             return
+        created = _plain_creations(writes) if self._sqlite_steps is not None else None
+        if created is not None and self._sqlite_steps is not None:
+            self._check_open()  # new runs' rows straight through the driver
+            self._sqlite_steps.create(created)
+            return
         with self._tx("applying store writes", write=True) as conn:
             apply_writes(conn, writes)
 
@@ -152,22 +157,10 @@ class Store(Catalog):
         to an execution nobody claimed (a fresh run's) claims it for ``token``: a second runner
         of the same fresh run (one presumed lost) is refused from then on. Events without a
         number are numbered after the highest stored (hub.store._writes.number_events)."""
-        for write in writes:
-            owner = write.event.execution_id if isinstance(write, AppendEvent) else None
-            owner = owner or getattr(write, "execution_id", None)
-            if owner != execution_id or isinstance(write, CreateExecution | AppendAudit):
-                raise StoreError(
-                    f"a runner of execution {execution_id} cannot store "
-                    f"{type(write).__name__} of {owner or 'another record'}"
-                )
+        _check_runner_writes(execution_id, writes)
         if self._sqlite_steps is not None:
             self._check_open()
-            steps = {w.step.node_id: w.step for w in writes if isinstance(w, UpsertStep)}
-            events = [w.event for w in writes if isinstance(w, AppendEvent)]
-            changed = merged_update([w for w in writes if isinstance(w, UpdateExecution)])
-            return self._sqlite_steps.commit(
-                execution_id, token, list(steps.values()), events, changed
-            )
+            return self._sqlite_steps.commit(*_sqlite_run(execution_id, token, writes))
         e = t.executions
         what = f"storing the steps of execution {execution_id}"
         with self._tx(what, write=True) as conn:
@@ -184,6 +177,34 @@ class Store(Catalog):
                 return False
             apply_writes(conn, writes)
         return True
+
+    def commit_runs(
+        self, runs: Sequence[tuple[str, str, Sequence[StoreWrite]]]
+    ) -> list[bool | Exception]:
+        """``commit_run`` for several runners' writes, ``(execution_id, token, writes)`` each:
+        on SQLite in one transaction (a host of many runs commits what they wrote meanwhile
+        at once), elsewhere one transaction each. Each run's outcome is its own: True, False
+        (another runner holds the execution) or the error that refused its writes."""
+        outcomes: list[bool | Exception] = [False] * len(runs)
+        batch: list[tuple[int, Any]] = []
+        for i, (execution_id, token, writes) in enumerate(runs):
+            try:
+                _check_runner_writes(execution_id, writes)
+                if self._sqlite_steps is None:
+                    outcomes[i] = self.commit_run(execution_id, token, writes)
+                else:
+                    batch.append((i, _sqlite_run(execution_id, token, writes)))
+            except Exception as exc:
+                outcomes[i] = exc
+        if batch and self._sqlite_steps is not None:
+            try:
+                self._check_open()
+                stored = self._sqlite_steps.commit_many([run for _, run in batch])
+            except Exception as exc:
+                stored = [exc] * len(batch)
+            for (i, _), outcome in zip(batch, stored, strict=True):
+                outcomes[i] = outcome
+        return outcomes
 
     # --- workflows ------------------------------------------------------------------------------
 
@@ -593,3 +614,33 @@ class Store(Catalog):
         SQLite only (``PRAGMA incremental_vacuum``); PostgreSQL's autovacuum needs no help.
         """
         _retention.vacuum(lambda: self._tx("vacuuming", write=True), self._engine, pages)
+
+
+def _plain_creations(writes: Sequence[StoreWrite]) -> list[ExecutionRecord] | None:
+    """The records when ``writes`` only create executions, with no steps to seed them and no
+    idempotency key to check; else None."""
+    records = [w.record for w in writes if isinstance(w, CreateExecution)]
+    if len(records) < len(writes) or any(r.steps or r.idempotency_key for r in records):
+        return None
+    return records
+
+
+def _check_runner_writes(execution_id: str, writes: Sequence[StoreWrite]) -> None:
+    """A runner stores its own execution's steps, events and updates, nothing else."""
+    for write in writes:
+        owner = write.event.execution_id if isinstance(write, AppendEvent) else None
+        owner = owner or getattr(write, "execution_id", None)
+        if owner != execution_id or isinstance(write, CreateExecution | AppendAudit):
+            raise StoreError(
+                f"a runner of execution {execution_id} cannot store "
+                f"{type(write).__name__} of {owner or 'another record'}"
+            )
+
+
+def _sqlite_run(execution_id: str, token: str, writes: Sequence[StoreWrite]) -> RunWrites:
+    """A runner's writes as the SQLite writer takes them: its steps (the last row of each),
+    events and the execution's merged update."""
+    steps = {w.step.node_id: w.step for w in writes if isinstance(w, UpsertStep)}
+    events = [w.event for w in writes if isinstance(w, AppendEvent)]
+    changed = merged_update([w for w in writes if isinstance(w, UpdateExecution)])
+    return execution_id, token, list(steps.values()), events, changed

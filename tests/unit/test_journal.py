@@ -684,3 +684,42 @@ def test_a_cancelled_checkpoint_still_knows_whether_its_write_landed(store: Stor
     asyncio.run(main())
     events = [(e.seq, e.type) for e in store.events_after(execution_id)]
     assert events == [(1, "step_completed"), (2, "execution_cancelled")]
+
+
+def test_a_host_of_many_runs_stores_their_writes_in_shared_transactions(store: Store) -> None:
+    """A shared host on SQLite (``StoreWrites(batches=True)``): the checkpoints of runs that
+    come while a commit is on the writer thread go together in the next transaction, and
+    each run is answered alone: one whose execution another runner claimed is superseded,
+    with none of its rows stored, while the others' are all durable when they return."""
+    writes = StoreWrites(Store(store.url, migrate=False), inline=False, batches=True)
+    ids = [uuid.uuid4().hex for _ in range(12)]
+    for execution_id in ids:
+        store.apply([create(execution_id)])
+    store.claim_runner(ids[5], "theirs")
+
+    async def one(execution_id: str) -> bool:
+        journal = RecorderJournal(
+            FakeRecorder(), 10.0, (execution_id, "mine"), direct=writes, last_seq=0
+        )
+        done = _step("a", StepStatus.COMPLETED, attempts=1, output={"id": execution_id})
+        journal.emit(UpsertStep(execution_id=execution_id, step=done))
+        journal.emit(_event(execution_id, "step_completed"))
+        try:
+            await journal.checkpoint()
+        except Superseded:
+            return False
+        return True
+
+    async def main() -> list[bool]:
+        return list(await asyncio.gather(*(one(i) for i in ids)))
+
+    stored = asyncio.run(main())
+    assert stored == [i != 5 for i in range(12)]
+    assert writes.commits < len(ids)  # shared: here all in one, as they came together
+    for n, execution_id in enumerate(ids):
+        steps = store.get_execution(execution_id).steps
+        if n == 5:
+            assert steps == [] and store.events_after(execution_id) == []
+        else:
+            assert steps[0].output == {"id": execution_id}
+            assert [e.seq for e in store.events_after(execution_id)] == [1]

@@ -435,7 +435,7 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
             assert (store._sqlite_steps is not None) is True
             if not fast:
                 store._sqlite_steps = None  # the SQLAlchemy path
-            store.apply([CreateExecution(record=execution())])
+            store.apply([CreateExecution(record=created)])  # the driver's insert, when fast
             assert store.commit_steps("exec-000001", "tok", firsts)
             assert store.commit_steps("exec-000001", "tok", seconds)
             assert store.commit_run("exec-000001", "tok", [e.model_copy(deep=True) for e in events])
@@ -445,12 +445,19 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
                 for table in ("step_executions", "execution_events", "execution_logs"):
                     query = text(f"SELECT * FROM {table} ORDER BY 1, 2")
                     found += [(table, *r) for r in conn.execute(query)]
-                columns = "status, started_at, ended_at, error, outputs"
-                query = text(f"SELECT {columns} FROM workflow_executions")
+                query = text("SELECT * FROM workflow_executions")
                 found += [("workflow_executions", *r) for r in conn.execute(query)]
             assert [s.node_id for s in store.get_execution("exec-000001").steps]
         return found
 
+    created = execution(
+        trigger="webhook",
+        inputs={"name": "\u00e9t\u00e9", "n": [1, 2.5, None]},
+        settings={"effective": {"isolation": "auto"}, "options": {"debug": True}},
+        parent_id="exec-000000",
+        trigger_info={"path": "/hook", "headers": {"x": "\u2603"}},
+        created_at=started + timedelta(microseconds=1),
+    )
     events = [
         event("exec-000001", 0, "step_started", node_id="full", data={"\u2603": [1.5, None]}),
         log("exec-000001", 0, "warning", "slow \u00e9", node_id="full", metadata={"ms": 12}),
@@ -474,7 +481,83 @@ def test_sqlite_step_commits_on_the_driver_write_what_sqlalchemy_writes(tmp_path
     assert len(fast) == 6 + 4 + 2 + 1
     assert fast[5][:3] == ("step_executions", "exec-000001", "zoned")
     assert fast[5][6] == "2026-05-01 12:00:00.000000"
-    assert fast[-1][1] == "failed"
+    assert fast[-1][:4] == ("workflow_executions", "exec-000001", "wf", "1")
+    assert "failed" in fast[-1] and "tok" in fast[-1]
+
+
+def test_commit_runs_stores_each_run_s_writes_with_its_own_outcome(store: Store) -> None:
+    """Store.commit_runs: several runners' writes at once (one transaction on SQLite), each
+    run answered alone: stored, refused (another runner holds it), not found, or refused for
+    writes that are not its own; a refused run leaves no row, the others all of theirs."""
+    for n in (1, 2, 3):
+        store.apply([CreateExecution(record=execution(f"exec-00000{n}"))])
+    store.claim_runner("exec-000002", "theirs")
+    done = step("a", StepStatus.COMPLETED, attempts=1, output={"n": 1})
+    outcomes = store.commit_runs(
+        [
+            ("exec-000001", "tok1", [UpsertStep(execution_id="exec-000001", step=done)]),
+            ("exec-000002", "mine", [UpsertStep(execution_id="exec-000002", step=done)]),
+            ("nope-0001", "tok", [UpsertStep(execution_id="nope-0001", step=done)]),
+            ("exec-000003", "tok3", [event("exec-000001", 1)]),  # another's event
+            (
+                "exec-000003",
+                "tok3",
+                [
+                    event("exec-000003", 1),
+                    UpdateExecution(execution_id="exec-000003", status=ExecutionStatus.RUNNING),
+                ],
+            ),
+        ]
+    )
+    assert outcomes[0] is True and outcomes[1] is False and outcomes[4] is True
+    assert isinstance(outcomes[2], NotFound) and "nope-0001" in str(outcomes[2])
+    assert isinstance(outcomes[3], StoreError) and "exec-000001" in str(outcomes[3])
+    assert store.get_execution("exec-000001").steps[0].output == {"n": 1}
+    assert store.get_execution("exec-000002").steps == []
+    third = store.get_execution("exec-000003")
+    assert third.status is ExecutionStatus.RUNNING
+    assert [e.seq for e in store.events_after("exec-000003")] == [1]
+    assert not store.commit_run("exec-000003", "other", [event("exec-000003", 2)])  # claimed
+
+
+def test_a_run_the_database_refuses_fails_alone_in_a_commit_of_several(store: Store) -> None:
+    """A batch that the database refuses in part (an event number already stored) is stored
+    run by run: the refused run gets the StoreError, the others land."""
+    for n in (1, 2):
+        store.apply([CreateExecution(record=execution(f"exec-00000{n}"))])
+    assert store.commit_run("exec-000001", "tok1", [event("exec-000001", 1)])
+    outcomes = store.commit_runs(
+        [
+            ("exec-000001", "tok1", [event("exec-000001", 1, "again")]),  # seq 1 is taken
+            ("exec-000002", "tok2", [event("exec-000002", 1)]),
+        ]
+    )
+    assert isinstance(outcomes[0], StoreError) and "rejected a write" in str(outcomes[0])
+    assert outcomes[1] is True
+    assert [e.type for e in store.events_after("exec-000001")] == ["step_started"]
+    assert [e.seq for e in store.events_after("exec-000002")] == [1]
+
+
+def test_creating_executions_on_sqlite_refuses_a_taken_id_and_keeps_the_batch_whole(
+    tmp_path: Path,
+) -> None:
+    """New executions' rows go straight through the driver on SQLite: an id already stored is
+    a StoreError that says a write was rejected (what the supervisor's start takes for a
+    repeated start), and nothing of that batch lands."""
+    with Store(f"sqlite:///{tmp_path / 'hub.db'}") as store:
+        store.apply([CreateExecution(record=execution("exec-000001"))])
+        with pytest.raises(StoreError, match="rejected a write") as refused:
+            store.apply(
+                [
+                    CreateExecution(record=execution("exec-000002")),
+                    CreateExecution(record=execution("exec-000001")),
+                ]
+            )
+        assert refused.value.details.get("constraint") is True
+        with pytest.raises(NotFound):
+            store.get_execution("exec-000002")
+        store.apply([CreateExecution(record=execution("exec-000002"))])
+        assert store.get_execution("exec-000002").status is ExecutionStatus.QUEUED
 
 
 def test_a_refused_or_failed_sqlite_step_commit_writes_nothing(tmp_path: Path) -> None:
@@ -502,6 +585,8 @@ def test_a_sqlite_step_commit_that_cannot_reach_its_file_is_a_store_error(
     where.mkdir()
     with Store(f"sqlite:///{where / 'hub.db'}") as store:
         store.apply([CreateExecution(record=execution())])
+        assert store._sqlite_steps is not None  # its kept connection goes back: a new one next
+        store._sqlite_steps.close()
         store._engine.dispose()
         shutil.rmtree(where)
         with pytest.raises(StoreError, match="cannot reach the database"):
