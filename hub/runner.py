@@ -63,6 +63,10 @@ from hub.settings import LOG_LEVELS
 
 Dispatcher = Callable[[PlanNode, NodeCall, "float | None"], Awaitable[NodeResult]]
 
+# The retries' jitter, unless a run is given its own (tests): seeding a generator per run
+# reads the OS's entropy on every run's path.
+_RETRY_JITTER = random.Random()
+
 StepObserver = Callable[[str, str, float], None]
 """Told of each step that ends: (node type, step status, seconds since its first attempt
 started). Completed, failed and cancelled steps; it must not raise (metrics, not control)."""
@@ -117,7 +121,7 @@ class ExecutionRunner(RunControl):
         self.dispatch = dispatch
         self.journal = journal
         self.families = sorted(enabled_families)
-        self.rng = rng or random.Random()
+        self.rng = rng or _RETRY_JITTER
         self.options = options or RunOptions()
         self.restored = restored
         self.resume_reason = resume_reason
@@ -528,7 +532,9 @@ class ExecutionRunner(RunControl):
 
     def step_record(self, node_id: str) -> StepRecord:
         step = self.state.steps[node_id]
-        record = StepRecord(
+        # Built from the run's own state, typed already: no validation (a step's rows and
+        # events are on every step's path).
+        record = StepRecord.model_construct(
             node_id=node_id,
             node_type=self.plan.nodes[node_id].node_type.name,
             status=step.status,
@@ -545,22 +551,21 @@ class ExecutionRunner(RunControl):
 
     def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
         step = self.step_record(node.id)  # redacted already: so is what the event says of it
-        self.journal.emit(UpsertStep(execution_id=self.record.id, step=step))
+        self.journal.emit(UpsertStep.model_construct(execution_id=self.record.id, step=step))
         self.event(event, node.id, step_event_data(step, data))
 
     def event(
         self, kind: str, node_id: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
-        self.journal.emit(
-            AppendEvent(
-                event=Event(
-                    execution_id=self.record.id,
-                    type=kind,
-                    node_id=node_id,
-                    data=self.redact(data or {}),
-                )
-            )
+        event = Event.model_construct(  # every field given: no default factory to call
+            execution_id=self.record.id,
+            type=kind,
+            seq=0,
+            ts=utcnow(),
+            node_id=node_id,
+            data=self.redact(data or {}),
         )
+        self.journal.emit(AppendEvent.model_construct(event=event))
 
     def logs(self, node_id: str, lines: list[Any], **metadata: Any) -> None:
         lowest = LOG_LEVELS.get(self.options.log_level or "debug", 10)

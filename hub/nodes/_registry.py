@@ -9,6 +9,7 @@ ExecutionActor for inline types, node-pool actors for action types) loads the sa
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import os
@@ -198,6 +199,7 @@ def node_type(
     return register
 
 
+@functools.cache  # on every attempt's path: a model's fields are looked up once
 def parameter_timeout_default(parameters: type[BaseModel]) -> float | None:
     """The default of a ``timeout_s`` field of a parameters model, when it has a numeric one."""
     field = parameters.model_fields.get("timeout_s")
