@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.chaos]
 
 RUNS = 20
 SHARED_RUNS = 8  # of the same workflow in the shared isolation mode, beside the RUNS
+AUTO_RUNS = 8  # and in the auto mode: its delays run in the supervisor's own process
 
 SUBMIT = """
 import json, sys
@@ -51,7 +52,11 @@ def home(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         "HUB_PARK_DELAY_S": "10",
     }
     env.pop("HUB_DATABASE_URL", None)
-    for workflow_id, isolation in (("slow", "exclusive"), ("slow-shared", "shared")):
+    for workflow_id, isolation in (
+        ("slow", "exclusive"),
+        ("slow-shared", "shared"),
+        ("slow-auto", "auto"),
+    ):
         workflow = tmp_path / f"{workflow_id}.json"
         workflow.write_text(
             json.dumps(
@@ -81,15 +86,17 @@ def up(env: dict[str, str]) -> None:
 
 
 def register_slow(env: dict[str, str], tmp_path: Path) -> None:
-    """The slow workflow in both isolation modes (docs/dsl.md, "Isolation modes")."""
-    hub_cli(env, "register", str(tmp_path / "slow.json"))
-    hub_cli(env, "register", str(tmp_path / "slow-shared.json"))
+    """The slow workflow in the three isolation modes (docs/dsl.md, "Isolation modes")."""
+    for workflow_id in ("slow", "slow-shared", "slow-auto"):
+        hub_cli(env, "register", str(tmp_path / f"{workflow_id}.json"))
 
 
 def submit(env: dict[str, str], count: int) -> list[str]:
-    """``count`` runs of the slow workflow, then SHARED_RUNS of its shared-mode twin."""
+    """``count`` runs of the slow workflow, then SHARED_RUNS of its shared-mode twin and
+    AUTO_RUNS of its auto-mode one."""
+    runs = ["slow", str(count), "slow-shared", str(SHARED_RUNS), "slow-auto", str(AUTO_RUNS)]
     done = subprocess.run(
-        [sys.executable, "-c", SUBMIT, "slow", str(count), "slow-shared", str(SHARED_RUNS)],
+        [sys.executable, "-c", SUBMIT, *runs],
         env=env,
         capture_output=True,
         text=True,
@@ -266,6 +273,7 @@ def test_stopping_the_runtime_mid_run_resumes_or_fails_every_run(
         i for i in unfinished if any(e.type == "execution_resumed" for e in events(home_dir, i))
     ]
     assert resumed, "no run resumed after the restart"
+    assert set(resumed) & set(ids[-AUTO_RUNS:]), "no run of the supervisor's resumed"
     for i in resumed:  # completed steps were not run again
         started = [e.node_id for e in events(home_dir, i) if e.type == "step_started"]
         assert len(started) <= 3 + 1, started
@@ -316,6 +324,7 @@ def test_a_crash_of_the_whole_runtime_resumes_at_the_next_start(
     up(env)  # finds the dead runtime's file, starts a new one, which recovers
     finals = wait_terminal(home_dir, ids)
     assert {r.status for r in finals.values()} == {ExecutionStatus.COMPLETED}
+    assert set(unfinished) & set(ids[-AUTO_RUNS:]), "the crash caught no run of the supervisor's"
     for i in unfinished:
         started = [e.node_id for e in events(home_dir, i) if e.type == "step_started"]
         assert len(started) <= 3 + 1, started  # only the step in flight ran twice
