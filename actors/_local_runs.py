@@ -37,10 +37,11 @@ class SupervisorRuns:
 
     async def _run(self, order: RunOrder) -> Any:
         # An actor gets a copy of the order; the supervisor keeps its own (to park or end the
-        # run), whose record the runner must not change under it (the runner only reads the
-        # rest: the definition, options, overrides, env and defaults).
-        record = order.record.model_copy(deep=True)
-        return await self.host.run(order.model_copy(update={"record": record}))
+        # run), whose record the runner must not change under it. The runner sets the record's
+        # fields (status, times, outputs, steps), never changes their values in place, and only
+        # reads the rest of the order: a copy of the record's fields is enough (a deep copy of
+        # its settings and inputs cost more than the rest of the hand-over).
+        return await self.host.run(order.model_copy(update={"record": order.record.model_copy()}))
 
     def carried(self) -> int:
         return len(self.host.runners)

@@ -17,7 +17,12 @@ from hub.credentials import seal_credential
 from hub.errors import HubError, InvalidRequest
 from hub.gates import check_within, gate_states, settings_at_start, stored_row
 from hub.nodes import default_registry
-from hub.overrides import EffectiveSettings, apply_settings, effective_settings
+from hub.overrides import (
+    EffectiveSettings,
+    apply_settings,
+    definition_digest,
+    effective_settings,
+)
 from hub.placement import check_pool_settings
 from hub.records import ExecutionRecord, WorkflowRecord
 from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides, with_changes
@@ -25,6 +30,9 @@ from hub.settings import RESTART_SETTINGS, RuntimeSettings, WorkflowOverrides, w
 RUNTIME_KEY = "runtime"
 OVERRIDES_KEY = "workflow_overrides"
 _log = logging.getLogger("runtime_hub.settings")
+
+
+RUN_SETTINGS_KEPT = 256  # workflows' run settings kept at once (_run_settings)
 
 
 class SettingsControl:
@@ -40,6 +48,8 @@ class SettingsControl:
     started_settings: RuntimeSettings
     overrides: dict[str, WorkflowOverrides]
     workflows: dict[tuple[str, str | None], Any]  # the supervisor's plan cache
+    # What runs start with, by the identities of what it comes from (_run_settings).
+    _settings_of_runs: dict[tuple[int, int, int], Any]
 
     async def triggers_changed(self) -> None:
         raise NotImplementedError  # the supervisor's
@@ -126,9 +136,31 @@ class SettingsControl:
         return updated.get(workflow_id, WorkflowOverrides())
 
     def _effective(self, workflow: WorkflowRecord) -> EffectiveSettings:
-        return effective_settings(
-            workflow.definition, self.settings, self.overrides.get(workflow.id)
-        )
+        return self._run_settings(workflow)[0]
+
+    def _run_settings(
+        self, workflow: WorkflowRecord
+    ) -> tuple[EffectiveSettings, dict[str, Any], dict[str, Any], str]:
+        """A new run's effective settings, as stored with it (JSON), the definition it
+        executes and that definition's digest: worked out once for a workflow record, the
+        runtime's settings and the workflow's overrides, each of which is replaced, never
+        changed, when it changes (every start needs them; the definition is a deep copy).
+        Shared by the runs that start with them: nothing changes them."""
+        overrides = self.overrides.get(workflow.id)
+        sources = (workflow, self.settings, overrides)
+        key = (id(workflow), id(self.settings), id(overrides))
+        cached = self._settings_of_runs.get(key)
+        if cached is None or any(a is not b for a, b in zip(cached, sources, strict=False)):
+            effective = effective_settings(workflow.definition, self.settings, overrides)
+            definition = apply_settings(workflow.definition, effective)
+            digest = definition_digest(definition)
+            if len(self._settings_of_runs) >= RUN_SETTINGS_KEPT:
+                self._settings_of_runs.clear()
+            cached = self._settings_of_runs[key] = (
+                *sources,
+                (effective, effective.model_dump(mode="json"), definition, digest),
+            )
+        return cached[3]
 
     def _definition_for(self, workflow: WorkflowRecord, record: ExecutionRecord) -> dict[str, Any]:
         """The definition ``record`` runs: with the settings snapshot it started with."""

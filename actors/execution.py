@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import os
-import uuid
+import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -31,6 +29,7 @@ from hub.errors import CredentialMissing, ErrorCategory, HubError, NotRunningHer
 from hub.expressions import compile_value
 from hub.lifecycle import Action
 from hub.nodes import NodeCall, NodeResult, step_timeout, unwrap
+from hub.overrides import definition_digest
 from hub.plan import ExecutionPlan, PlanNode
 from hub.records import ExecutionRecord, ExecutionStatus, RunOrder, RunOutcome
 from hub.restore import restore
@@ -109,13 +108,13 @@ class ExecutionHost:
             self._supervisor = ray.get_actor(self.supervisor_name, namespace=self.namespace)
         return self._supervisor
 
-    def plan(self, definition: dict[str, Any]) -> ExecutionPlan:
+    def plan(self, definition: dict[str, Any], digest: str | None = None) -> ExecutionPlan:
         # Settings overrides change a definition without changing its version: key on both.
-        key = (
-            str(definition["id"]),
-            str(definition.get("version", "1")),
-            hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest(),
-        )
+        # The supervisor sends the definition's digest with it (worked out once per workflow
+        # and settings, actors._settings); a recovered run's is worked out here.
+        if digest is None:
+            digest = definition_digest(definition)
+        key = (str(definition["id"]), str(definition.get("version", "1")), digest)
         plan = self.plans.get(key)
         if plan is None:
             plan = compile_workflow(definition).raise_for_errors()
@@ -140,13 +139,13 @@ class ExecutionHost:
         reason = order.resume or ("actor_restart" if self.reconstructed else None)
         if not self.shared:
             self.reconstructed = False
-        plan = self.plan(order.definition)
+        plan = self.plan(order.definition, order.definition_digest)
         record = order.record
         restored, paused = None, False
         # This call's lease: only its writes land from now on (hub.recording.RunnerLeases).
         # A resume claims the execution before reading it, which fences off a runner presumed
         # lost that still runs (say, on an actor whose supervisor died and Ray has yet to kill).
-        lease = (record.id, uuid.uuid4().hex)
+        lease = (record.id, _lease_token())
         if reason is not None:
             stored: ExecutionRecord = await self.recorder.claim_execution.remote(*lease)
             if stored.status.terminal:  # it ended; only the answer was lost
@@ -413,6 +412,16 @@ class ExecutionHost:
 class ExecutionActor(ExecutionHost):
     """An ExecutionHost in a process of its own: Ray restarts it after the process dies and
     retries the run calls that were in flight (its name is what the dashboard lists)."""
+
+
+# Lease tokens tell one runner of an execution from another: unique, not secret, so they come
+# from a generator seeded once per process (a uuid4 reads the OS's entropy on every run's path).
+_TOKENS = random.Random()
+os.register_at_fork(after_in_child=_TOKENS.seed)  # a forked process draws its own
+
+
+def _lease_token() -> str:
+    return f"{_TOKENS.getrandbits(128):032x}"
 
 
 def _started(stored: ExecutionRecord) -> bool:

@@ -39,7 +39,6 @@ from hub.lifecycle import RecoveryKind
 from hub.lineage import link_child, slot_lender
 from hub.local import new_execution
 from hub.nodes import NodeTypeInfo, catalogue, default_registry
-from hub.overrides import apply_settings
 from hub.placement import execution_placement
 from hub.plan import ExecutionPlan
 from hub.recording import EventWatch, GroupCommitter, commit_groups
@@ -92,6 +91,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self.started_settings = settings
         self.environment_settings = settings  # what `hub up` read: the gates' ceiling
         self.overrides: dict[str, WorkflowOverrides] = {}
+        self._settings_of_runs = {}
         self.sealing_key = sealing_key
         self.namespace = namespace
         restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
@@ -368,16 +368,15 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         check_breakpoints(run_options.breakpoints, plan.nodes)
         # A repeated key is found when its insert is refused by the key's unique index (below):
         # no lookup before, which would cost every keyed start a round trip to the store.
-        record, validated = new_execution(plan, inputs, trigger=trigger)
-        record.id = execution_id or record.id
+        record, validated = new_execution(plan, inputs, trigger=trigger, execution_id=execution_id)
         record.idempotency_key = idempotency_key
         record.trigger_info = trigger_info
-        effective = self._effective(workflow)
+        effective, effective_json, definition, digest = self._run_settings(workflow)
         if effective.log_level != "debug" and run_options.log_level is None:
             run_options = run_options.model_copy(update={"log_level": effective.log_level})
         record.settings = {
             "enabled_families": sorted(self.settings.enabled_families()),
-            "effective": effective.model_dump(mode="json"),
+            "effective": effective_json,
         }
         if run_options != RunOptions():
             record.settings["options"] = run_options.model_dump(mode="json")
@@ -398,7 +397,8 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
                 raise
             return existing
         order = RunOrder(
-            definition=apply_settings(workflow.definition, effective),
+            definition=definition,
+            definition_digest=digest,
             record=record.model_copy(update={"inputs": validated}),
             families=sorted(self.settings.enabled_families()),
             env=self.settings.allowed_env(),

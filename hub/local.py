@@ -47,12 +47,17 @@ async def dispatch_in_process(
 
 
 def new_execution(
-    plan: ExecutionPlan, inputs: Mapping[str, Any], *, trigger: str = "local"
+    plan: ExecutionPlan,
+    inputs: Mapping[str, Any],
+    *,
+    trigger: str = "local",
+    execution_id: str | None = None,
 ) -> tuple[ExecutionRecord, dict[str, Any]]:
-    """A queued execution record (inputs redacted) and the validated inputs to run with."""
+    """A queued execution record (inputs redacted) and the validated inputs to run with; its
+    id is ``execution_id`` when the caller chose one, else a new one."""
     validated = validate_inputs(dict(plan.inputs), dict(inputs))
     record = ExecutionRecord(
-        id=uuid.uuid4().hex,
+        id=execution_id or uuid.uuid4().hex,
         workflow_id=plan.workflow_id,
         workflow_version=plan.version,
         status=ExecutionStatus.QUEUED,

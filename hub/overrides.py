@@ -8,6 +8,8 @@ own value, the runtime default. The result is a snapshot stored with the executi
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -71,4 +73,10 @@ def apply_settings(definition: dict[str, Any], effective: EffectiveSettings) -> 
     return doc
 
 
-__all__ = ["EffectiveSettings", "apply_settings", "effective_settings"]
+def definition_digest(definition: dict[str, Any]) -> str:
+    """What tells two definitions of one workflow version apart (their settings differ): the
+    key of an ExecutionHost's plan cache."""
+    return hashlib.sha1(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()
+
+
+__all__ = ["EffectiveSettings", "apply_settings", "definition_digest", "effective_settings"]

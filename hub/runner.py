@@ -532,9 +532,7 @@ class ExecutionRunner(RunControl):
 
     def step_record(self, node_id: str) -> StepRecord:
         step = self.state.steps[node_id]
-        # Built from the run's own state, typed already: no validation (a step's rows and
-        # events are on every step's path).
-        record = StepRecord.model_construct(
+        record = StepRecord(
             node_id=node_id,
             node_type=self.plan.nodes[node_id].node_type.name,
             status=step.status,
@@ -551,21 +549,22 @@ class ExecutionRunner(RunControl):
 
     def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
         step = self.step_record(node.id)  # redacted already: so is what the event says of it
-        self.journal.emit(UpsertStep.model_construct(execution_id=self.record.id, step=step))
+        self.journal.emit(UpsertStep(execution_id=self.record.id, step=step))
         self.event(event, node.id, step_event_data(step, data))
 
     def event(
         self, kind: str, node_id: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
-        event = Event.model_construct(  # every field given: no default factory to call
-            execution_id=self.record.id,
-            type=kind,
-            seq=0,
-            ts=utcnow(),
-            node_id=node_id,
-            data=self.redact(data or {}),
+        self.journal.emit(
+            AppendEvent(
+                event=Event(
+                    execution_id=self.record.id,
+                    type=kind,
+                    node_id=node_id,
+                    data=self.redact(data or {}),
+                )
+            )
         )
-        self.journal.emit(AppendEvent.model_construct(event=event))
 
     def logs(self, node_id: str, lines: list[Any], **metadata: Any) -> None:
         lowest = LOG_LEVELS.get(self.options.log_level or "debug", 10)

@@ -104,3 +104,38 @@ def test_api_token_is_made_once_private_and_checked_by_digest(tmp_path: Path) ->
     assert token_matches(token, digest)
     assert not token_matches(token + "x", digest)
     assert not token_matches("", digest)
+
+
+def test_a_run_s_settings_are_worked_out_once_and_again_after_any_change() -> None:
+    """The supervisor's new runs share the definition and settings worked out for their
+    workflow until the workflow, the runtime's settings or the workflow's overrides change
+    (each is replaced, never changed in place); the digest tells the definitions apart."""
+    from actors._settings import SettingsControl
+    from hub.overrides import definition_digest
+    from hub.records import WorkflowRecord
+
+    class Control(SettingsControl):
+        def __init__(self) -> None:
+            self.settings = RuntimeSettings()
+            self.overrides = {}
+            self._settings_of_runs = {}
+
+    definition = {"id": "wf", "nodes": [{"id": "a", "type": "set"}], "edges": []}
+    workflow = WorkflowRecord(id="wf", version="1", name="wf", definition=definition)
+    control = Control()
+    first = control._run_settings(workflow)
+    assert control._run_settings(workflow) is first
+    effective, stored, run_definition, digest = first
+    assert stored == effective.model_dump(mode="json")
+    assert digest == definition_digest(run_definition)
+    assert run_definition is not definition
+    assert "isolation" not in run_definition.get("settings", {})
+
+    control.settings = RuntimeSettings(default_isolation="auto")
+    auto = control._run_settings(workflow)
+    assert auto[2]["settings"]["isolation"] == "auto" and auto[3] != digest
+    control.overrides = {"wf": WorkflowOverrides(isolation="shared")}
+    assert control._run_settings(workflow)[2]["settings"]["isolation"] == "shared"
+    again = workflow.model_copy(update={"definition": {**definition, "on_error": "halt"}})
+    assert control._run_settings(again)[2]["on_error"] == "halt"
+    assert definition == {"id": "wf", "nodes": [{"id": "a", "type": "set"}], "edges": []}
