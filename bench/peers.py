@@ -146,7 +146,7 @@ def scale_figures(env: dict[str, str], repeat: int) -> list[tuple[str, str]]:
 
     os.environ.update(env)
     client = hub.connect()
-    client.register(chain("three", "set", 3))
+    client.register(isolated(chain("three", "set", 3), "exclusive"))  # as hub_figures has it
     rows = []
     latencies: list[float] = []
     lock = threading.Lock()
