@@ -135,9 +135,6 @@ class SettingsControl:
         self.overrides = updated
         return updated.get(workflow_id, WorkflowOverrides())
 
-    def _effective(self, workflow: WorkflowRecord) -> EffectiveSettings:
-        return self._run_settings(workflow)[0]
-
     def _run_settings(
         self, workflow: WorkflowRecord
     ) -> tuple[EffectiveSettings, dict[str, Any], dict[str, Any], str]:
@@ -150,7 +147,7 @@ class SettingsControl:
         sources = (workflow, self.settings, overrides)
         key = (id(workflow), id(self.settings), id(overrides))
         cached = self._settings_of_runs.get(key)
-        if cached is None or any(a is not b for a, b in zip(cached, sources, strict=False)):
+        if cached is None or any(a is not b for a, b in zip(cached[:3], sources, strict=True)):
             effective = effective_settings(workflow.definition, self.settings, overrides)
             definition = apply_settings(workflow.definition, effective)
             digest = definition_digest(definition)

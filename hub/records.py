@@ -220,7 +220,7 @@ class RunOrder(_Record):
     """What the supervisor hands an ExecutionActor: one execution to run or to resume."""
 
     definition: dict[str, Any]
-    # The definition's digest (actors.execution.definition_digest), when the sender knows it.
+    # The definition's digest (hub.overrides.definition_digest), when the sender knows it.
     definition_digest: str | None = None
     record: ExecutionRecord  # inputs are the validated values, not the redacted ones
     families: list[str] = Field(default_factory=list)

@@ -39,12 +39,21 @@ RunWrites = tuple[str, str, Sequence[StepRecord], Sequence[Event], dict[str, Any
 class _Run(NamedTuple):
     """One run's writes, made rows (``SqliteStepWriter._prepare``)."""
 
-    execution_id: str
-    token: str
-    step_rows: list[tuple[Any, ...]]
-    events: Sequence[Event]
-    changed: tuple[str, tuple[Any, ...]] | None
     args: RunWrites  # as given: what ``commit`` takes to store it alone
+    step_rows: list[tuple[Any, ...]]
+    changed: tuple[str, tuple[Any, ...]] | None
+
+    @property
+    def execution_id(self) -> str:
+        return self.args[0]
+
+    @property
+    def token(self) -> str:
+        return self.args[1]
+
+    @property
+    def events(self) -> Sequence[Event]:
+        return self.args[3]
 
 
 def _sqlite_timestamp(value: datetime | None) -> str | None:
@@ -199,7 +208,6 @@ class SqliteStepWriter:
         """Insert new executions' rows (no steps, no idempotency key: ``Store.apply`` sends
         only those here) in one transaction; StoreError, with ``constraint``, for an id
         already stored."""
-        rows = []
         try:
             rows = [self.executions.values(_rows.execution_row(r)) for r in records]
         except (TypeError, ValueError) as exc:  # a value its column cannot take (bad JSON)
@@ -212,7 +220,7 @@ class SqliteStepWriter:
     def _prepare(self, given: RunWrites) -> _Run:
         """A run's rows as the statements take them; StoreError for a value its column cannot
         take (bad JSON) or an event of another execution."""
-        execution_id, token, steps, events, update = given
+        execution_id, _, steps, events, update = given
         try:
             step_rows = [self.steps.values(_rows.step_row(execution_id, s)) for s in steps]
             for event in events:
@@ -223,14 +231,7 @@ class SqliteStepWriter:
                 f"database error while storing the steps of execution {execution_id} "
                 f"({self.url}): {exc}"
             ) from exc
-        return _Run(
-            execution_id,
-            token,
-            step_rows,
-            events,
-            changed,
-            given,
-        )
+        return _Run(given, step_rows, changed)
 
     def _transaction(self, body: Callable[[Any], Any], what: str) -> Any:
         """``body(cursor)`` in one write transaction on the kept connection (the caller holds

@@ -189,10 +189,10 @@ class Store(Catalog):
         batch: list[tuple[int, Any]] = []
         for i, (execution_id, token, writes) in enumerate(runs):
             try:
-                _check_runner_writes(execution_id, writes)
-                if self._sqlite_steps is None:
+                if self._sqlite_steps is None:  # checks the writes itself
                     outcomes[i] = self.commit_run(execution_id, token, writes)
                 else:
+                    _check_runner_writes(execution_id, writes)
                     batch.append((i, _sqlite_run(execution_id, token, writes)))
             except Exception as exc:
                 outcomes[i] = exc
