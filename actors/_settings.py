@@ -50,6 +50,7 @@ class SettingsControl:
     workflows: dict[tuple[str, str | None], Any]  # the supervisor's plan cache
     # What runs start with, by the identities of what it comes from (_run_settings).
     _settings_of_runs: dict[tuple[int, int, int], Any]
+    _run_basis_of: tuple[RuntimeSettings, list[str], dict[str, str], dict[str, Any]] | None
 
     async def triggers_changed(self) -> None:
         raise NotImplementedError  # the supervisor's
@@ -158,6 +159,22 @@ class SettingsControl:
                 (effective, effective.model_dump(mode="json"), definition, digest),
             )
         return cached[3]
+
+    def _run_basis(self) -> tuple[list[str], dict[str, str], dict[str, dict[str, Any]]]:
+        """What every run starts with from the runtime's settings: the enabled families
+        (sorted), the environment it may read and the node types' defaults. Worked out once
+        per settings object (replaced, never changed, when the settings change) and shared by
+        the runs that start with it: nothing changes them."""
+        basis = self._run_basis_of
+        if basis is None or basis[0] is not self.settings:
+            settings = self.settings
+            basis = self._run_basis_of = (
+                settings,
+                sorted(settings.enabled_families()),
+                settings.allowed_env(),
+                settings.node_defaults(),
+            )
+        return basis[1], basis[2], basis[3]
 
     def _definition_for(self, workflow: WorkflowRecord, record: ExecutionRecord) -> dict[str, Any]:
         """The definition ``record`` runs: with the settings snapshot it started with."""

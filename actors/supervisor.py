@@ -92,6 +92,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         self.environment_settings = settings  # what `hub up` read: the gates' ceiling
         self.overrides: dict[str, WorkflowOverrides] = {}
         self._settings_of_runs = {}
+        self._run_basis_of = None
         self.sealing_key = sealing_key
         self.namespace = namespace
         restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
@@ -372,12 +373,10 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         record.idempotency_key = idempotency_key
         record.trigger_info = trigger_info
         effective, effective_json, definition, digest = self._run_settings(workflow)
+        families, env, node_defaults = self._run_basis()
         if effective.log_level != "debug" and run_options.log_level is None:
             run_options = run_options.model_copy(update={"log_level": effective.log_level})
-        record.settings = {
-            "enabled_families": sorted(self.settings.enabled_families()),
-            "effective": effective_json,
-        }
+        record.settings = {"enabled_families": list(families), "effective": effective_json}
         if run_options != RunOptions():
             record.settings["options"] = run_options.model_dump(mode="json")
         sealed = seal_inputs(plan, validated, self.sealing_key)
@@ -400,10 +399,12 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
             definition=definition,
             definition_digest=digest,
             record=record.model_copy(update={"inputs": validated}),
-            families=sorted(self.settings.enabled_families()),
-            env=self.settings.allowed_env(),
+            families=families,
+            env=env,
             options=run_options,
             commit_each_step=self.settings.step_commit == "step",
+            park_delay_s=self.settings.park_delay_s,
+            node_defaults=node_defaults,
         )
         self._admit(order, record.inputs, lender=slot_lender(record))
         return record
@@ -489,13 +490,14 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
 
     async def _drive(self, execution_id: str) -> None:
         order, redacted = self.pending.pop(execution_id)
-        # The setting as it is now: a change through the settings API applies to the next run.
-        order = order.model_copy(
-            update={
-                "park_delay_s": self.settings.park_delay_s,
-                "node_defaults": self.settings.node_defaults(),
-            }
-        )
+        # The settings as they are now: a change through the settings API applies to the next
+        # run, and to one queued before it.
+        _families, _env, node_defaults = self._run_basis()
+        park_delay_s = self.settings.park_delay_s
+        if order.park_delay_s != park_delay_s or order.node_defaults is not node_defaults:
+            order = order.model_copy(
+                update={"park_delay_s": park_delay_s, "node_defaults": node_defaults}
+            )
         result: ExecutionRecord | None = None
         parked = False
         for lease in range(MAX_RELEASES + 1):

@@ -22,7 +22,7 @@ from hub._foreach_step import ForeachStep
 from hub._run_control import RunControl
 from hub.credentials import CredentialSource, RunCredentials
 from hub.debugging import Gate
-from hub.engine import ExecutionState, Transition
+from hub.engine import ExecutionState, StepState, Transition
 from hub.errors import ExpressionError, StepFailed, Superseded
 from hub.expressions import CompiledValue
 from hub.inputs import secret_values
@@ -137,6 +137,9 @@ class ExecutionRunner(RunControl):
         self.park_delay_s = park_delay_s  # hub.parking: a delay this long releases the actor
         self.parked: Parked | None = None
         self.step_started: dict[str, float] = {}  # node id -> timer() when its attempts began
+        # The row each step's last event was recorded with: the run's answer reuses it while
+        # the step is as it was then (finish).
+        self.rows: dict[str, StepRecord] = {}
         self.state = restored.state if restored is not None else ExecutionState(plan)
         # A foreach's item rows (hub.loops) by its node id: its finished items are not rerun.
         self.item_rows = dict(restored.items) if restored is not None else {}
@@ -430,12 +433,15 @@ class ExecutionRunner(RunControl):
         **log_metadata: Any,
     ) -> Any:
         """Run an inline node's attempt here, within ``limit_s``; its logs go to ``log_as``."""
-        limit = asyncio.timeout(limit_s)
+        limit = None if node_type.instant else asyncio.timeout(limit_s)
         try:
-            async with limit:
+            if limit is None:  # returns without awaiting: no limit could interrupt it
                 output = await node_type.run(typed, ctx)
+            else:
+                async with limit:
+                    output = await node_type.run(typed, ctx)
         except TimeoutError as exc:
-            if not limit.expired():  # the node itself raised TimeoutError
+            if limit is None or not limit.expired():  # the node itself raised TimeoutError
                 raise to_step_failure(exc) from None
             raise step_timeout(limit_s) from None
         except Exception as exc:
@@ -547,8 +553,20 @@ class ExecutionRunner(RunControl):
             return record
         return StepRecord.model_validate(self.redact(record.model_dump()))
 
+    def final_row(self, node_id: str, step: StepState) -> StepRecord:
+        """``node_id``'s row for the run's answer: the one its last event was recorded with
+        while the step is as it was then, and nothing is secret (a credential opened since
+        may have to be redacted from it)."""
+        row = self.rows.get(node_id)
+        if row is None or self.redact:
+            return self.step_record(node_id)
+        if (row.status, row.attempts, row.ended_at) != (step.status, step.attempts, step.ended_at):
+            return self.step_record(node_id)
+        return row
+
     def record_step(self, node: PlanNode, event: str, data: dict[str, Any] | None = None) -> None:
         step = self.step_record(node.id)  # redacted already: so is what the event says of it
+        self.rows[node.id] = step
         self.journal.emit(UpsertStep(execution_id=self.record.id, step=step))
         self.event(event, node.id, step_event_data(step, data))
 
@@ -591,11 +609,8 @@ class ExecutionRunner(RunControl):
             error = ErrorInfo.model_validate(self.redact(error.model_dump()))
         record.status, record.error, record.ended_at = status, error, now
         record.outputs = self.redact(dict(self.state.outputs))
-        record.steps = [
-            self.step_record(n)
-            for n, s in self.state.steps.items()
-            if s.status != StepStatus.PENDING
-        ]
+        steps = self.state.steps.items()
+        record.steps = [self.final_row(n, s) for n, s in steps if s.status != StepStatus.PENDING]
         self.journal.emit(
             UpdateExecution(
                 execution_id=record.id,

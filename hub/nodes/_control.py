@@ -24,7 +24,7 @@ class SetParams(_Params):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
-@node_type("set", parameters=SetParams, inline=True)
+@node_type("set", parameters=SetParams, inline=True, instant=True)
 async def run_set(params: SetParams, ctx: NodeContext) -> Any:
     """Output the resolved ``values`` object."""
     return params.values
@@ -42,6 +42,7 @@ def _condition_port(output: Any) -> str:
     "condition",
     parameters=ConditionParams,
     inline=True,
+    instant=True,
     ports=lambda _raw: frozenset({"true", "false"}),
     port_of=_condition_port,
 )
@@ -66,6 +67,7 @@ def _switch_ports(raw: dict[str, Any]) -> frozenset[str] | None:
     "switch",
     parameters=SwitchParams,
     inline=True,
+    instant=True,
     ports=_switch_ports,
     port_of=lambda output: str(output["case"]),
 )
@@ -75,7 +77,7 @@ async def run_switch(params: SwitchParams, ctx: NodeContext) -> Any:
     return {"value": params.value, "case": text if text in params.cases else "default"}
 
 
-@node_type("merge", parameters=NoParameters, inline=True)
+@node_type("merge", parameters=NoParameters, inline=True, instant=True)
 async def run_merge(params: NoParameters, ctx: NodeContext) -> Any:
     """Collect the outputs of the upstream nodes whose edges were taken."""
     return dict(ctx.upstream)
@@ -107,7 +109,7 @@ class LogParams(_Params):
     level: Literal["debug", "info", "warn", "error"] = "info"
 
 
-@node_type("log", parameters=LogParams, inline=True)
+@node_type("log", parameters=LogParams, inline=True, instant=True)
 async def run_log(params: LogParams, ctx: NodeContext) -> Any:
     """Write a log entry for the execution."""
     message = params.message if isinstance(params.message, str) else format_value(params.message)
@@ -120,7 +122,7 @@ class FailParams(_Params):
     retryable: bool = False
 
 
-@node_type("fail", parameters=FailParams, inline=True)
+@node_type("fail", parameters=FailParams, inline=True, instant=True)
 async def run_fail(params: FailParams, ctx: NodeContext) -> Any:
     """Always fail with ``message``."""
     message = params.message if isinstance(params.message, str) else format_value(params.message)

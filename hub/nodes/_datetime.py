@@ -145,7 +145,7 @@ def describe(moment: datetime, tz: zoneinfo.ZoneInfo) -> dict[str, Any]:
     }
 
 
-@node_type("datetime", parameters=DatetimeParams, inline=True)
+@node_type("datetime", parameters=DatetimeParams, inline=True, instant=True)
 async def run_datetime(params: DatetimeParams, ctx: NodeContext) -> Any:
     """Now, parse, format, add or diff dates and times in IANA time zones."""
     tz = zone(params.timezone)

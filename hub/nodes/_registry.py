@@ -60,6 +60,8 @@ class NodeType:
     long it may run (None: no limit of its own); :func:`hub.nodes.attempt_timeout_s` decides.
     ``blocking``: ``run`` is a plain function (not a coroutine function), run in a worker
     thread (``asyncio.to_thread``), or in a node actor's call thread (``in_call_thread``).
+    ``instant``: an inline type whose ``run`` returns without awaiting anything: no time limit
+    could interrupt it, so the runner sets none (a timer a step, on the loop, saved).
     """
 
     name: str
@@ -82,6 +84,7 @@ class NodeType:
     # rendering leaves them out (hub.plan.PlanNode.deferred holds them compiled).
     deferred: tuple[str, ...] = ()
     blocking: bool = False
+    instant: bool = False
 
     @property
     def in_call_thread(self) -> bool:
@@ -150,6 +153,7 @@ def node_type(
     default_timeout_s: float | None = DEFAULT_TIMEOUT_S,
     literal: tuple[str, ...] = (),
     deferred: tuple[str, ...] = (),
+    instant: bool = False,
     registry: NodeRegistry | None = None,
 ) -> Callable[[NodeFn], NodeFn]:
     """Register ``async def run(params, ctx)`` (or a plain ``def`` for blocking work, run in a
@@ -175,6 +179,8 @@ def node_type(
                 f"node type {name!r}: an inline type runs on the ExecutionActor's event loop "
                 "and must be `async def`"
             )
+        if instant and not inline:
+            raise HubError(f"node type {name!r}: only an inline type can be instant")
         (registry or _REGISTRY).add(
             NodeType(
                 name=name,
@@ -192,6 +198,7 @@ def node_type(
                 literal=tuple(literal),
                 deferred=tuple(deferred),
                 blocking=blocking,
+                instant=instant,
             )
         )
         return fn

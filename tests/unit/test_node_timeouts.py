@@ -182,6 +182,44 @@ def test_a_default_that_contradicts_the_parameter_default_is_refused() -> None:
         plugin("p.zero", default_timeout_s=0)
 
 
+# --- instant types: no timer at all ------------------------------------------------------------
+
+# A valid attempt of each built-in instant type (hub.nodes.NodeType.instant).
+INSTANT = {
+    "set": {"values": {"a": 1}},
+    "condition": {"expression": True},
+    "switch": {"value": "x", "cases": ["x"]},
+    "merge": {},
+    "log": {"message": "hello"},
+    "fail": {"message": "no"},
+    "datetime": {"operation": "now"},
+}
+
+
+def test_the_instant_types_are_the_control_nodes_that_never_wait() -> None:
+    registry = default_registry()
+    assert {n for n in registry.names() if registry.get(n).instant} == set(INSTANT)
+
+
+@pytest.mark.parametrize("name", sorted(INSTANT))
+def test_an_instant_type_runs_to_its_end_without_awaiting(name: str) -> None:
+    """What lets the runner set no timer for its attempts (hub.runner.call_inline): one step
+    of its coroutine runs it to its answer, or to its failure; a timer could never fire."""
+    from hub.nodes import NodeContext
+
+    kind = builtin(name)
+    typed = kind.parameters.model_validate(INSTANT[name])
+    running = kind.run(typed, NodeContext(execution_id="e", workflow_id="w", node_id="n"))
+    with pytest.raises((StopIteration, StepFailed)):
+        running.send(None)
+
+
+def test_only_an_inline_type_can_be_instant() -> None:
+    with pytest.raises(HubError, match=r"p\.pooled.*only an inline type can be instant"):
+        plugin("p.pooled", instant=True)
+    assert plugin("p.inline", inline=True, instant=True).instant
+
+
 # --- nodes that enforce their own timeout_s ----------------------------------------------------
 
 

@@ -139,3 +139,23 @@ def test_a_run_s_settings_are_worked_out_once_and_again_after_any_change() -> No
     again = workflow.model_copy(update={"definition": {**definition, "on_error": "halt"}})
     assert control._run_settings(again)[2]["on_error"] == "halt"
     assert definition == {"id": "wf", "nodes": [{"id": "a", "type": "set"}], "edges": []}
+
+
+def test_a_run_s_basis_is_worked_out_once_per_settings_object() -> None:
+    """The families, environment and node defaults every start carries are shared until the
+    runtime's settings are replaced (a settings change), then worked out again."""
+    from actors._settings import SettingsControl
+
+    class Control(SettingsControl):
+        def __init__(self) -> None:
+            self.settings = RuntimeSettings(enable_code_nodes=True)
+            self._run_basis_of = None
+
+    control = Control()
+    families, env, defaults = control._run_basis()
+    assert isinstance(env, dict)
+    assert "code" in families and families == sorted(families)
+    assert control._run_basis()[0] is families and control._run_basis()[2] is defaults
+    control.settings = RuntimeSettings(enable_code_nodes=False)
+    again, _, _ = control._run_basis()
+    assert "code" not in again and again is not families

@@ -174,6 +174,22 @@ class Vault:
         return {n: self.values[n] for n in names}
 
 
+def with_rotation(vault: Vault, to: str) -> Any:
+    """The built-in node types and ``rotate``, which changes the vault's ``api`` to ``to``."""
+    from hub.nodes import NodeRegistry, NoParameters, default_registry, node_type
+
+    registry = NodeRegistry()
+    for builtin in default_registry().types():
+        registry.add(builtin)
+
+    @node_type("rotate", parameters=NoParameters, inline=True, registry=registry)
+    async def rotate(params: Any, ctx: Any) -> Any:
+        vault.values["api"] = to
+        return {}
+
+    return registry
+
+
 def run_with(
     plan: Any, vault: CredentialSource | None, inputs: dict[str, Any] | None = None
 ) -> tuple[ExecutionRecord, MemoryJournal]:
@@ -223,6 +239,40 @@ def test_a_credential_and_a_field_of_a_json_credential_are_usable_and_redacted()
     assert leaks(journal, record, "tok-123456", "s3cr3t-pw", "warehouse") == []
 
 
+def test_the_answer_redacts_what_a_credential_learned_later_makes_secret() -> None:
+    """The run's answer reuses each step's last recorded row (hub.runner.final_row) only while
+    nothing is secret: an earlier step's output that a credential's value, rotated and read by
+    a later step, turns out to hold is redacted in the answer, as in its outputs."""
+    vault = Vault({"api": "first-value"})
+    registry = with_rotation(vault, "value-abcdef")
+    doc = {
+        "id": "learned-late",
+        "nodes": [
+            node("early", "set", {"values": {"v": "value-abcdef"}}),
+            node("rotate", "rotate"),
+            node("late", "set", {"values": {"ok": "{{ $credential.api == 'value-abcdef' }}"}}),
+        ],
+        "edges": [{"from": "early", "to": "rotate"}, {"from": "rotate", "to": "late"}],
+    }
+    plan = compile_workflow(doc, registry=registry).raise_for_errors()
+    record, _ = run_with(plan, vault)
+    assert record.status == ExecutionStatus.COMPLETED, record.error
+    assert record.outputs["late"] == {"ok": True}
+    early = next(s for s in record.steps if s.node_id == "early")
+    assert early.output == record.outputs["early"] == {"v": REDACTED}
+
+
+def test_without_secrets_the_answer_s_steps_are_the_rows_last_recorded() -> None:
+    plan = plan_of(
+        [node("a", "set", {"values": {"v": 1}}), log("b", "hi")], [{"from": "a", "to": "b"}]
+    )
+    record, journal = run_with(plan, None)
+    assert record.status == ExecutionStatus.COMPLETED, record.error
+    last = {w.step.node_id: w.step for w in journal.writes if w.kind == "upsert_step"}
+    assert [s.node_id for s in record.steps] == ["a", "b"]
+    assert all(s is last[s.node_id] for s in record.steps)  # reused, not built again
+
+
 def test_a_missing_credential_fails_the_run_before_its_first_step() -> None:
     plan = plan_of(
         [log("first", "hi"), log("uses", "{{ $credential.nope }}")],
@@ -246,18 +296,8 @@ def test_without_a_credential_source_the_run_fails_naming_the_credential() -> No
 
 
 def test_credentials_resolve_at_step_time_so_a_rotated_one_is_used_by_the_next_step() -> None:
-    from hub.nodes import NodeRegistry, NoParameters, default_registry, node_type
-
     vault = Vault({"api": "first-value"})
-    registry = NodeRegistry()
-    for builtin in default_registry().types():
-        registry.add(builtin)
-
-    @node_type("rotate", parameters=NoParameters, inline=True, registry=registry)
-    async def rotate(params: Any, ctx: Any) -> Any:
-        vault.values["api"] = "second-value"
-        return {}
-
+    registry = with_rotation(vault, "second-value")
     doc = {
         "id": "rotation",
         "nodes": [
