@@ -5,11 +5,13 @@ cloudpickle can carry still goes."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 from ray import cloudpickle
 
-from actors._process import WIRE_RECORDS, tune_process
+from actors._process import GC_THRESHOLD, WIRE_RECORDS, pickle_records_in_c
 from hub.nodes import NodeCall, NodeResult
 from hub.records import (
     ExecutionRecord,
@@ -36,7 +38,7 @@ def _record() -> ExecutionRecord:
 
 
 def test_each_wire_record_goes_through_the_c_pickler_and_comes_back_equal() -> None:
-    tune_process()
+    pickle_records_in_c()
     record = _record()
     samples = [
         RunOrder(definition={"id": "wf", "nodes": []}, record=record, env={"A": "1"}),
@@ -61,10 +63,24 @@ def test_each_wire_record_goes_through_the_c_pickler_and_comes_back_equal() -> N
 
 
 def test_a_record_the_c_pickler_cannot_carry_goes_the_usual_way() -> None:
-    tune_process()
+    pickle_records_in_c()
 
     def local() -> int:  # a local function: only cloudpickle pickles it (by value)
         return 7
 
     back = pickle.loads(cloudpickle.dumps(NodeResult(output={"f": local})))
     assert back.output["f"]() == 7
+
+
+def test_an_actor_process_freezes_what_it_loaded_and_collects_garbage_later() -> None:
+    """tune_process, in a process of its own (it would change this one's collector)."""
+    probe = (
+        "import gc\n"
+        "from actors._process import tune_process\n"
+        "tune_process()\n"
+        "print(gc.get_threshold(), gc.get_freeze_count() > 10_000)\n"
+        "a = []; a.append(a); del a\n"  # a reference cycle is garbage still
+        "print(gc.collect() >= 1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == [f"{GC_THRESHOLD} True", "True"]
