@@ -4,7 +4,9 @@ nothing.
     .venv/bin/pip install -e '.[bench]'        # once: DBOS (pinned), the durable peer
     .venv/bin/python bench/peers.py            # about 6 minutes; --quick for fewer repetitions
 
-The same workloads run on three engines, one after another:
+The same workloads run on three engines (hub and raw Ray taking turns, one sample of each in
+turn, so that their ratios come from the same minutes; DBOS once the runtime is down, so its
+idle processes take nothing from it):
 
 - **hub**: a background runtime of this repository (``hub up`` in a temporary HUB_HOME, SQLite
   store, code nodes on, the no-op action node of bench/bench_nodes.py), driven through
@@ -82,6 +84,29 @@ def rate(fn: Callable[[], Any], submitters: int, per: int, repeat: int) -> Figur
     return Figure([calls_per_s(fn, submitters, per) for _ in range(repeat)])
 
 
+def taking_turns(measures: dict[str, Callable[[], float]], repeat: int) -> dict[str, Figure]:
+    """Each measure ``repeat`` times, one sample of each in turn (after one warm-up round):
+    engines compared from the same minutes, as this machine drifts by 10-30% within one."""
+    for measure in measures.values():
+        measure()
+    samples: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(repeat):
+        for name, measure in measures.items():
+            samples[name].append(measure())
+    return {name: Figure(values) for name, values in samples.items()}
+
+
+def once(fn: Callable[[], Any]) -> Callable[[], float]:
+    """A measure: the seconds one call of ``fn`` takes."""
+
+    def measure() -> float:
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started
+
+    return measure
+
+
 # --- hub ------------------------------------------------------------------------------------
 
 
@@ -119,17 +144,32 @@ def hub_figures(env: dict[str, str], repeat: int) -> dict[str, Figure]:
         isolated(chain("three-auto", "set", 3), "auto"),
     ):
         client.register(wf)
-    figures = {
-        "fibo_chain": timed(lambda: run("fibo"), repeat),
-        "step_chain": timed(lambda: run("noop"), repeat),
-        "step_chain_10": timed(lambda: run("noop-10"), repeat),
-    }
-    per = 24 if repeat < 5 else 48
-    for workflow_id, name in (("three", "three_per_s"), ("three-auto", "three_auto_per_s")):
-        run(workflow_id)
-        figures[name] = rate(partial(run, workflow_id), THREE_SUBMITTERS, per, max(3, repeat // 2))
-    figures.update(ray_figures(repeat))  # the floor, on the same Ray cluster
-    client.close()
+    raw = RawRay()  # the floor, on the same Ray cluster, sampled in turn with the runtime
+    try:
+        figures = taking_turns(
+            {
+                "fibo_chain": once(lambda: run("fibo")),
+                "ray_fibo_chain": once(raw.fibo_chain),
+                "step_chain": once(lambda: run("noop")),
+                "step_chain_10": once(lambda: run("noop-10")),
+                "ray_calls": once(raw.calls),
+            },
+            repeat,
+        )
+        per, raw_per = (24, 60) if repeat < 5 else (48, 120)
+        figures |= taking_turns(
+            {
+                "three_per_s": partial(calls_per_s, partial(run, "three"), THREE_SUBMITTERS, per),
+                "three_auto_per_s": partial(
+                    calls_per_s, partial(run, "three-auto"), THREE_SUBMITTERS, per
+                ),
+                "ray_three_per_s": partial(calls_per_s, raw.three_chain, THREE_SUBMITTERS, raw_per),
+            },
+            max(3, repeat // 2),
+        )
+    finally:
+        raw.close()
+        client.close()
     return figures
 
 
@@ -181,44 +221,47 @@ def scale_figures(env: dict[str, str], repeat: int) -> list[tuple[str, str]]:
 # --- raw Ray --------------------------------------------------------------------------------
 
 
-def ray_figures(repeat: int) -> dict[str, Figure]:
+class RawRay:
     """Raw Ray actor calls, awaited one after another, on the cluster the client joined."""
-    import ray
 
-    @ray.remote(num_cpus=0)
-    class Worker:
-        def fibo(self, n: int) -> dict[str, int]:
-            return {"value": fibo(n)}
+    def __init__(self) -> None:
+        import ray
 
-        def noop(self, x: Any) -> Any:
-            return x
+        @ray.remote(num_cpus=0)
+        class Worker:
+            def fibo(self, n: int) -> dict[str, int]:
+                return {"value": fibo(n)}
 
-    actors = [Worker.remote() for _ in range(3)]  # type: ignore[attr-defined]
-    ray.get([a.noop.remote(0) for a in actors])
-    one = actors[0]
+            def noop(self, x: Any) -> Any:
+                return x
 
-    def fibo_chain() -> None:
+        self.actors = [Worker.remote() for _ in range(3)]  # type: ignore[attr-defined]
+        ray.get([a.noop.remote(0) for a in self.actors])
+
+    def fibo_chain(self) -> None:
+        import ray
+
         for _ in range(FIBO_STEPS):
-            ray.get(one.fibo.remote(10))
+            ray.get(self.actors[0].fibo.remote(10))
 
-    def calls() -> None:
+    def calls(self) -> None:
+        import ray
+
         for i in range(STEP_CHAIN):
-            ray.get(one.noop.remote(i))
+            ray.get(self.actors[0].noop.remote(i))
 
-    def three_chain() -> None:  # three calls, each on the previous one's result
+    def three_chain(self) -> None:  # three calls, each on the previous one's result
+        import ray
+
         value: Any = {}
-        for actor in actors:
+        for actor in self.actors:
             value = ray.get(actor.noop.remote(value))
 
-    per = 60 if repeat < 5 else 120
-    figures = {
-        "ray_fibo_chain": timed(fibo_chain, repeat),
-        "ray_calls": timed(calls, repeat),
-        "ray_three_per_s": rate(three_chain, THREE_SUBMITTERS, per, max(3, repeat // 2)),
-    }
-    for actor in actors:
-        ray.kill(actor)
-    return figures
+    def close(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
 
 
 # --- DBOS -----------------------------------------------------------------------------------
