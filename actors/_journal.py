@@ -58,7 +58,7 @@ class StoreWrites:
         """Store ``writes``; False when another runner holds the execution (nothing written)."""
         execution_id, token = lease
         if self.inline:
-            return bool(self.store.commit_run(execution_id, token, writes))
+            return self.write_inline(lease, writes)
         if not self.batches:
             return bool(await asyncio.to_thread(self.store.commit_run, execution_id, token, writes))
         future = asyncio.get_running_loop().create_future()
@@ -66,6 +66,11 @@ class StoreWrites:
         if self.writer is None or self.writer.done():
             self.writer = asyncio.get_running_loop().create_task(self._write_waiting())
         return bool(await future)
+
+    def write_inline(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+        """``write`` for an ``inline`` store, called on the loop: returns once it is stored."""
+        execution_id, token = lease
+        return bool(self.store.commit_run(execution_id, token, writes))
 
     async def _write_waiting(self) -> None:
         if self.thread is None:
@@ -184,6 +189,17 @@ class RecorderJournal:
             if not self.buffer or self.superseded:
                 return
             batch, self.buffer = self.buffer, []
+            if self.direct.inline:
+                # On the loop, awaiting nothing: no cancellation can come between the commit
+                # and its outcome (and no task, no shield, no turn of the loop for it).
+                try:
+                    stored = self.direct.write_inline(self.lease, batch)
+                except BaseException:
+                    self.buffer[:0] = batch  # not stored: kept for the next write
+                    raise
+                self.failure = None
+                self.superseded = self.superseded or not stored
+                return
             # Shielded: a cancelled caller (a step stopped by its run) must not leave the
             # transaction's outcome unknown, or the batch would be stored twice or not at all.
             write = asyncio.ensure_future(self.direct.write(self.lease, batch))

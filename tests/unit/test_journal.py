@@ -563,6 +563,28 @@ def test_take_stores_the_run_s_end_itself(store: Store) -> None:
     assert [e.type for e in store.events_after(execution_id)] == ["execution_completed"]
 
 
+def test_an_inline_store_s_checkpoint_is_durable_without_a_turn_of_the_loop(
+    store: Store,
+) -> None:
+    """A host of one run on SQLite commits on its loop (``StoreWrites(inline=True)``): the
+    checkpoint runs to its end in one step, no task or turn of the loop between a step's end
+    and its durability, and nothing can cancel it half way."""
+    execution_id = uuid.uuid4().hex
+
+    async def main() -> None:
+        store.apply([create(execution_id)])
+        direct = StoreWrites(Store(store.url, migrate=False), inline=True)
+        journal = RecorderJournal(FakeRecorder(), 10, (execution_id, "mine"), direct=direct)
+        journal.emit(UpsertStep(execution_id=execution_id, step=_step("a", StepStatus.COMPLETED)))
+        journal.emit(_event(execution_id, "step_completed"))
+        checkpoint = journal.checkpoint()
+        with pytest.raises(StopIteration):
+            checkpoint.send(None)
+        assert [e.type for e in store.events_after(execution_id)] == ["step_completed"]
+
+    asyncio.run(main())
+
+
 def test_a_failed_direct_write_keeps_the_writes_for_the_next(store: Store) -> None:
     """The store refuses a write (a fault, not another runner): the checkpoint raises, the
     writes stay in order ahead of later ones, and the next write that succeeds stores them."""
@@ -571,10 +593,10 @@ def test_a_failed_direct_write_keeps_the_writes_for_the_next(store: Store) -> No
     class Flaky(StoreWrites):
         failing = True
 
-        async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+        def write_inline(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
             if self.failing:
                 raise StoreError("database is locked")
-            return await super().write(lease, writes)
+            return super().write_inline(lease, writes)
 
     async def main() -> None:
         store.apply([create(execution_id)])
@@ -619,11 +641,11 @@ def test_a_failed_timer_shipment_is_stored_by_the_next_checkpoint(store: Store) 
     calls: list[int] = []
 
     class BlipOnce(StoreWrites):
-        async def write(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
+        def write_inline(self, lease: Lease, writes: Sequence[StoreWrite]) -> bool:
             calls.append(len(writes))
             if len(calls) == 1:
                 raise StoreError("database is locked")
-            return await super().write(lease, writes)
+            return super().write_inline(lease, writes)
 
     async def main() -> list[StoreWrite]:
         store.apply([create(execution_id)])
@@ -667,7 +689,7 @@ def test_a_cancelled_checkpoint_still_knows_whether_its_write_landed(store: Stor
 
     async def main() -> None:
         store.apply([create(execution_id)])
-        direct = Slow(Store(store.url, migrate=False), inline=True)
+        direct = Slow(Store(store.url, migrate=False), inline=False)
         journal = RecorderJournal(FakeRecorder(), 10.0, (execution_id, "mine"), direct=direct)
         journal.emit(_event(execution_id, "step_completed"))
         step = asyncio.create_task(journal.checkpoint())
