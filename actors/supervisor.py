@@ -494,7 +494,7 @@ class SupervisorActor(SettingsControl, LifecycleControl, ResourcePools, Observab
         # run, and to one queued before it.
         _families, _env, node_defaults = self._run_basis()
         park_delay_s = self.settings.park_delay_s
-        if order.park_delay_s != park_delay_s or order.node_defaults is not node_defaults:
+        if order.park_delay_s != park_delay_s or order.node_defaults != node_defaults:
             order = order.model_copy(
                 update={"park_delay_s": park_delay_s, "node_defaults": node_defaults}
             )

@@ -129,8 +129,14 @@ def disable_triggers(env: dict[str, str], workflow_id: str, *trigger_ids: str) -
     assert done.returncode == 0, done.stderr
 
 
+def reading(home: Path) -> Store:
+    """The runtime's store, to read while it runs: no migration (that takes the write lock,
+    and waits behind a busy runtime's commits: a poll took seconds)."""
+    return Store(f"sqlite:///{home / 'hub.db'}", migrate=False)
+
+
 def records(home: Path, ids: list[str]) -> dict[str, Any]:
-    with Store(f"sqlite:///{home / 'hub.db'}") as store:
+    with reading(home) as store:
         return {i: store.get_execution(i) for i in ids}
 
 
@@ -162,7 +168,7 @@ def started_in_each_mode(home: Path, ids: list[str]) -> bool:
 
 
 def events(home: Path, execution_id: str) -> list[Any]:
-    with Store(f"sqlite:///{home / 'hub.db'}") as store:
+    with reading(home) as store:
         return store.events_after(execution_id)
 
 
@@ -189,7 +195,7 @@ MISFIRE_WORKFLOW = {
 
 def by_trigger(home: Path) -> dict[str, list[ExecutionRecord]]:
     """The misfire workflow's executions per trigger, in slot order."""
-    with Store(f"sqlite:///{home / 'hub.db'}") as store:
+    with reading(home) as store:
         found = store.list_executions(workflow_id="misfire", limit=10_000)
     runs: dict[str, list[ExecutionRecord]] = {p: [] for p in POLICIES}
     for r in sorted(found, key=slot):
