@@ -17,12 +17,13 @@ from hub.records import ExecutionRecord, RunOrder, RunOutcome
 # runtime's actors are latency-bound, so they hand the GIL over sooner.
 SWITCH_INTERVAL_S = 0.0005
 
-# The cyclic garbage collector, measured in the supervisor under load (bench/README.md, "The
-# garbage collector"): 7% of its CPU at the default thresholds (700, 10, 10), mostly full
-# collections walking the ~110,000 objects Ray, pydantic and the runtime's modules hold from
-# the start. Those are frozen out of every collection once the process is set up, and a
-# young collection waits for GC_THRESHOLD[0] objects more than were freed: a run's records
-# die by reference counting, so a collection is rare and reference cycles still get collected.
+# The cyclic garbage collector, measured in the supervisor under load (bench/README.md, "Less
+# garbage, fewer turns of the loop"): 7% of its CPU at the default thresholds (700, 10, 10),
+# mostly full collections walking the ~110,000 objects Ray, pydantic and the runtime's
+# modules hold from the start. Those are frozen out of every collection once the process is
+# set up, and a young collection waits for GC_THRESHOLD[0] objects more than were freed: a
+# run's records die by reference counting, so a collection is rare and reference cycles still
+# get collected.
 GC_THRESHOLD = (20_000, 20, 20)
 
 # The records every run or step sends through a Ray call. Ray pickles arguments and answers

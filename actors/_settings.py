@@ -163,8 +163,8 @@ class SettingsControl:
     def _run_basis(self) -> tuple[list[str], dict[str, str], dict[str, dict[str, Any]]]:
         """What every run starts with from the runtime's settings: the enabled families
         (sorted), the environment it may read and the node types' defaults. Worked out once
-        per settings object (replaced, never changed, when the settings change) and shared by
-        the runs that start with it: nothing changes them."""
+        per settings object (replaced, never changed, when the settings change); a run's order
+        and record hold copies of them."""
         basis = self._run_basis_of
         if basis is None or basis[0] is not self.settings:
             settings = self.settings
